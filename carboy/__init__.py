@@ -1,0 +1,81 @@
+"""carboy: a Python web framework that starts as one file and grows into a full project.
+
+Example:
+    >>> from carboy import Carboy
+    >>> app = Carboy(debug=True)
+    >>> @app.get("/")
+    ... async def hello() -> dict:
+    ...     return {"message": "Hello, World!"}
+"""
+
+from carboy.app import Carboy as Carboy
+from carboy.datastructures import URL as URL
+from carboy.datastructures import FormData as FormData
+from carboy.datastructures import Headers as Headers
+from carboy.datastructures import QueryParams as QueryParams
+from carboy.datastructures import State as State
+from carboy.datastructures import UploadFile as UploadFile
+from carboy.exceptions import ConfigurationError as ConfigurationError
+from carboy.exceptions import HTTPException as HTTPException
+from carboy.exceptions import RequestValidationError as RequestValidationError
+from carboy.exceptions import SetupError as SetupError
+from carboy.exceptions import WebSocketDisconnect as WebSocketDisconnect
+from carboy.exceptions import WebSocketException as WebSocketException
+from carboy.modules import CheckMessage as CheckMessage
+from carboy.modules import Module as Module
+from carboy.params import Body as Body
+from carboy.params import Cookie as Cookie
+from carboy.params import Depends as Depends
+from carboy.params import File as File
+from carboy.params import Form as Form
+from carboy.params import Header as Header
+from carboy.params import Path as Path
+from carboy.params import Query as Query
+from carboy.requests import Request as Request
+from carboy.responses import EventSourceResponse as EventSourceResponse
+from carboy.responses import HTMLResponse as HTMLResponse
+from carboy.responses import JSONResponse as JSONResponse
+from carboy.responses import PlainTextResponse as PlainTextResponse
+from carboy.responses import RedirectResponse as RedirectResponse
+from carboy.responses import Response as Response
+from carboy.responses import ServerSentEvent as ServerSentEvent
+from carboy.responses import StreamingResponse as StreamingResponse
+from carboy.routing import Router as Router
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "URL",
+    "Body",
+    "Carboy",
+    "CheckMessage",
+    "ConfigurationError",
+    "Cookie",
+    "Depends",
+    "EventSourceResponse",
+    "File",
+    "Form",
+    "FormData",
+    "HTMLResponse",
+    "HTTPException",
+    "Header",
+    "Headers",
+    "JSONResponse",
+    "Module",
+    "Path",
+    "PlainTextResponse",
+    "Query",
+    "QueryParams",
+    "RedirectResponse",
+    "Request",
+    "RequestValidationError",
+    "Response",
+    "Router",
+    "ServerSentEvent",
+    "SetupError",
+    "State",
+    "StreamingResponse",
+    "UploadFile",
+    "WebSocketDisconnect",
+    "WebSocketException",
+]

@@ -1,0 +1,486 @@
+"""The ``Carboy`` application: the ASGI entry point, and the root module."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from carboy.errors import (
+    ExceptionHandlers,
+    call_handler,
+    debug_response,
+    error_response,
+    response_for_http_exception,
+)
+from carboy.exceptions import ConfigurationError, HTTPException
+from carboy.modules import CheckMessage, Module, _caller_root, run_hook
+from carboy.params import Plan, Provider, compile_http_endpoint, compile_websocket_endpoint
+from carboy.requests import Request
+from carboy.responses import DEFAULT_HEADERS_KEY, RedirectResponse, Response
+from carboy.responses._base import STARTED_KEY
+from carboy.routing import Converter, Mount, ResolvedRoute, RouteTable, default_converters, parse_path
+from carboy.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from carboy.middleware import Middleware, SecurityHeaders
+    from carboy.settings import Settings
+    from carboy.templating import Templates
+
+__all__ = ["Carboy"]
+
+logger = logging.getLogger("carboy.error")
+
+
+
+class Carboy(Module):
+    """A carboy application: one file to start, a whole project when it grows.
+
+    Args:
+        settings: A :class:`~carboy.settings.Settings` (or subclass) instance; by
+            default one is loaded from ``CARBOY_*`` environment variables and ``.env``.
+        debug: Overrides ``settings.debug``: tracebacks in error pages, any Host allowed.
+        secret_key: Overrides ``settings.secret_key`` (required in production).
+        allowed_hosts: Overrides ``settings.allowed_hosts`` (checked in production).
+        middleware: App-wide middleware, outermost first.
+        security: The security headers sent on every response (on by default).
+        root: Folder that ``templates/`` and ``static/`` are relative to; defaults to the
+            folder of the file that creates the app.
+        name: The app's name (used by ``carboy`` CLI output).
+
+    Example:
+        >>> from carboy import Carboy
+        >>> app = Carboy(debug=True)
+        >>> @app.get("/")
+        ... async def hello() -> str:
+        ...     return "Hello, World!"
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        debug: bool | None = None,
+        secret_key: str | None = None,
+        allowed_hosts: Sequence[str] | None = None,
+        middleware: Sequence[Middleware] = (),
+        security: SecurityHeaders | None = None,
+        root: str | os.PathLike[str] | None = None,
+        name: str = "app",
+    ) -> None:
+        from carboy.middleware import SecurityHeaders
+        from carboy.settings import Settings
+
+        overrides: dict[str, Any] = {}
+        if debug is not None:
+            overrides["debug"] = debug
+        if secret_key is not None:
+            overrides["secret_key"] = secret_key
+        if allowed_hosts is not None:
+            overrides["allowed_hosts"] = list(allowed_hosts)
+        if settings is None:
+            settings = Settings(**overrides)
+        elif overrides:
+            settings = settings.model_copy(update=overrides)
+        root_path = Path(root) if root is not None else _caller_root()
+        super().__init__(
+            name,
+            templates=settings.templates_dir,
+            static=settings.static_dir,
+            root=root_path,
+        )
+        # Route names of the app itself have no prefix.
+        self.name = None
+        self.app_name = name
+        self.settings = settings
+        self.security = security if security is not None else SecurityHeaders()
+        self.user_middleware: list[Middleware] = list(middleware)
+        self.converters: dict[str, Converter] = default_converters()
+        from carboy.datastructures import State
+
+        self.state = State()
+        self._table = RouteTable()
+        self._stack: ASGIApp | None = None
+        self._templates: Templates | None = None
+        self._handlers = ExceptionHandlers()
+        self._routes: list[ResolvedRoute] = []
+        self._plans: dict[int, Plan] = {}
+        self._providers: dict[type, Provider] = {}
+        self._http_headers: list[tuple[bytes, bytes]] = []
+        self._https_headers: list[tuple[bytes, bytes]] = []
+        self._started = False
+
+    # -- configuration ----------------------------------------------------
+    @property
+    def debug(self) -> bool:
+        """Whether the app runs in debug (development) mode."""
+        return bool(self.settings.debug)
+
+    @property
+    def max_body_size(self) -> int:
+        """The largest request body accepted, in bytes (413 past it)."""
+        return int(self.settings.max_body_size)
+
+    def add_middleware(self, cls: Callable[..., ASGIApp], *args: Any, **options: Any) -> None:
+        """Add app-wide middleware; the first added is the outermost.
+
+        Example:
+            >>> app.add_middleware(CORSMiddleware, allow_origins=["https://example.com"])
+        """
+        from carboy.middleware import Middleware
+
+        self._check_open("add middleware")
+        self.user_middleware.append(Middleware(cls, *args, **options))
+
+    def register_converter(self, name: str, converter: Converter) -> None:
+        """Make ``{param:name}`` available in route paths.
+
+        Example:
+            >>> app.register_converter("year", YearConverter())
+        """
+        self._check_open("register a converter")
+        for attr in ("regex", "to_python", "to_url"):
+            if not hasattr(converter, attr):
+                raise ConfigurationError(f"Converter {name!r} has no {attr!r}")
+        self.converters[name] = converter
+
+    @property
+    def templates(self) -> Templates:
+        """The Jinja2 templates of the app and its modules (app folders first)."""
+        if self._templates is None:
+            self._templates = self._make_templates()
+        return self._templates
+
+    @property
+    def resolved_routes(self) -> list[ResolvedRoute]:
+        """Every route with its full path and name (builds the app if needed)."""
+        self.build()
+        return list(self._routes)
+
+    def plan_for(self, route: ResolvedRoute) -> Plan | None:
+        """The compiled argument plan of a route (for the API battery and tools)."""
+        self.build()
+        return self._plans.get(id(route))
+
+    @property
+    def providers_by_type(self) -> dict[type, Provider]:
+        """Every injectable app-level type (after build)."""
+        return dict(self._providers)
+
+    def url_path_for(self, name: str, /, **params: Any) -> str:
+        """The path of the route named ``name``; extra params become the query string.
+
+        Example:
+            >>> app.url_path_for("user_detail", id=3)
+            '/users/3'
+        """
+        self.build()
+        root = ""
+        return root + self._table.url_path_for(name, params)
+
+    url_for = url_path_for
+
+    # -- building (once, before serving) -------------------------------------
+    def build(self) -> None:
+        """Compile routes, plans and middleware; freeze setup. Runs once, at start-up."""
+        if self._stack is not None:
+            return
+        self.settings.validate_for_startup()
+        modules = self._setup_modules()
+        for module in modules:  # the app comes first, so its own choices win
+            for ptype, provider in module.providers.items():
+                self._providers.setdefault(ptype, provider)
+            self._handlers.update(module.exception_handlers)
+        from carboy.settings import Settings
+
+        self._providers.setdefault(type(self.settings), Provider(type(self.settings),
+                                                                 self.settings))
+        self._providers.setdefault(Settings, Provider(Settings, self.settings))
+        self._providers.setdefault(Carboy, Provider(Carboy, self))
+        self._mount_static(modules)
+        for resolved in self.iter_routes():
+            self._add_route(resolved)
+        self._table.finish()
+        self._http_headers = self.security.encode(https=False)
+        self._https_headers = self.security.encode(https=True)
+        self._stack = self._build_stack()
+        self._run_checks(modules)
+        for module in modules:
+            module._freeze()
+        self._freeze()
+
+    def _setup_modules(self) -> list[Module]:
+        done: list[Module] = []
+        while True:
+            pending = [m for m in self.walk() if not any(m is d for d in done)]
+            if not pending:
+                return done
+            for module in pending:
+                if module is not self:
+                    module.setup(self)
+                done.append(module)
+
+    def _mount_static(self, modules: list[Module]) -> None:
+        from carboy.staticfiles import StaticFiles
+
+        directories = [m.static_dir for m in modules if m.static_dir and m.static_dir.is_dir()]
+        url = self.settings.static_url.rstrip("/") or "/static"
+        if any(isinstance(r, Mount) and r.path == url for r in self.routes):
+            return
+        static = StaticFiles(
+            directory=[str(d) for d in directories],
+            packages=[("carboy", "static")],
+            check_dir=False,
+        )
+        self._table.add_mount(url, static, "carboy static files")
+        self._table.add_name("static", parse_path(url + "/{path:path}", self.converters),
+                             "carboy static files")
+
+    def _add_route(self, resolved: ResolvedRoute) -> None:
+        route = resolved.route
+        if isinstance(route, Mount):
+            app: ASGIApp = _StartedMarker(route.app)
+            for mw in reversed(resolved.middleware):
+                app = mw.wrap(app)
+            self._table.add_mount(resolved.path, app, route.source)
+            if resolved.name:
+                self._table.add_name(
+                    resolved.name, parse_path(resolved.path + "/{path:path}", self.converters),
+                    route.source,
+                )
+            self._routes.append(resolved)
+            return
+        template = parse_path(resolved.path, self.converters)
+        kind = "WEBSOCKET" if route.websocket else "/".join(sorted(route.methods))
+        where = f"{kind} {resolved.path} ({route.source})"
+        path_params = template.converters()
+        if route.websocket:
+            endpoint, plan = compile_websocket_endpoint(
+                route.endpoint, path_params=path_params, providers=self._providers,
+                dependencies=resolved.dependencies, where=where,
+            )
+        else:
+            endpoint, plan = compile_http_endpoint(
+                route.endpoint, path_params=path_params, providers=self._providers,
+                dependencies=resolved.dependencies, media_type=route.media_type,
+                status_code=route.status_code, where=where,
+            )
+        for mw in reversed(resolved.middleware):
+            endpoint = mw.wrap(endpoint)
+        self._table.add(
+            template, endpoint, methods=route.methods, websocket=route.websocket,
+            name=resolved.name, source=route.source,
+        )
+        self._routes.append(resolved)
+        self._plans[id(resolved)] = plan
+
+    def _make_templates(self) -> Templates:
+        from carboy.templating import Templates
+
+        modules = self.walk()
+        directories = [m.templates_dir for m in modules if m.templates_dir]
+        templates = Templates(
+            [d for d in directories if d is not None and d.is_dir()],
+            packages=[("carboy", "templates")],
+            auto_reload=self.debug,
+        )
+        for module in modules:
+            for processor in module.context_processors:
+                templates.context_processor(processor)
+        return templates
+
+    def _build_stack(self) -> ASGIApp:
+        app: ASGIApp = self._dispatch
+        for mw in reversed(self.user_middleware):
+            app = mw.wrap(app)
+        hosts = list(self.settings.allowed_hosts)
+        if not self.debug and "*" not in hosts:
+            from carboy.middleware import TrustedHostMiddleware
+
+            app = TrustedHostMiddleware(app, allowed_hosts=hosts)
+        return app
+
+    def _run_checks(self, modules: list[Module]) -> None:
+        errors = [m for m in self.run_checks(modules) if m.is_error]
+        if errors:
+            listed = "\n".join(f"  {m}" for m in errors)
+            raise ConfigurationError(f"carboy refuses to start; checks failed:\n{listed}")
+
+    def run_checks(self, modules: list[Module] | None = None) -> list[CheckMessage]:
+        """Run every module's start-up checks and return their findings."""
+        found: list[CheckMessage] = []
+        for module in modules if modules is not None else self.walk():
+            for check in module.checks:
+                found.extend(check(self))
+        return found
+
+    # -- serving ----------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        stack = self._stack
+        if stack is None:
+            if scope["type"] == "lifespan":
+                await self._lifespan(scope, receive, send)
+                return
+            self.build()
+            stack = self._stack
+        if scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        await stack(scope, receive, send)  # type: ignore[misc]
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        kind = scope["type"]
+        path = scope["path"]
+        params: dict[str, Any] = {}
+        entry = self._table.static.get(path)
+        if entry is None:
+            entry = self._table.tree.match(path, params)
+        scope["path_params"] = params
+        if kind == "http":
+            scope[DEFAULT_HEADERS_KEY] = (
+                self._https_headers if scope["scheme"] == "https" else self._http_headers
+            )
+            if entry is not None:
+                endpoint = entry.methods.get(scope["method"])
+                if endpoint is not None:
+                    try:
+                        await endpoint(scope, receive, send)
+                    except Exception as exc:
+                        await self._handle_error(scope, receive, send, exc)
+                    return
+            try:
+                await self._unmatched_http(scope, receive, send, entry)
+            except Exception as exc:
+                await self._handle_error(scope, receive, send, exc)
+        elif kind == "websocket":
+            if entry is not None and entry.websocket is not None:
+                await entry.websocket(scope, receive, send)
+                return
+            mount = self._table.find_mount(path)
+            if mount is not None:
+                await self._call_mount(mount, scope, receive, send)
+                return
+            await send({"type": "websocket.close", "code": 1008, "reason": "No such route"})
+        else:
+            raise RuntimeError(f"carboy does not handle ASGI scope type {kind!r}")
+
+    async def _unmatched_http(
+        self, scope: Scope, receive: Receive, send: Send, entry: Any
+    ) -> None:
+        method = scope["method"]
+        if entry is not None and entry.methods:
+            if method == "OPTIONS":
+                await Response(None, 204, {"allow": entry.allow})(scope, receive, send)
+                return
+            raise HTTPException(405, f"Method {method} not allowed", {"allow": entry.allow})
+        path = scope["path"]
+        mount = self._table.find_mount(path)
+        if mount is not None:
+            await self._call_mount(mount, scope, receive, send)
+            return
+        alternative = path[:-1] if path.endswith("/") and path != "/" else path + "/"
+        if not alternative.startswith("//") and (found := self._table.lookup(alternative, {})):
+            if found.methods:
+                location = quote(scope.get("root_path", "") + alternative)
+                if scope.get("query_string"):
+                    location += "?" + scope["query_string"].decode("latin-1")
+                await RedirectResponse(location, 308)(scope, receive, send)
+                return
+        raise HTTPException(404, f"No route matches {path!r}" if self.debug else "Not Found")
+
+    async def _call_mount(
+        self, mount: tuple[str, ASGIApp], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        prefix, app = mount
+        scope["root_path"] = scope.get("root_path", "") + prefix
+        await app(scope, receive, send)
+
+    async def _handle_error(
+        self, scope: Scope, receive: Receive, send: Send, exc: Exception
+    ) -> None:
+        if scope.get(STARTED_KEY):
+            logger.error("Error after the response started on %s", scope.get("path"),
+                         exc_info=exc)
+            raise exc
+        response: Response | None = None
+        handler = self._handlers.find(exc)
+        if handler is not None:
+            try:
+                response = await call_handler(handler, Request(scope, receive), exc)
+            except Exception as inner:
+                logger.error("Error handler %r failed", handler, exc_info=inner)
+                exc = inner
+        if response is None:
+            if isinstance(exc, HTTPException):
+                response = response_for_http_exception(scope, exc)
+            else:
+                logger.error("Unhandled error on %s %s", scope.get("method"), scope.get("path"),
+                             exc_info=exc)
+                response = (
+                    debug_response(scope, exc) if self.debug else error_response(scope, 500)
+                )
+        await response(scope, receive, send)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started: list[Module] = []
+        message: Message = await receive()
+        if message["type"] != "lifespan.startup":  # pragma: no cover - protocol guarantee
+            return
+        try:
+            self.build()
+            for module in self._startup_order():
+                for hook in module.startup_hooks:
+                    await run_hook(hook)
+                started.append(module)
+        except BaseException as exc:
+            logger.error("Startup failed", exc_info=exc)
+            await self._run_shutdown(started)
+            await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
+            return
+        self._started = True
+        await send({"type": "lifespan.startup.complete"})
+        message = await receive()
+        failure = await self._run_shutdown(started)
+        if failure is not None:
+            await send({"type": "lifespan.shutdown.failed", "message": failure})
+        else:
+            await send({"type": "lifespan.shutdown.complete"})
+
+    def _startup_order(self) -> list[Module]:
+        # Batteries and modules first (the app's hooks may use them), the app last.
+        modules = self.walk()
+        return [*modules[1:], modules[0]]
+
+    async def _run_shutdown(self, started: list[Module]) -> str | None:
+        failure: str | None = None
+        for module in reversed(started):
+            for hook in reversed(module.shutdown_hooks):
+                try:
+                    await run_hook(hook)
+                except Exception as exc:
+                    logger.error("Shutdown hook %r failed", hook, exc_info=exc)
+                    failure = failure or f"{type(exc).__name__}: {exc}"
+        return failure
+
+    def __repr__(self) -> str:
+        return f"<Carboy {self.app_name!r} debug={self.debug}>"
+
+
+class _StartedMarker:
+    """Wraps a mounted ASGI app to note when its response starts (for error handling)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def marked_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                scope[STARTED_KEY] = True
+            await send(message)
+
+        await self.app(scope, receive, marked_send)
+

@@ -1,0 +1,245 @@
+"""Modules: the unit a project and its batteries are built from.
+
+A module is a router plus everything else a feature area brings: templates,
+static files, start-up and shutdown hooks, CLI commands, injectable
+providers, error handlers and start-up checks. Installing it on the app with
+``app.install(module)`` wires all of it in one place. Batteries (``carboy.db``,
+``carboy.auth``...) are modules too, built only on this public surface.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from carboy.errors import ErrorHandler, ExceptionHandlers
+from carboy.exceptions import ConfigurationError
+from carboy.params import Depends, Provider
+from carboy.routing import Router
+
+if TYPE_CHECKING:
+    import click
+
+    from carboy.app import Carboy
+    from carboy.middleware import Middleware
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+Hook = Callable[[], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckMessage:
+    """A finding of a start-up check: ``db.E001``-style id, a message and a hint.
+
+    IDs ending in ``E…`` are errors (the app refuses to start); ``W…`` are warnings.
+    """
+
+    id: str
+    message: str
+    hint: str = ""
+    obj: str = ""
+
+    @property
+    def is_error(self) -> bool:
+        """True for ``X.E###`` ids."""
+        return ".E" in self.id
+
+    def __str__(self) -> str:
+        where = f"{self.obj}: " if self.obj else ""
+        hint = f"\n\tHINT: {self.hint}" if self.hint else ""
+        return f"{self.id} {where}{self.message}{hint}"
+
+
+Check = Callable[["Carboy"], Sequence[CheckMessage]]
+
+
+def _caller_root(depth: int = 2) -> Path:
+    frame = sys._getframe(depth)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("carboy."):
+        if frame.f_back is None:
+            break
+        frame = frame.f_back
+    filename = frame.f_globals.get("__file__") if frame is not None else None
+    return Path(filename).resolve().parent if filename else Path(os.getcwd())
+
+
+class Module(Router):
+    """Routes, templates, static files, hooks, commands and providers, installed together.
+
+    Args:
+        name: The module's name: route names are prefixed with it (``"blog.index"``).
+        prefix: URL prefix of its routes (``"/blog"``).
+        templates: Its template folder (relative to the module's file); the app's own
+            templates override a module's of the same name.
+        static: Its static folder, served under the app's static URL after the app's own.
+        root: The folder ``templates`` and ``static`` are relative to; defaults to the
+            folder of the file that created the module.
+        middleware: Middleware for this module's routes only.
+        dependencies: Dependencies run before each of its routes.
+
+    Example:
+        >>> blog = Module("blog", prefix="/blog", templates="templates")
+        >>> @blog.get("/")
+        ... async def index() -> str:
+        ...     return "<h1>Blog</h1>"
+        >>> @blog.on_startup
+        ... async def warm() -> None: ...
+        >>> app.install(blog)
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        prefix: str = "",
+        templates: str | os.PathLike[str] | None = None,
+        static: str | os.PathLike[str] | None = None,
+        root: str | os.PathLike[str] | None = None,
+        middleware: Sequence[Middleware] = (),
+        dependencies: Sequence[Depends] = (),
+        tags: Sequence[str] = (),
+    ) -> None:
+        super().__init__(prefix, name=name, middleware=middleware, dependencies=dependencies,
+                         tags=tags)
+        self.root = Path(root) if root is not None else _caller_root()
+        self.templates_dir = self._resolve(templates)
+        self.static_dir = self._resolve(static)
+        self.startup_hooks: list[Hook] = []
+        self.shutdown_hooks: list[Hook] = []
+        self.commands: list[click.Command] = []
+        self.providers: dict[type, Provider] = {}
+        self.checks: list[Check] = []
+        self.exception_handlers = ExceptionHandlers()
+        self.context_processors: list[Callable[..., Any]] = []
+        self.modules: list[Module] = []
+
+    def _resolve(self, folder: str | os.PathLike[str] | None) -> Path | None:
+        if folder is None:
+            return None
+        path = Path(folder)
+        return path if path.is_absolute() else self.root / path
+
+    # -- what a module brings -------------------------------------------
+    def on_startup(self, func: F) -> F:
+        """Decorator: run ``func`` (sync or async) when the app starts."""
+        self._check_open("add a startup hook")
+        self.startup_hooks.append(func)
+        return func
+
+    def on_shutdown(self, func: F) -> F:
+        """Decorator: run ``func`` (sync or async) when the app shuts down (reverse order)."""
+        self._check_open("add a shutdown hook")
+        self.shutdown_hooks.append(func)
+        return func
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        """Decorator: add a ``carboy`` CLI sub-command (a click command).
+
+        Example:
+            >>> @blog.command("publish-all")
+            ... def publish_all() -> None:
+            ...     print("done")
+        """
+        import click
+
+        def decorator(func: F) -> F:
+            self.add_command(click.command(*args, **kwargs)(func))
+            return func
+
+        return decorator
+
+    def add_command(self, command: click.Command) -> None:
+        """Add a ready-made click command or group to the ``carboy`` CLI."""
+        self._check_open("add a command")
+        self.commands.append(command)
+
+    def provide(
+        self, type_: type[T], value: T | None = None, *, factory: Callable[..., Any] | None = None
+    ) -> None:
+        """Make ``value`` (or what ``factory`` returns, per request) injectable by ``type_``.
+
+        A factory is a dependency: sync or async, with ``yield`` for cleanup.
+
+        Example:
+            >>> app.provide(Mailer, Mailer("smtp://localhost"))
+            >>> @app.get("/ping")
+            ... async def ping(mailer: Mailer) -> str: ...
+        """
+        self._check_open("add a provider")
+        if (value is None) == (factory is None):
+            raise ConfigurationError(f"provide({type_.__name__}): give a value or a factory")
+        self.providers[type_] = Provider(type_, value, factory)
+
+    def check(self, func: Check) -> Check:
+        """Decorator: a start-up check ``func(app) -> [CheckMessage, ...]``."""
+        self.checks.append(func)
+        return func
+
+    def exception_handler(self, key: int | type[BaseException]) -> Callable[[F], F]:
+        """Decorator: handle an exception type or an HTTP status code.
+
+        Example:
+            >>> @app.exception_handler(404)
+            ... async def not_found(request: Request, exc: HTTPException) -> Response:
+            ...     return HTMLResponse("<h1>Nothing here</h1>", 404)
+        """
+
+        def decorator(func: F) -> F:
+            self.exception_handlers.add(key, func)
+            return func
+
+        return decorator
+
+    def add_exception_handler(self, key: int | type[BaseException], handler: ErrorHandler) -> None:
+        """Register an error handler without the decorator."""
+        self.exception_handlers.add(key, handler)
+
+    def context_processor(self, func: F) -> F:
+        """Decorator: ``func(request) -> dict`` adds variables to every template's context."""
+        self.context_processors.append(func)
+        return func
+
+    def install(self, module: Module) -> None:
+        """Install a sub-module (a battery may bring the modules it needs)."""
+        self._check_open(f"install module {module.name!r}")
+        if not isinstance(module, Module):
+            raise ConfigurationError(f"install() takes a carboy Module, got {module!r}")
+        if any(m is module for m in self.modules):
+            return
+        self.modules.append(module)
+        self.include(module)
+
+    def setup(self, app: Carboy) -> None:
+        """Called once when the app builds itself; batteries override to wire themselves.
+
+        At this point every module is installed and the settings are final.
+        """
+
+    # -- walking ---------------------------------------------------------
+    def walk(self) -> list[Module]:
+        """This module and every module installed under it, depth first, each once."""
+        seen: list[Module] = []
+
+        def visit(module: Module) -> None:
+            if any(m is module for m in seen):
+                return
+            seen.append(module)
+            for child in module.modules:
+                visit(child)
+
+        visit(self)
+        return seen
+
+
+async def run_hook(hook: Hook) -> None:
+    """Run a start-up/shutdown hook, sync or async."""
+    result = hook()
+    if inspect.isawaitable(result):
+        await result

@@ -1,0 +1,134 @@
+"""Turning a route's handler into the ASGI endpoint the router calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from carboy._concurrency import run_in_threadpool
+from carboy.exceptions import RequestValidationError
+from carboy.params._markers import Depends
+from carboy.params._plan import Context, Plan, Provider, compile_plan, unwind
+from carboy.params._respond import make_responder, to_response
+from carboy.requests import Request
+from carboy.types import ASGIApp, Receive, Scope, Send
+
+
+def compile_http_endpoint(
+    func: Callable[..., Any],
+    *,
+    path_params: Mapping[str, Any],
+    providers: Mapping[type, Provider],
+    dependencies: tuple[Depends, ...],
+    media_type: str | None,
+    status_code: int | None,
+    where: str,
+) -> tuple[ASGIApp, Plan]:
+    """Compile ``func`` into an ASGI endpoint; also return its plan (for docs and tools)."""
+    plan = compile_plan(
+        func, path_params=path_params, providers=providers, connection_type=Request,
+        where=where, side_dependencies=dependencies,
+    )
+    respond = make_responder(media_type, status_code)
+    is_async = plan.kind == "async"
+    if plan.kind in ("gen", "async_gen"):
+        from carboy.exceptions import ConfigurationError
+
+        raise ConfigurationError(
+            f"{where}: a handler cannot be a generator; return a StreamingResponse instead"
+        )
+
+    # The fast paths: nothing to resolve but the matched path (or nothing at all).
+    if plan.path_only and is_async:
+        if not plan.params:
+
+            async def endpoint_noargs(scope: Scope, receive: Receive, send: Send) -> None:
+                await respond(await func(), scope, receive, send)
+
+            return endpoint_noargs, plan
+
+        names = tuple(plan.params)
+
+        async def endpoint_path(scope: Scope, receive: Receive, send: Send) -> None:
+            params = scope["path_params"]
+            await respond(await func(**{n: params[n] for n in names}), scope, receive, send)
+
+        return endpoint_path, plan
+
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        ctx = Context(scope, receive, send)
+        try:
+            kwargs = await plan.resolve(ctx)
+            if ctx.errors:
+                raise RequestValidationError(ctx.errors)
+            if is_async:
+                rv = await func(**kwargs)
+            else:
+                rv = await run_in_threadpool(func, **kwargs)
+            if ctx.exits:
+                # Render before cleanup, so a value that cannot be sent rolls back too.
+                rv = to_response(rv, media_type, status_code)
+        except BaseException as exc:
+            if ctx.exits:
+                await unwind(ctx.exits, exc)
+            raise
+        try:
+            if ctx.exits:
+                await unwind(ctx.exits, None)
+            await respond(rv, scope, receive, send)
+        finally:
+            conn = ctx._connection
+            if conn is not None:
+                await conn.close()
+
+    return endpoint, plan
+
+
+def compile_websocket_endpoint(
+    func: Callable[..., Any],
+    *,
+    path_params: Mapping[str, Any],
+    providers: Mapping[type, Provider],
+    dependencies: tuple[Depends, ...],
+    where: str,
+) -> tuple[ASGIApp, Plan]:
+    """Compile a WebSocket handler: same injection; errors close the socket with a code."""
+    from carboy.websockets import WebSocket, close_for_exception, finish
+
+    plan = compile_plan(
+        func, path_params=path_params, providers=providers, connection_type=WebSocket,
+        where=where, side_dependencies=dependencies,
+    )
+
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        ctx = Context(scope, receive, send, make_connection=WebSocket)
+        ws = ctx.connection
+        try:
+            kwargs = await plan.resolve(ctx)
+            if ctx.errors:
+                raise RequestValidationError(ctx.errors)
+            if plan.kind == "async":
+                await func(**kwargs)
+            else:
+                await run_in_threadpool(func, **kwargs)
+        except BaseException as exc:
+            if ctx.exits:
+                try:
+                    await unwind(ctx.exits, exc)
+                except BaseException as replaced:
+                    exc = replaced
+            await close_for_exception(ws, exc)
+            if isinstance(exc, Exception) and _is_client_error(exc):
+                return
+            raise exc from None
+        if ctx.exits:
+            await unwind(ctx.exits, None)
+        await finish(ws)
+
+    return endpoint, plan
+
+
+def _is_client_error(exc: Exception) -> bool:
+    from carboy.exceptions import HTTPException, WebSocketDisconnect, WebSocketException
+
+    return isinstance(exc, WebSocketDisconnect | WebSocketException | HTTPException)

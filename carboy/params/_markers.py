@@ -1,0 +1,164 @@
+"""Markers that say where a handler parameter comes from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+__all__ = ["Body", "Cookie", "Depends", "File", "Form", "Header", "Param", "Path", "Query"]
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<required>"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+#: The default of a parameter that has none (it is required).
+MISSING: Any = _Missing()
+
+
+class Param:
+    """Base of the source markers; use a subclass (``Query``, ``Header``...).
+
+    Args:
+        default: Value when the client sends none (omit to make it required).
+        alias: The name on the wire when it differs from the parameter's.
+        description: Shown in API docs.
+        **constraints: pydantic ``Field`` constraints (``ge``, ``le``,
+            ``min_length``, ``max_length``, ``pattern``...).
+    """
+
+    source: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        default: Any = MISSING,
+        *,
+        alias: str | None = None,
+        description: str | None = None,
+        **constraints: Any,
+    ) -> None:
+        self.default = default
+        self.alias = alias
+        self.description = description
+        self.constraints = constraints
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(default={self.default!r}, alias={self.alias!r})"
+
+
+class Path(Param):
+    """A value from the route's path (the default for names in the path).
+
+    Example:
+        >>> @app.get("/items/{item_id}")
+        ... async def item(item_id: Annotated[int, Path(ge=1)]) -> dict: ...
+    """
+
+    source = "path"
+
+
+class Query(Param):
+    """A value from the query string (the default for plain scalar parameters).
+
+    Example:
+        >>> async def search(q: Annotated[str, Query(min_length=2)], page: int = 1): ...
+    """
+
+    source = "query"
+
+
+class Header(Param):
+    """A request header; ``user_agent`` reads ``User-Agent`` unless ``alias`` says otherwise.
+
+    Example:
+        >>> async def ua(user_agent: Annotated[str | None, Header()] = None): ...
+    """
+
+    source = "header"
+
+    def __init__(
+        self, default: Any = MISSING, *, alias: str | None = None,
+        convert_underscores: bool = True, description: str | None = None, **constraints: Any,
+    ) -> None:
+        super().__init__(default, alias=alias, description=description, **constraints)
+        self.convert_underscores = convert_underscores
+
+
+class Cookie(Param):
+    """A cookie sent by the client.
+
+    Example:
+        >>> async def theme(theme: Annotated[str, Cookie()] = "light"): ...
+    """
+
+    source = "cookie"
+
+
+class Body(Param):
+    """The JSON (or form) body, or with ``embed=True`` one key of it.
+
+    Models (pydantic, msgspec Struct, dataclass) are read from the body
+    without a marker; use ``Body()`` for other types (``dict``, ``list[int]``).
+
+    Example:
+        >>> async def tags(tags: Annotated[list[str], Body()]): ...
+    """
+
+    source = "body"
+
+    def __init__(
+        self, default: Any = MISSING, *, embed: bool = False, alias: str | None = None,
+        description: str | None = None, **constraints: Any,
+    ) -> None:
+        super().__init__(default, alias=alias, description=description, **constraints)
+        self.embed = embed
+
+
+class Form(Param):
+    """One field of a urlencoded or multipart form.
+
+    Example:
+        >>> async def login(username: Annotated[str, Form()], password: Annotated[str, Form()]): ...
+    """
+
+    source = "form"
+
+
+class File(Param):
+    """An uploaded file of a multipart form (``UploadFile`` parameters need no marker).
+
+    Example:
+        >>> async def upload(avatar: Annotated[UploadFile, File()]): ...
+    """
+
+    source = "file"
+
+
+class Depends:
+    """A dependency: the parameter's value is what ``dependency`` returns.
+
+    The dependency's own parameters are injected the same way. It may be
+    sync or async, and a generator: the code after ``yield`` runs when the
+    handler is done (the exception is thrown in if the handler failed). Within
+    one request each dependency runs once unless ``use_cache=False``.
+
+    Example:
+        >>> async def current_user(token: Annotated[str, Header()]) -> User: ...
+        >>> @app.get("/me")
+        ... async def me(user: Annotated[User, Depends(current_user)]) -> User:
+        ...     return user
+    """
+
+    def __init__(self, dependency: Callable[..., Any], *, use_cache: bool = True) -> None:
+        if not callable(dependency):
+            raise TypeError(f"Depends() needs a callable, got {dependency!r}")
+        self.dependency = dependency
+        self.use_cache = use_cache
+
+    def __repr__(self) -> str:
+        name = getattr(self.dependency, "__qualname__", repr(self.dependency))
+        return f"Depends({name})"

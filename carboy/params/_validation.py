@@ -1,0 +1,116 @@
+"""Turning raw request values into typed ones, collecting every error."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable
+from typing import Annotated, Any, Union, get_args, get_origin
+
+import msgspec
+import pydantic
+from pydantic import BaseModel, Field, TypeAdapter
+
+from carboy.exceptions import FieldError
+
+Validator = Callable[[Any, list[str | int], list[FieldError]], Any]
+
+_SEQUENCE_ORIGINS = (list, tuple, set, frozenset, typing.Sequence)
+
+
+def is_optional(annotation: Any) -> bool:
+    """True for ``X | None`` / ``Optional[X]``."""
+    origin = get_origin(annotation)
+    return origin in (Union, types.UnionType) and type(None) in get_args(annotation)
+
+
+def strip_optional(annotation: Any) -> Any:
+    """``X | None`` -> ``X`` (unions of several types are left as they are)."""
+    if is_optional(annotation):
+        rest = [a for a in get_args(annotation) if a is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return annotation
+
+
+def is_sequence(annotation: Any) -> bool:
+    """True for ``list[X]``, ``tuple[X, ...]``, ``set[X]`` (multi-valued query/header)."""
+    annotation = strip_optional(annotation)
+    return annotation in _SEQUENCE_ORIGINS or get_origin(annotation) in _SEQUENCE_ORIGINS
+
+
+def is_struct(annotation: Any) -> bool:
+    """True for a msgspec Struct class."""
+    return isinstance(annotation, type) and issubclass(annotation, msgspec.Struct)
+
+
+def is_model(annotation: Any) -> bool:
+    """True for types read from the body without a marker: models, Structs, dataclasses."""
+    annotation = strip_optional(annotation)
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return isinstance(annotation, type) and (
+        issubclass(annotation, BaseModel | msgspec.Struct) or dataclasses.is_dataclass(annotation)
+    )
+
+
+def _pydantic_errors(
+    exc: pydantic.ValidationError, loc: list[str | int], errors: list[FieldError]
+) -> None:
+    for err in exc.errors(include_url=False):
+        errors.append(FieldError([*loc, *err["loc"]], err["msg"], err["type"]))
+
+
+def _struct_validator(annotation: type[msgspec.Struct]) -> Validator:
+    """Validate a Struct field by field so every bad field is listed (msgspec stops at one)."""
+    info = msgspec.inspect.type_info(annotation)
+    fields = [(f.encode_name, f.required, f) for f in getattr(info, "fields", ())]
+    hints = typing.get_type_hints(annotation, include_extras=True)
+
+    def validate(value: Any, loc: list[str | int], errors: list[FieldError]) -> Any:
+        if not isinstance(value, dict):
+            errors.append(FieldError(loc or ["body"], "Input should be an object", "type_error"))
+            return None
+        before = len(errors)
+        for wire_name, required, field in fields:
+            if wire_name in value:
+                try:
+                    msgspec.convert(value[wire_name], hints.get(field.name, Any), strict=False)
+                except msgspec.ValidationError as exc:
+                    errors.append(FieldError([*loc, wire_name], str(exc), "value_error"))
+            elif required:
+                errors.append(FieldError([*loc, wire_name], "Field required", "missing"))
+        if len(errors) > before:
+            return None
+        try:
+            return msgspec.convert(value, annotation, strict=False)
+        except msgspec.ValidationError as exc:
+            errors.append(FieldError(loc or ["body"], str(exc), "value_error"))
+            return None
+
+    return validate
+
+
+def make_validator(annotation: Any, constraints: dict[str, Any] | None = None) -> Validator | None:
+    """A function that validates a value against ``annotation``, or None if any value goes.
+
+    Built once per parameter at start-up (a pydantic ``TypeAdapter`` or a
+    Struct validator); errors are appended, never raised, so one request
+    reports every bad field.
+    """
+    if annotation in (str, Any, typing.Any) and not constraints:
+        return None
+    if is_struct(annotation) and not constraints:
+        return _struct_validator(annotation)
+    target = Annotated[annotation, Field(**constraints)] if constraints else annotation
+    adapter: TypeAdapter[Any] = TypeAdapter(target)
+
+    def validate(value: Any, loc: list[str | int], errors: list[FieldError]) -> Any:
+        try:
+            return adapter.validate_python(value)
+        except pydantic.ValidationError as exc:
+            _pydantic_errors(exc, loc, errors)
+            return None
+
+    return validate

@@ -1,0 +1,311 @@
+"""The HTTP request: everything is parsed lazily, on first read."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from carboy import _json
+from carboy._forms import FormLimits, parse_multipart, parse_urlencoded
+from carboy.datastructures import URL, Address, FormData, Headers, QueryParams, State
+from carboy.exceptions import HTTPException
+from carboy.types import Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from carboy.app import Carboy
+
+__all__ = ["HtmxDetails", "Request", "parse_cookies"]
+
+#: Used when a request is built outside a carboy app (plain ASGI use).
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+
+
+def parse_cookies(header: str) -> dict[str, str]:
+    """Parse a ``Cookie`` header leniently: one bad pair never drops the others.
+
+    Example:
+        >>> parse_cookies("a=1; b=%20x")
+        {'a': '1', 'b': ' x'}
+    """
+    cookies: dict[str, str] = {}
+    for chunk in header.split(";"):
+        key, sep, value = chunk.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        cookies.setdefault(key, unquote(value))
+    return cookies
+
+
+async def _no_receive() -> dict[str, Any]:
+    raise RuntimeError("This request has no body stream (receive was not given)")
+
+
+class HtmxDetails:
+    """What htmx tells the server about a request (``HX-*`` headers).
+
+    Truthy when the request was made by htmx.
+
+    Example:
+        >>> if request.htmx: ...  # render a partial
+    """
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: Headers) -> None:
+        self._headers = headers
+
+    def __bool__(self) -> bool:
+        return self._headers.get("hx-request") == "true"
+
+    def _get(self, name: str) -> str | None:
+        value: str | None = self._headers.get(name)
+        return value
+
+    boosted = property(lambda self: self._get("hx-boosted") == "true", doc="From hx-boost.")
+    target = property(lambda self: self._get("hx-target"), doc="Id of the target element.")
+    trigger = property(lambda self: self._get("hx-trigger"), doc="Id of the triggering element.")
+    trigger_name = property(lambda self: self._get("hx-trigger-name"), doc="Its name.")
+    current_url = property(lambda self: self._get("hx-current-url"), doc="The browser's URL.")
+    history_restore = property(
+        lambda self: self._get("hx-history-restore-request") == "true",
+        doc="A history restore after a cache miss.",
+    )
+
+
+class Request:
+    """An incoming HTTP request.
+
+    Handlers ask for it by type (``request: Request``); most never need it,
+    because typed parameters bring path, query, header, cookie and body values.
+
+    Example:
+        >>> @app.post("/echo")
+        ... async def echo(request: Request) -> dict:
+        ...     return {"got": await request.json(), "ua": request.headers.get("user-agent")}
+    """
+
+    __slots__ = (
+        "_body",
+        "_cookies",
+        "_form",
+        "_headers",
+        "_json",
+        "_query",
+        "_receive",
+        "_send",
+        "_stream_consumed",
+        "scope",
+    )
+
+    def __init__(self, scope: Scope, receive: Receive = _no_receive, send: Send | None = None):
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+        self._headers: Headers | None = None
+        self._query: QueryParams | None = None
+        self._cookies: dict[str, str] | None = None
+        self._body: bytes | None = None
+        self._json: Any = _UNSET
+        self._form: FormData | None = None
+        self._stream_consumed = False
+
+    # -- what was asked ------------------------------------------------
+    @property
+    def app(self) -> Carboy:
+        """The :class:`~carboy.Carboy` app serving this request."""
+        app: Carboy = self.scope["app"]
+        return app
+
+    @property
+    def method(self) -> str:
+        """``GET``, ``POST``..."""
+        method: str = self.scope["method"]
+        return method
+
+    @property
+    def path(self) -> str:
+        """The decoded path, e.g. ``/users/7``."""
+        path: str = self.scope["path"]
+        return path
+
+    @property
+    def url(self) -> URL:
+        """The full URL of the request."""
+        return URL(scope=self.scope)
+
+    @property
+    def base_url(self) -> URL:
+        """Scheme, host and root path: where the app is mounted."""
+        url = self.url
+        return url.replace(path=self.scope.get("root_path", "") + "/", query="", fragment="")
+
+    @property
+    def headers(self) -> Headers:
+        """Case-insensitive request headers."""
+        if self._headers is None:
+            self._headers = Headers(raw=self.scope["headers"])
+        return self._headers
+
+    @property
+    def query_params(self) -> QueryParams:
+        """The query string, as a multi-dict."""
+        if self._query is None:
+            self._query = QueryParams(self.scope.get("query_string", b""))
+        return self._query
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Cookies sent by the client."""
+        if self._cookies is None:
+            self._cookies = parse_cookies(self.headers.get("cookie", ""))
+        return self._cookies
+
+    @property
+    def path_params(self) -> dict[str, Any]:
+        """Values matched from the route's path, converted (``{id:int}`` gives an int)."""
+        params: dict[str, Any] = self.scope.get("path_params", {})
+        return params
+
+    @property
+    def client(self) -> Address | None:
+        """The client's address, if the server gives it."""
+        client = self.scope.get("client")
+        return Address(*client) if client else None
+
+    @property
+    def state(self) -> State:
+        """Per-request storage for middleware and dependencies (``request.state.user``)."""
+        state = self.scope.get("state")
+        if not isinstance(state, State):
+            state = State(state if isinstance(state, dict) else None)
+            self.scope["state"] = state
+        return state
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the body, without parameters (``application/json``)."""
+        value: str = self.headers.get("content-type", "")
+        return value.partition(";")[0].strip().lower()
+
+    @property
+    def is_secure(self) -> bool:
+        """True for HTTPS."""
+        return self.scope.get("scheme") in ("https", "wss")
+
+    @property
+    def htmx(self) -> HtmxDetails:
+        """htmx details; truthy for requests made by htmx."""
+        return HtmxDetails(self.headers)
+
+    def url_for(self, name: str, /, **params: Any) -> str:
+        """The path of route ``name`` with ``params``: ``request.url_for("blog.post", id=3)``."""
+        return self.app.url_path_for(name, **params)
+
+    # -- the body ------------------------------------------------------
+    def _max_body(self) -> int:
+        limit = self.scope.get("carboy.max_body")
+        if limit is not None:
+            return int(limit)
+        app = self.scope.get("app")
+        return int(getattr(app, "max_body_size", DEFAULT_MAX_BODY))
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """Yield the body in chunks as they arrive; 413 past the body limit.
+
+        The limit is checked against ``Content-Length`` before anything is read,
+        and against the bytes actually received while streaming.
+        """
+        if self._body is not None:
+            yield self._body
+            return
+        if self._stream_consumed:
+            raise RuntimeError("The request body was already read as a stream")
+        self._stream_consumed = True
+        limit = self._max_body()
+        declared = self.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise HTTPException(400, "Content-Length is not a number")
+            if int(declared) > limit:
+                raise HTTPException(413, f"Request body exceeds {limit} bytes")
+        received = 0
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                raise HTTPException(400, "Client disconnected before the body was complete")
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > limit:
+                raise HTTPException(413, f"Request body exceeds {limit} bytes")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                break
+
+    async def body(self) -> bytes:
+        """The whole body as bytes (read once, then cached)."""
+        if self._body is None:
+            chunks = [chunk async for chunk in self.stream()]
+            self._body = b"".join(chunks)
+        return self._body
+
+    async def json(self) -> Any:
+        """The body parsed as JSON; 400 with the parser's message if it is malformed."""
+        if self._json is _UNSET:
+            body = await self.body()
+            if not body:
+                raise HTTPException(400, "Expected a JSON body, got an empty body")
+            try:
+                self._json = _json.loads(body)
+            except _json.DecodeError as exc:
+                raise HTTPException(400, f"Malformed JSON body: {exc}") from None
+        return self._json
+
+    async def form(self, *, limits: FormLimits | None = None) -> FormData:
+        """The body parsed as a form (urlencoded or multipart); files spool to disk.
+
+        Raises 415 for any other content type and 400 for a malformed body.
+        """
+        if self._form is None:
+            ctype = self.content_type
+            if ctype == "multipart/form-data":
+                raw_ctype = self.headers.get("content-type", "").encode("latin-1")
+                self._form = await parse_multipart(raw_ctype, self.stream(), limits or FormLimits())
+            elif ctype in ("application/x-www-form-urlencoded", ""):
+                self._form = parse_urlencoded(await self.body())
+            else:
+                raise HTTPException(
+                    415, f"Expected a form body, got Content-Type {ctype!r}"
+                )
+        return self._form
+
+    async def close(self) -> None:
+        """Release uploaded files."""
+        if self._form is not None:
+            await self._form.close()
+
+    async def is_disconnected(self) -> bool:
+        """Whether the client has gone away (only meaningful once the body is read)."""
+        import asyncio
+
+        try:
+            async with asyncio.timeout(0.000001):
+                message = await self._receive()
+        except TimeoutError:
+            return False
+        return bool(message.get("type") == "http.disconnect")
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.path}>"
+
+
+class _Unset:
+    pass
+
+
+_UNSET: Any = _Unset()

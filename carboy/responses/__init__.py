@@ -1,0 +1,27 @@
+"""Responses: in-memory, streaming, server-sent events and files."""
+
+from carboy.responses._base import (
+    DEFAULT_HEADERS_KEY,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    status_phrase,
+    with_default_headers,
+)
+from carboy.responses._streaming import EventSourceResponse, ServerSentEvent, StreamingResponse
+
+__all__ = [
+    "DEFAULT_HEADERS_KEY",
+    "EventSourceResponse",
+    "HTMLResponse",
+    "JSONResponse",
+    "PlainTextResponse",
+    "RedirectResponse",
+    "Response",
+    "ServerSentEvent",
+    "StreamingResponse",
+    "status_phrase",
+    "with_default_headers",
+]

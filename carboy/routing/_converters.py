@@ -1,0 +1,167 @@
+"""Path converters: ``{id:int}``, ``{key:uuid}``, ``{rest:path}`` and user-defined ones."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+__all__ = [
+    "Converter",
+    "FloatConverter",
+    "IntConverter",
+    "PathConverter",
+    "SlugConverter",
+    "StringConverter",
+    "UUIDConverter",
+    "default_converters",
+]
+
+
+@runtime_checkable
+class Converter(Protocol):
+    """Turns one path segment into a Python value and back.
+
+    ``to_python`` raises ``ValueError`` when the segment does not match, so
+    the router tries the next candidate route. ``regex`` describes the same
+    language, for segments that mix text and parameters (``{name}.{ext}``).
+
+    Example:
+        >>> class YearConverter:
+        ...     regex = "[0-9]{4}"
+        ...     python_type = int
+        ...     def to_python(self, value: str) -> int:
+        ...         if len(value) != 4 or not value.isdigit():
+        ...             raise ValueError(value)
+        ...         return int(value)
+        ...     def to_url(self, value: int) -> str:
+        ...         return f"{value:04d}"
+        >>> app.register_converter("year", YearConverter())
+    """
+
+    regex: str
+    python_type: Any
+
+    def to_python(self, value: str) -> Any:
+        """The value for a matched segment; ``ValueError`` if it does not match."""
+        ...
+
+    def to_url(self, value: Any) -> str:
+        """The segment for a value (used by ``url_for``)."""
+        ...
+
+
+class StringConverter:
+    """Any non-empty segment without ``/`` (the default)."""
+
+    regex = "[^/]+"
+    python_type = str
+    #: The router skips calling ``to_python`` for converters that accept any segment.
+    accepts_any_segment: ClassVar[bool] = True
+
+    def to_python(self, value: str) -> str:
+        if not value:
+            raise ValueError("empty segment")
+        return value
+
+    def to_url(self, value: Any) -> str:
+        text = str(value)
+        if not text or "/" in text:
+            raise ValueError(f"{value!r} cannot be a path segment (empty or contains '/')")
+        return text
+
+
+class IntConverter:
+    """Non-negative decimal integers of ASCII digits."""
+
+    regex = "[0-9]+"
+    python_type = int
+
+    def to_python(self, value: str) -> int:
+        if not (value.isascii() and value.isdigit()):
+            raise ValueError(value)
+        return int(value)
+
+    def to_url(self, value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{value!r} is not a non-negative int")
+        return str(value)
+
+
+class FloatConverter:
+    """Non-negative decimal numbers (``3``, ``3.5``)."""
+
+    regex = r"[0-9]+(?:\.[0-9]+)?"
+    python_type = float
+
+    def to_python(self, value: str) -> float:
+        head, _, tail = value.partition(".")
+        if not (head.isascii() and head.isdigit() and (not tail or (tail.isascii() and tail.isdigit()))):
+            raise ValueError(value)
+        return float(value)
+
+    def to_url(self, value: Any) -> str:
+        number = float(value)
+        if number < 0 or not math.isfinite(number):
+            raise ValueError(f"{value!r} is not a non-negative finite number")
+        return repr(number)
+
+
+class UUIDConverter:
+    """A UUID in its canonical hyphenated form."""
+
+    regex = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    python_type = uuid.UUID
+
+    def to_python(self, value: str) -> uuid.UUID:
+        if len(value) != 36 or value[8] != "-":
+            raise ValueError(value)
+        return uuid.UUID(value)
+
+    def to_url(self, value: Any) -> str:
+        return str(uuid.UUID(str(value)))
+
+
+class SlugConverter:
+    """Letters, digits, ``-`` and ``_`` (ASCII)."""
+
+    regex = "[-a-zA-Z0-9_]+"
+    python_type = str
+
+    def to_python(self, value: str) -> str:
+        if not value or not value.isascii() or not value.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(value)
+        return value
+
+    def to_url(self, value: Any) -> str:
+        return self.to_python(str(value))
+
+
+class PathConverter:
+    """The rest of the path, slashes included (only as the last part of a route)."""
+
+    regex = ".+"
+    python_type = str
+
+    def to_python(self, value: str) -> str:
+        if not value:
+            raise ValueError("empty path")
+        return value
+
+    def to_url(self, value: Any) -> str:
+        text = str(value)
+        if not text:
+            raise ValueError("empty path")
+        return text
+
+
+def default_converters() -> dict[str, Converter]:
+    """A fresh table of the built-in converters (each app owns its own table)."""
+    return {
+        "str": StringConverter(),
+        "int": IntConverter(),
+        "float": FloatConverter(),
+        "uuid": UUIDConverter(),
+        "slug": SlugConverter(),
+        "path": PathConverter(),
+    }

@@ -1,0 +1,151 @@
+"""The compiled route table: built once at start-up, read on every request."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from carboy.exceptions import ConfigurationError
+from carboy.routing._paths import PathTemplate, PathTree
+from carboy.types import ASGIApp
+
+
+@dataclass(slots=True)
+class Endpoints:
+    """Everything served at one path template: an ASGI endpoint per method."""
+
+    template: PathTemplate
+    methods: dict[str, ASGIApp] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    websocket: ASGIApp | None = None
+    websocket_source: str = ""
+    allow: str = ""
+
+
+class NoMatchFound(LookupError):
+    """``url_for`` was given an unknown route name or the wrong parameters."""
+
+
+class RouteTable:
+    """Static paths in a dict, dynamic ones in a :class:`PathTree`, mounts by prefix."""
+
+    def __init__(self) -> None:
+        self.static: dict[str, Endpoints] = {}
+        self.tree: PathTree[Endpoints] = PathTree()
+        self.mounts: list[tuple[str, ASGIApp, str]] = []
+        self.names: dict[str, tuple[PathTemplate, str]] = {}
+        self._by_shape: dict[tuple[str, ...], Endpoints] = {}
+
+    def add(
+        self,
+        template: PathTemplate,
+        endpoint: ASGIApp,
+        *,
+        methods: frozenset[str],
+        websocket: bool,
+        name: str | None,
+        source: str,
+    ) -> None:
+        """Add one route; refuse duplicates and collisions naming both places."""
+        shape = template.shape
+        entry = self._by_shape.get(shape)
+        if entry is None:
+            entry = Endpoints(template)
+            self._by_shape[shape] = entry
+            if template.is_static:
+                self.static[template.path] = entry
+            else:
+                self.tree.insert(template, entry)
+        elif entry.template.param_names != template.param_names:
+            first = next(iter(entry.sources.values()), entry.websocket_source)
+            raise ConfigurationError(
+                f"Routes {entry.template.path!r} ({first}) and {template.path!r} ({source}) "
+                "match the same paths but name their parameters differently; use the same names"
+            )
+        if websocket:
+            if entry.websocket is not None:
+                raise ConfigurationError(
+                    f"WebSocket route {template.path!r} is declared twice "
+                    f"({entry.websocket_source} and {source})"
+                )
+            entry.websocket = endpoint
+            entry.websocket_source = source
+        else:
+            for method in sorted(methods):
+                if method in entry.methods:
+                    raise ConfigurationError(
+                        f"Route {method} {template.path!r} is declared twice "
+                        f"({entry.sources[method]} and {source})"
+                    )
+                entry.methods[method] = endpoint
+                entry.sources[method] = source
+        if name is not None:
+            self.add_name(name, template, source)
+
+    def add_name(self, name: str, template: PathTemplate, source: str) -> None:
+        """Register ``name`` for reversing; the same name twice must be the same path."""
+        known = self.names.get(name)
+        if known is not None and known[0].path != template.path:
+            raise ConfigurationError(
+                f"Route name {name!r} is used twice: {known[0].path!r} ({known[1]}) and "
+                f"{template.path!r} ({source}); pass name= to tell them apart"
+            )
+        self.names[name] = (template, source)
+
+    def add_mount(self, prefix: str, app: ASGIApp, source: str) -> None:
+        """Serve ``app`` under ``prefix``; the longest prefix wins."""
+        for known, _, where in self.mounts:
+            if known == prefix:
+                raise ConfigurationError(
+                    f"Mount {prefix!r} is declared twice ({where} and {source})"
+                )
+        self.mounts.append((prefix, app, source))
+        self.mounts.sort(key=lambda m: len(m[0]), reverse=True)
+
+    def finish(self) -> None:
+        """Add automatic HEAD and OPTIONS and pre-compute each ``Allow`` header."""
+        for entry in self._by_shape.values():
+            if not entry.methods:
+                continue
+            if "GET" in entry.methods and "HEAD" not in entry.methods:
+                entry.methods["HEAD"] = entry.methods["GET"]
+            allowed = set(entry.methods) | {"OPTIONS"}
+            entry.allow = ", ".join(sorted(allowed))
+
+    def lookup(self, path: str, params: dict[str, Any]) -> Endpoints | None:
+        """The endpoints for ``path`` (static first), filling ``params``."""
+        entry = self.static.get(path)
+        if entry is not None:
+            return entry
+        return self.tree.match(path, params)
+
+    def find_mount(self, path: str) -> tuple[str, ASGIApp] | None:
+        """The mount serving ``path``, if any."""
+        for prefix, app, _ in self.mounts:
+            if path == prefix or path.startswith(prefix + "/"):
+                return prefix, app
+        return None
+
+    def url_path_for(self, name: str, params: Mapping[str, Any]) -> str:
+        """Reverse a route name; parameters not in the path become the query string."""
+        known = self.names.get(name)
+        if known is None:
+            close = [n for n in self.names if n.endswith("." + name) or name in n][:5]
+            hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+            raise NoMatchFound(f"No route named {name!r}{hint}")
+        template = known[0]
+        missing = [p for p in template.param_names if p not in params]
+        if missing:
+            raise NoMatchFound(
+                f"Route {name!r} ({template.path}) needs parameter(s) {', '.join(missing)}"
+            )
+        try:
+            path = template.format(params)
+        except ValueError as exc:
+            raise NoMatchFound(f"Route {name!r} ({template.path}): {exc}") from None
+        extra = {k: v for k, v in params.items() if k not in template.param_names}
+        if extra:
+            path += "?" + urlencode(extra, doseq=True)
+        return path
