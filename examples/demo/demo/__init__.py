@@ -1,0 +1,1 @@
+"""The carboy demo project: pages, a JSON API, a WebSocket chat and htmx partials."""

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, types, tests. `make test` runs this after setting up .venv.
+set -u
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+
+bash scripts/services.sh
+
+echo "== ruff"
+$BIN/ruff check carboy tests bench examples || exit 1
+$BIN/ruff format --check carboy tests examples || exit 1
+echo "== mypy (strict, carboy/)"
+$BIN/mypy || exit 1
+echo "== pytest"
+$BIN/python -m pytest --cov --cov-report=term "$@"
+rc=$?
+if [ "$rc" -eq 5 ]; then
+  echo "pytest collected no tests: that is a failure" >&2
+  exit 1
+fi
+exit "$rc"
