@@ -33,6 +33,7 @@ from carboy.params import Path as Path
 from carboy.params import Query as Query
 from carboy.requests import Request as Request
 from carboy.responses import EventSourceResponse as EventSourceResponse
+from carboy.responses import FileResponse as FileResponse
 from carboy.responses import HTMLResponse as HTMLResponse
 from carboy.responses import JSONResponse as JSONResponse
 from carboy.responses import PlainTextResponse as PlainTextResponse
@@ -41,6 +42,12 @@ from carboy.responses import Response as Response
 from carboy.responses import ServerSentEvent as ServerSentEvent
 from carboy.responses import StreamingResponse as StreamingResponse
 from carboy.routing import Router as Router
+from carboy.settings import Settings as Settings
+from carboy.staticfiles import StaticFiles as StaticFiles
+from carboy.templating import TemplateResponse as TemplateResponse
+from carboy.templating import Templates as Templates
+from carboy.templating import render as render
+from carboy.websockets import WebSocket as WebSocket
 
 __version__ = "0.1.0"
 
@@ -54,6 +61,7 @@ __all__ = [
     "Depends",
     "EventSourceResponse",
     "File",
+    "FileResponse",
     "Form",
     "FormData",
     "HTMLResponse",
@@ -72,10 +80,16 @@ __all__ = [
     "Response",
     "Router",
     "ServerSentEvent",
+    "Settings",
     "SetupError",
     "State",
+    "StaticFiles",
     "StreamingResponse",
+    "TemplateResponse",
+    "Templates",
     "UploadFile",
+    "WebSocket",
     "WebSocketDisconnect",
     "WebSocketException",
+    "render",
 ]

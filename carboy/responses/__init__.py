@@ -10,11 +10,13 @@ from carboy.responses._base import (
     status_phrase,
     with_default_headers,
 )
+from carboy.responses._file import FileResponse
 from carboy.responses._streaming import EventSourceResponse, ServerSentEvent, StreamingResponse
 
 __all__ = [
     "DEFAULT_HEADERS_KEY",
     "EventSourceResponse",
+    "FileResponse",
     "HTMLResponse",
     "JSONResponse",
     "PlainTextResponse",

@@ -1,0 +1,57 @@
+"""The public API: one sorted, complete ``__all__`` per public package."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import types
+
+import pytest
+
+PACKAGES = [
+    "carboy",
+    "carboy.middleware",
+    "carboy.params",
+    "carboy.responses",
+    "carboy.routing",
+    "carboy.testing",
+]
+
+
+def _sort_key(name: str) -> tuple[int, str]:
+    return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_all_is_sorted_and_complete(package: str) -> None:
+    module = importlib.import_module(package)
+    exported = list(module.__all__)
+    assert exported == sorted(exported, key=_sort_key)
+    assert len(exported) == len(set(exported))
+    for name in exported:
+        assert hasattr(module, name), f"{package}.{name} is in __all__ but missing"
+    public = {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        and getattr(value, "__module__", "").startswith(package)
+    }
+    assert public <= set(exported), f"{package} exposes names not in __all__: {public - set(exported)}"
+
+
+def test_core_names_from_the_issue() -> None:
+    from carboy import Carboy, Depends, HTTPException, Request, Response, Router  # noqa: F401
+    from carboy.testing import TestClient  # noqa: F401
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_public_names_have_docstrings(package: str) -> None:
+    module = importlib.import_module(package)
+    missing = [
+        name
+        for name in module.__all__
+        if (inspect.isclass(getattr(module, name)) or inspect.isfunction(getattr(module, name)))
+        and not inspect.getdoc(getattr(module, name))
+    ]
+    assert not missing, f"{package}: no docstring on {missing}"
