@@ -48,6 +48,7 @@ from carboy.templating import TemplateResponse as TemplateResponse
 from carboy.templating import Templates as Templates
 from carboy.templating import render as render
 from carboy.websockets import WebSocket as WebSocket
+from carboy.websockets import WebSocketState as WebSocketState
 
 __version__ = "0.1.0"
 
@@ -91,5 +92,6 @@ __all__ = [
     "WebSocket",
     "WebSocketDisconnect",
     "WebSocketException",
+    "WebSocketState",
     "render",
 ]

@@ -48,6 +48,12 @@ def compile_http_endpoint(
             return endpoint_noargs, plan
 
         names = tuple(plan.params)
+        if set(names) == set(path_params):
+
+            async def endpoint_all_path(scope: Scope, receive: Receive, send: Send) -> None:
+                await respond(await func(**scope["path_params"]), scope, receive, send)
+
+            return endpoint_all_path, plan
 
         async def endpoint_path(scope: Scope, receive: Receive, send: Send) -> None:
             params = scope["path_params"]

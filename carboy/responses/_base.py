@@ -44,7 +44,7 @@ class Response:
 
     def __init__(
         self,
-        content: bytes | str | None = None,
+        content: Any = None,
         status_code: int = 200,
         headers: Mapping[str, str] | None = None,
         media_type: str | None = None,

@@ -187,8 +187,38 @@ class PathTree(Generic[T]):
         node.value = value
 
     def match(self, path: str, params: dict[str, Any]) -> T | None:
-        """The value for ``path`` (filling ``params``), or None."""
-        return _match(self._root, path[1:].split("/"), 0, params)
+        """The value for ``path`` (filling ``params``), or None.
+
+        The first, greedy walk takes the branch the full search would try
+        first (static, then parameters in priority order) without recursion;
+        only when it dead-ends does the backtracking search run.
+        """
+        segs = path[1:].split("/")
+        node = self._root
+        for seg in segs:
+            child = node.static.get(seg)
+            if child is None:
+                for name, conv, any_segment, candidate in node.params:
+                    if any_segment:
+                        if seg:
+                            params[name] = seg
+                            child = candidate
+                            break
+                    else:
+                        try:
+                            params[name] = conv.to_python(seg)
+                        except ValueError:
+                            continue
+                        child = candidate
+                        break
+                else:
+                    break
+            node = child
+        else:
+            if node.value is not None:
+                return node.value
+        params.clear()
+        return _match(self._root, segs, 0, params)
 
 
 def _match(node: _Node[T], segs: list[str], i: int, params: dict[str, Any]) -> T | None:
