@@ -1,0 +1,57 @@
+"""The demo in a real browser: htmx partials, a validated form, the WebSocket chat."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture
+def page(browser: Any) -> Any:
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def test_home_page_search_swaps_results_with_htmx(page: Any, demo_url: str) -> None:
+    requests: list[dict[str, str]] = []
+    page.on("request", lambda r: requests.append(r.headers) if "q=" in r.url else None)
+    page.goto(demo_url + "/")
+    assert page.locator("#results li").count() == 6
+    page.fill("#search", "fla")
+    page.wait_for_function("document.querySelectorAll('#results li').length === 1")
+    assert page.locator("#results li").inner_text() == "Flask: One file, plugins for everything else."
+    # The swap came from an htmx request answered with the partial block only.
+    assert any(h.get("hx-request") == "true" for h in requests)
+    assert page.locator("header").count() == 1
+    page.fill("#search", "<script>zzz")
+    page.wait_for_function("document.querySelector('#results li.empty') !== null")
+    assert "<script>zzz" in page.locator("#results li.empty").inner_text()
+
+
+def test_contact_form_shows_errors_then_thanks(page: Any, demo_url: str) -> None:
+    page.goto(demo_url + "/contact")
+    page.fill("input[name=name]", "Ann")
+    page.fill("input[name=email]", "not-an-email")
+    page.fill("textarea[name=message]", "short")
+    page.click("button[type=submit]")
+    assert page.locator("#error-email").inner_text() == "Please enter a valid email address."
+    assert page.locator("#error-message").count() == 1
+    assert page.locator("input[name=name]").input_value() == "Ann"  # nothing typed is lost
+    page.fill("input[name=email]", "ann@example.com")
+    page.fill("textarea[name=message]", "Hello from the browser test!")
+    page.click("button[type=submit]")
+    assert page.locator("#thanks").inner_text() == "Thank you, Ann!"
+
+
+def test_chat_round_trip_over_websocket(page: Any, demo_url: str) -> None:
+    page.goto(demo_url + "/chat/")
+    page.wait_for_selector("body[data-connected=yes]")
+    page.fill("#text", "hello <b>there</b>")
+    page.press("#text", "Enter")
+    page.wait_for_selector("#log li")
+    assert page.locator("#log li").first.inner_text() == "web: hello <b>there</b>"
