@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from carboy import Carboy
-
 from demo.api import api
 from demo.chat import chat
 from demo.pages import pages
