@@ -33,12 +33,16 @@ def free_port() -> int:
         return port
 
 
-def start_server(args: list[str], cwd: Path, port: int, env: dict[str, str] | None = None
-                 ) -> subprocess.Popen[bytes]:
+def start_server(
+    args: list[str], cwd: Path, port: int, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start a server process and wait until it answers on ``port``."""
     process = subprocess.Popen(
-        args, cwd=cwd, env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        args,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -74,12 +78,29 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     demo = ROOT / "examples" / "demo"
     env = {"CARBOY_DATABASE_URL": f"sqlite:///{db}"}
     if (demo / "migrations").is_dir():
-        subprocess.run([sys.executable, "-m", "carboy", "migrate"], cwd=demo,
-                       env={**os.environ, **env}, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "carboy", "migrate"],
+            cwd=demo,
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+        )
     process = start_server(
-        [sys.executable, "-m", "uvicorn", "demo.app:app", "--port", str(port),
-         "--host", "127.0.0.1", "--log-level", "warning"],
-        demo, port, env,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "demo.app:app",
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            "--log-level",
+            "warning",
+        ],
+        demo,
+        port,
+        env,
     )
     yield f"http://127.0.0.1:{port}"
     stop_server(process)

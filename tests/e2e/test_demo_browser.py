@@ -24,7 +24,8 @@ def test_home_page_search_swaps_results_with_htmx(page: Any, demo_url: str) -> N
     assert page.locator("#results li").count() == 6
     page.fill("#search", "fla")
     page.wait_for_function("document.querySelectorAll('#results li').length === 1")
-    assert page.locator("#results li").inner_text() == "Flask: One file, plugins for everything else."
+    expected = "Flask: One file, plugins for everything else."
+    assert page.locator("#results li").inner_text() == expected
     # The swap came from an htmx request answered with the partial block only.
     assert any(h.get("hx-request") == "true" for h in requests)
     assert page.locator("header").count() == 1

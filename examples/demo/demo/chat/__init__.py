@@ -19,7 +19,7 @@ async def room() -> object:
 
 @chat.websocket("/ws")
 async def chat_socket(ws: WebSocket, name: str = "guest") -> None:
-    """Join the room; messages are JSON ``{"text": ...}``, echoed to everyone as ``{"from", "text"}``."""
+    """Join the room: send ``{"text": ...}``; everyone gets ``{"from": ..., "text": ...}``."""
     await ws.accept()
     ROOM.add(ws)
     try:

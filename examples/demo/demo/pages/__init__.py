@@ -53,7 +53,6 @@ async def contact_send(
     if not 10 <= len(values["message"]) <= 2000:
         errors["message"] = "The message must be between 10 and 2000 characters."
     if errors:
-        return render("pages/contact.html", {"errors": errors, "values": values},
-                      status_code=422)
+        return render("pages/contact.html", {"errors": errors, "values": values}, status_code=422)
     MESSAGES.append(values)
     return render("pages/thanks.html", {"name": values["name"]})
