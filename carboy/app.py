@@ -84,7 +84,7 @@ class Carboy(Module):
         if settings is None:
             settings = Settings(**overrides)
         elif overrides:
-            settings = settings.model_copy(update=overrides)
+            settings = settings.replace(**overrides)
         root_path = Path(root) if root is not None else _caller_root()
         super().__init__(
             name,
@@ -360,11 +360,7 @@ class Carboy(Module):
             if entry is not None and entry.websocket is not None:
                 await entry.websocket(scope, receive, send)
                 return
-            mount = self._table.find_mount(path)
-            if mount is not None:
-                await self._call_mount(mount, scope, receive, send)
-                return
-            await send({"type": "websocket.close", "code": 1008, "reason": "No such route"})
+            await self._unmatched_websocket(scope, receive, send, entry)
         else:
             raise RuntimeError(f"carboy does not handle ASGI scope type {kind!r}")
 
@@ -372,12 +368,24 @@ class Carboy(Module):
         self, scope: Scope, receive: Receive, send: Send, entry: Any
     ) -> None:
         method = scope["method"]
-        if entry is not None and entry.methods:
-            if method == "OPTIONS":
-                await Response(None, 204, {"allow": entry.allow})(scope, receive, send)
-                return
-            raise HTTPException(405, f"Method {method} not allowed", {"allow": entry.allow})
         path = scope["path"]
+        if entry is not None:
+            # The best match lacks this method; a lesser one may have it
+            # (static GET /users/me, dynamic DELETE /users/{name}).
+            allowed: set[str] = set()
+            for other, params in self._table.lookup_all(path):
+                endpoint = other.methods.get(method)
+                if endpoint is not None:
+                    scope["path_params"] = params
+                    await endpoint(scope, receive, send)
+                    return
+                allowed.update(other.methods)
+            if allowed:
+                allow = ", ".join(sorted(allowed | {"OPTIONS"}))
+                if method == "OPTIONS":
+                    await Response(None, 204, {"allow": allow})(scope, receive, send)
+                    return
+                raise HTTPException(405, f"Method {method} not allowed", {"allow": allow})
         mount = self._table.find_mount(path)
         if mount is not None:
             await self._call_mount(mount, scope, receive, send)
@@ -391,6 +399,22 @@ class Carboy(Module):
                 await RedirectResponse(location, 308)(scope, receive, send)
                 return
         raise HTTPException(404, f"No route matches {path!r}" if self.debug else "Not Found")
+
+    async def _unmatched_websocket(
+        self, scope: Scope, receive: Receive, send: Send, entry: Any
+    ) -> None:
+        path = scope["path"]
+        if entry is not None:
+            for other, params in self._table.lookup_all(path):
+                if other.websocket is not None:
+                    scope["path_params"] = params
+                    await other.websocket(scope, receive, send)
+                    return
+        mount = self._table.find_mount(path)
+        if mount is not None:
+            await self._call_mount(mount, scope, receive, send)
+            return
+        await send({"type": "websocket.close", "code": 1008, "reason": "No such route"})
 
     async def _call_mount(
         self, mount: tuple[str, ASGIApp], scope: Scope, receive: Receive, send: Send

@@ -1,0 +1,1 @@
+"""One module per framework, each exposing ``app`` (ASGI, or WSGI for Flask)."""
