@@ -22,7 +22,16 @@ from carboy.params import Plan, Provider, compile_http_endpoint, compile_websock
 from carboy.requests import Request
 from carboy.responses import DEFAULT_HEADERS_KEY, RedirectResponse, Response
 from carboy.responses._base import STARTED_KEY
-from carboy.routing import Converter, Mount, ResolvedRoute, RouteTable, default_converters, parse_path
+from carboy.routing import (
+    Converter,
+    Endpoints,
+    Mount,
+    PathTree,
+    ResolvedRoute,
+    RouteTable,
+    default_converters,
+    parse_path,
+)
 from carboy.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -31,6 +40,9 @@ if TYPE_CHECKING:
     from carboy.templating import Templates
 
 __all__ = ["Carboy"]
+
+#: Scope key marking that a request already went through this app's middleware.
+_INNER_KEY = "carboy.app"
 
 logger = logging.getLogger("carboy.error")
 
@@ -104,6 +116,11 @@ class Carboy(Module):
         self.state = State()
         self._table = RouteTable()
         self._stack: ASGIApp | None = None
+        self._built = False
+        #: True once built with no middleware: ``__call__`` dispatches directly.
+        self._direct = False
+        self._static: dict[str, Endpoints] = {}
+        self._tree: PathTree[Endpoints] = PathTree()
         self._templates: Templates | None = None
         self._handlers = ExceptionHandlers()
         self._routes: list[ResolvedRoute] = []
@@ -186,7 +203,7 @@ class Carboy(Module):
     # -- building (once, before serving) -------------------------------------
     def build(self) -> None:
         """Compile routes, plans and middleware; freeze setup. Runs once, at start-up."""
-        if self._stack is not None:
+        if self._built:
             return
         self.settings.validate_for_startup()
         modules = self._setup_modules()
@@ -207,10 +224,14 @@ class Carboy(Module):
         self._http_headers = self.security.encode(https=False)
         self._https_headers = self.security.encode(https=True)
         self._stack = self._build_stack()
+        self._static = self._table.static
+        self._tree = self._table.tree
         self._run_checks(modules)
         for module in modules:
             module._freeze()
         self._freeze()
+        self._built = True
+        self._direct = self._stack is None
 
     def _setup_modules(self) -> list[Module]:
         done: list[Module] = []
@@ -255,7 +276,8 @@ class Carboy(Module):
             return
         template = parse_path(resolved.path, self.converters)
         kind = "WEBSOCKET" if route.websocket else "/".join(sorted(route.methods))
-        where = f"{kind} {resolved.path} ({route.source})"
+        handler = getattr(route.endpoint, "__qualname__", repr(route.endpoint))
+        where = f"{kind} {resolved.path} ({handler} at {route.source})"
         path_params = template.converters()
         if route.websocket:
             endpoint, plan = compile_websocket_endpoint(
@@ -292,8 +314,9 @@ class Carboy(Module):
                 templates.context_processor(processor)
         return templates
 
-    def _build_stack(self) -> ASGIApp:
-        app: ASGIApp = self._dispatch
+    def _build_stack(self) -> ASGIApp | None:
+        """The middleware stack around the app, or None when there is none."""
+        app: ASGIApp = self
         for mw in reversed(self.user_middleware):
             app = mw.wrap(app)
         hosts = list(self.settings.allowed_hosts)
@@ -301,7 +324,7 @@ class Carboy(Module):
             from carboy.middleware import TrustedHostMiddleware
 
             app = TrustedHostMiddleware(app, allowed_hosts=hosts)
-        return app
+        return None if app is self else app
 
     def _run_checks(self, modules: list[Module]) -> None:
         errors = [m for m in self.run_checks(modules) if m.is_error]
@@ -319,31 +342,24 @@ class Carboy(Module):
 
     # -- serving ----------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        stack = self._stack
-        if stack is None:
-            if scope["type"] == "lifespan":
-                await self._lifespan(scope, receive, send)
-                return
-            self.build()
-            stack = self._stack
-        if scope["type"] == "lifespan":
-            await self._lifespan(scope, receive, send)
+        # Without middleware this method *is* the dispatcher (one coroutine
+        # frame per request); with middleware, the stack runs first and calls
+        # back in with the scope marked as having passed through it.
+        if not self._direct and scope.get(_INNER_KEY) is not self:
+            await self._enter(scope, receive, send)
             return
-        await stack(scope, receive, send)  # type: ignore[misc]
-
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self
         kind = scope["type"]
-        path = scope["path"]
-        params: dict[str, Any] = {}
-        entry = self._table.static.get(path)
-        if entry is None:
-            entry = self._table.tree.match(path, params)
-        scope["path_params"] = params
         if kind == "http":
             scope[DEFAULT_HEADERS_KEY] = (
                 self._https_headers if scope["scheme"] == "https" else self._http_headers
             )
+            path = scope["path"]
+            params: dict[str, Any] = {}
+            entry = self._static.get(path)
+            if entry is None:
+                entry = self._tree.match(path, params)
+            scope["path_params"] = params
             if entry is not None:
                 endpoint = entry.methods.get(scope["method"])
                 if endpoint is not None:
@@ -357,12 +373,33 @@ class Carboy(Module):
             except Exception as exc:
                 await self._handle_error(scope, receive, send, exc)
         elif kind == "websocket":
-            if entry is not None and entry.websocket is not None:
-                await entry.websocket(scope, receive, send)
-                return
-            await self._unmatched_websocket(scope, receive, send, entry)
+            await self._dispatch_websocket(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(scope, receive, send)
         else:
             raise RuntimeError(f"carboy does not handle ASGI scope type {kind!r}")
+
+    async def _enter(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Build on first use, run lifespan, or pass through the middleware stack."""
+        if scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        self.build()
+        if self._direct:
+            await self(scope, receive, send)
+            return
+        scope[_INNER_KEY] = self
+        await self._stack(scope, receive, send)  # type: ignore[misc]
+
+    async def _dispatch_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        params: dict[str, Any] = {}
+        entry = self._table.lookup(path, params)
+        scope["path_params"] = params
+        if entry is not None and entry.websocket is not None:
+            await entry.websocket(scope, receive, send)
+            return
+        await self._unmatched_websocket(scope, receive, send, entry)
 
     async def _unmatched_http(
         self, scope: Scope, receive: Receive, send: Send, entry: Any

@@ -1,0 +1,334 @@
+"""Typed settings from code, the environment and a ``.env`` file.
+
+Values are looked up in this order, first found wins: arguments given to
+``Settings(...)``, environment variables (``CARBOY_<FIELD>``), the ``.env``
+file in the working directory, then the defaults below.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated, Any, Self
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretBytes, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+
+from carboy.exceptions import ConfigurationError
+
+__all__ = ["MIN_SECRET_KEY_LENGTH", "RECOMMENDED_SECRET_KEY_LENGTH", "Settings"]
+
+#: Production refuses to start with a shorter secret key.
+MIN_SECRET_KEY_LENGTH = 32
+#: ``carboy check --deploy`` warns below this length (Django's figure).
+RECOMMENDED_SECRET_KEY_LENGTH = 50
+
+_GENERATE_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(50))"'
+_HOW_TO_SET_KEY = (
+    "Set CARBOY_SECRET_KEY in the environment or in the .env file, or pass "
+    "Settings(secret_key=...). Generate a key with:\n    " + _GENERATE_KEY
+)
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+_DEV_KEY_PREFIXES = ("dev-", "dev_", "insecure", "django-insecure", "changeme", "secret")
+# Field names whose rejected input must never be echoed in an error message.
+_SENSITIVE_WORDS = ("secret", "password", "token", "key", "credential")
+
+
+class Settings(BaseSettings):
+    """The app's configuration; subclass it to add your own fields.
+
+    Every field can be set as an argument, as an environment variable named
+    ``CARBOY_`` plus the field name in capitals, or in a ``.env`` file.
+    Bad values raise :class:`~carboy.exceptions.ConfigurationError` naming the
+    field and its environment variable.
+
+    Example:
+        >>> settings = Settings(debug=True, allowed_hosts=["example.com"])
+        >>> settings.allowed_hosts
+        ['example.com']
+
+        Your own fields, loaded the same way (``CARBOY_SITE_NAME``):
+
+        >>> class MySettings(Settings):
+        ...     site_name: str = "My site"
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="CARBOY_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        env_nested_delimiter="__",
+    )
+
+    debug: bool = Field(
+        default=False,
+        description="Debug mode: detailed error pages, every host allowed. Never in production.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that signs sessions, CSRF tokens and other signed values. "
+        f"Required in production, at least {MIN_SECRET_KEY_LENGTH} characters.",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default=["localhost", "127.0.0.1", "[::1]"],
+        description="Host names the app answers to; '.example.com' matches the domain and "
+        "its subdomains, '*' matches any host. Ignored in debug mode, where every host "
+        "is allowed. From the environment as JSON or comma-separated.",
+    )
+    max_body_size: int = Field(
+        default=10 * 1024 * 1024,
+        gt=0,
+        description="Largest request body accepted, in bytes; bigger bodies get a 413.",
+    )
+    templates_dir: str = Field(
+        default="templates", description="Folder of the app's Jinja2 templates."
+    )
+    static_dir: str = Field(default="static", description="Folder of the app's static files.")
+    static_url: str = Field(
+        default="/static", description="URL path where static files are served; starts with '/'."
+    )
+    https_redirect: bool = Field(
+        default=False, description="Redirect every plain-HTTP request to HTTPS."
+    )
+    session_cookie_secure: bool | None = Field(
+        default=None,
+        description="Mark the session cookie Secure; None means 'when the request came over "
+        "HTTPS'.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="Database URL for the carboy.db battery, e.g. 'sqlite+aiosqlite:///app.db'.",
+    )
+    server_header: str | None = Field(
+        default=None, description="Value of the Server response header; None sends none."
+    )
+
+    if not TYPE_CHECKING:
+        # Hidden from type checkers so the pydantic plugin keeps the typed
+        # keyword signature of the fields; at run time it only rewords errors.
+        def __init__(self, /, **values: Any) -> None:
+            try:
+                super().__init__(**values)
+            except ValidationError as exc:
+                # ``from None``: pydantic's own message would echo secret inputs.
+                raise ConfigurationError(_describe_validation_error(type(self), exc)) from None
+            except SettingsError as exc:
+                raise ConfigurationError(
+                    f"{type(self).__name__}: {exc}. Values of list, dict and model fields "
+                    "given in the environment or .env must be JSON."
+                ) from None
+
+    # -- validation ----------------------------------------------------
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _parse_hosts(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f"looks like a JSON list but is not valid JSON ({exc.msg}); use "
+                    "'[\"example.com\", \".example.org\"]' or 'example.com,.example.org'"
+                ) from None
+        return text.split(",")
+
+    @field_validator("allowed_hosts", mode="after")
+    @classmethod
+    def _clean_hosts(cls, hosts: list[str]) -> list[str]:
+        cleaned = [host.strip().lower() for host in hosts]
+        return [host for host in cleaned if host]
+
+    @field_validator("static_url", mode="after")
+    @classmethod
+    def _check_static_url(cls, url: str) -> str:
+        if not url.startswith("/") or url.startswith("//"):
+            raise ValueError("must be a path starting with a single '/', like '/static'")
+        return url.rstrip("/") or "/"
+
+    # -- changes -------------------------------------------------------
+    def replace(self, **changes: Any) -> Self:
+        """A copy with ``changes`` applied and validated (the environment is not re-read).
+
+        Unlike pydantic's ``model_copy(update=...)``, the new values are
+        validated and converted: a ``secret_key`` string becomes a ``SecretStr``.
+
+        Example:
+            >>> Settings().replace(debug=True, allowed_hosts="a.com,b.com").allowed_hosts
+            ['a.com', 'b.com']
+        """
+        try:
+            return self.model_validate({**self.model_dump(), **changes})
+        except ValidationError as exc:
+            raise ConfigurationError(_describe_validation_error(type(self), exc)) from None
+
+    # -- checks --------------------------------------------------------
+    def require_secret_key(self) -> str:
+        """The secret key, or a :class:`ConfigurationError` that says how to set one.
+
+        Batteries that sign data (sessions, CSRF) call this when they start.
+
+        Example:
+            >>> Settings(secret_key="x" * 50).require_secret_key() == "x" * 50
+            True
+        """
+        if self.secret_key is None or not self.secret_key.get_secret_value():
+            raise ConfigurationError(f"No secret key is set. {_HOW_TO_SET_KEY}")
+        return self.secret_key.get_secret_value()
+
+    def validate_for_startup(self) -> None:
+        """Refuse settings that are unsafe to serve with; the app calls this at start-up.
+
+        In production (``debug`` off) a secret key is required and must be at
+        least ``MIN_SECRET_KEY_LENGTH`` characters. Debug mode accepts anything.
+
+        Example:
+            >>> Settings(debug=True).validate_for_startup()  # fine in development
+        """
+        if self.debug:
+            return
+        key = self.secret_key.get_secret_value() if self.secret_key is not None else ""
+        if not key:
+            raise ConfigurationError(
+                "carboy refuses to start in production without a secret key "
+                f"(debug is off). {_HOW_TO_SET_KEY}\n"
+                "For local development, set CARBOY_DEBUG=1 instead."
+            )
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigurationError(
+                f"carboy refuses to start in production with a secret key of {len(key)} "
+                f"characters; it must be at least {MIN_SECRET_KEY_LENGTH} characters long "
+                "(a short key can be guessed). "
+                f"Generate a new one with:\n    {_GENERATE_KEY}"
+            )
+
+    def deploy_warnings(self) -> list[tuple[str, str]]:
+        """Deployment problems as ``(check_id, message)`` pairs, for ``carboy check --deploy``.
+
+        The IDs are stable: ``security.W001`` debug on, ``W002`` any host
+        allowed, ``W003`` weak secret key, ``W004`` no HTTPS redirect, ``W005``
+        session cookie not Secure, ``W006`` only local hosts allowed.
+
+        Example:
+            >>> [check_id for check_id, _ in Settings(debug=True).deploy_warnings()][:2]
+            ['security.W001', 'security.W003']
+        """
+        warnings: list[tuple[str, str]] = []
+        if self.debug:
+            warnings.append(
+                (
+                    "security.W001",
+                    "debug is on. Debug pages show source code, settings and tracebacks to "
+                    "anyone, and every host is allowed. Set CARBOY_DEBUG=0 in production.",
+                )
+            )
+        if "*" in self.allowed_hosts:
+            warnings.append(
+                (
+                    "security.W002",
+                    "allowed_hosts contains '*', so any Host header is accepted (host header "
+                    "attacks, poisoned password-reset links). List your domains in "
+                    "CARBOY_ALLOWED_HOSTS, e.g. 'example.com,.example.com'.",
+                )
+            )
+        problem = self._secret_key_problem()
+        if problem:
+            warnings.append(("security.W003", f"{problem} {_HOW_TO_SET_KEY}"))
+        if not self.https_redirect:
+            warnings.append(
+                (
+                    "security.W004",
+                    "https_redirect is off, so the site can be used over plain HTTP. Set "
+                    "CARBOY_HTTPS_REDIRECT=1 unless a proxy in front already redirects to HTTPS.",
+                )
+            )
+        if self.session_cookie_secure is False:
+            warnings.append(
+                (
+                    "security.W005",
+                    "session_cookie_secure is False, so the session cookie is sent over plain "
+                    "HTTP where it can be stolen. Set CARBOY_SESSION_COOKIE_SECURE=1 (or leave "
+                    "it unset to follow the request's scheme).",
+                )
+            )
+        if not set(self.allowed_hosts) - _LOCAL_HOSTS:
+            warnings.append(
+                (
+                    "security.W006",
+                    f"allowed_hosts is {self.allowed_hosts!r}: outside debug mode the app "
+                    "answers only requests for these local names. Add your domain to "
+                    "CARBOY_ALLOWED_HOSTS.",
+                )
+            )
+        return warnings
+
+    def _secret_key_problem(self) -> str:
+        key = self.secret_key.get_secret_value() if self.secret_key is not None else ""
+        if not key:
+            return "secret_key is not set."
+        if key.lower().startswith(_DEV_KEY_PREFIXES):
+            return "secret_key looks like a development key (it starts with a well-known prefix)."
+        if len(key) < RECOMMENDED_SECRET_KEY_LENGTH or len(set(key)) < 5:
+            return (
+                f"secret_key is weak: use at least {RECOMMENDED_SECRET_KEY_LENGTH} random "
+                "characters with at least 5 different ones."
+            )
+        return ""
+
+    # -- display -------------------------------------------------------
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            if name == "database_url" and isinstance(value, str):
+                value = _hide_url_password(value)
+            yield name, value
+
+
+def _hide_url_password(url: str) -> str:
+    """``postgresql://u:pw@h/db`` -> ``postgresql://u:***@h/db``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    if parts.password is None:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    name = user.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{name}:***@{host}"))
+
+
+def _describe_validation_error(cls: type[BaseSettings], exc: ValidationError) -> str:
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    delimiter = str(cls.model_config.get("env_nested_delimiter") or "__")
+    lines = []
+    for error in exc.errors(include_url=False):
+        loc = [str(part) for part in error["loc"]]
+        field = ".".join(loc) or "(settings)"
+        # Nested model fields map to VAR__SUB; list indexes have no variable of their own.
+        names: list[str] = []
+        for part in error["loc"]:
+            if not isinstance(part, str):
+                break
+            names.append(part)
+        env = (prefix + delimiter.join(names)).upper() if names else ""
+        where = f"{field} (environment variable {env})" if env else field
+        msg = error["msg"].removeprefix("Value error, ")
+        line = f"  {where}: {msg}"
+        if not _is_sensitive(cls, loc[0] if loc else ""):
+            line += f"; got {error['input']!r}"
+        lines.append(line)
+    count = len(lines)
+    noun = "setting is" if count == 1 else "settings are"
+    return f"{count} {noun} invalid in {cls.__name__}:\n" + "\n".join(lines)
+
+
+def _is_sensitive(cls: type[BaseSettings], name: str) -> bool:
+    if any(word in name.lower() for word in _SENSITIVE_WORDS):
+        return True
+    field = cls.model_fields.get(name)
+    if field is None:
+        return False
+    annotation = repr(field.annotation)
+    return SecretStr.__name__ in annotation or SecretBytes.__name__ in annotation

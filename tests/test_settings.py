@@ -1,0 +1,405 @@
+"""Settings: defaults, environment, .env, precedence, validation and deploy checks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from carboy.exceptions import ConfigurationError
+from carboy.settings import MIN_SECRET_KEY_LENGTH, Settings
+
+GOOD_KEY = "k3J9xQ2mV7pL0aZr8TtY5uWc1bN4sD6fG-hE_iO2qR9yU3vX7zA0"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Each test runs in an empty folder with no CARBOY_* variables set."""
+    for name in list(os.environ):
+        if name.upper().startswith("CARBOY_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write_env(folder: Path, text: str) -> None:
+    (folder / ".env").write_text(text, encoding="utf-8")
+
+
+# -- defaults and sources -------------------------------------------------
+def test_defaults() -> None:
+    s = Settings()
+    assert s.debug is False
+    assert s.secret_key is None
+    assert s.allowed_hosts == ["localhost", "127.0.0.1", "[::1]"]
+    assert s.max_body_size == 10 * 1024 * 1024
+    assert (s.templates_dir, s.static_dir, s.static_url) == ("templates", "static", "/static")
+    assert s.https_redirect is False
+    assert s.session_cookie_secure is None
+    assert s.database_url is None
+    assert s.server_header is None
+
+
+def test_default_hosts_are_not_shared_between_instances() -> None:
+    a = Settings()
+    a.allowed_hosts.append("evil.com")
+    assert Settings().allowed_hosts == ["localhost", "127.0.0.1", "[::1]"]
+
+
+def test_every_field_is_documented() -> None:
+    for name, field in Settings.model_fields.items():
+        assert field.description, name
+
+
+def test_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARBOY_DEBUG", "1")
+    monkeypatch.setenv("CARBOY_SECRET_KEY", GOOD_KEY)
+    monkeypatch.setenv("CARBOY_MAX_BODY_SIZE", "2048")
+    monkeypatch.setenv("CARBOY_STATIC_URL", "/assets/")
+    monkeypatch.setenv("CARBOY_SESSION_COOKIE_SECURE", "false")
+    monkeypatch.setenv("CARBOY_DATABASE_URL", "sqlite+aiosqlite:///app.db")
+    s = Settings()
+    assert s.debug is True
+    assert s.secret_key is not None
+    assert s.secret_key.get_secret_value() == GOOD_KEY
+    assert s.max_body_size == 2048
+    assert s.static_url == "/assets"
+    assert s.session_cookie_secure is False
+    assert s.database_url == "sqlite+aiosqlite:///app.db"
+
+
+def test_environment_names_are_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("carboy_debug", "true")
+    assert Settings().debug is True
+
+
+def test_dotenv_file(clean_env: Path) -> None:
+    write_env(
+        clean_env,
+        "# comment\nCARBOY_DEBUG=true\nCARBOY_SERVER_HEADER=carboy\nUNRELATED=1\n"
+        'CARBOY_ALLOWED_HOSTS="example.com,.example.org"\n',
+    )
+    s = Settings()
+    assert s.debug is True
+    assert s.server_header == "carboy"
+    assert s.allowed_hosts == ["example.com", ".example.org"]
+
+
+def test_dotenv_file_is_utf8(clean_env: Path) -> None:
+    write_env(clean_env, "CARBOY_SERVER_HEADER=café ☕\n")
+    assert Settings().server_header == "café ☕"
+
+
+def test_precedence_arguments_then_environment_then_dotenv_then_default(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_env(clean_env, "CARBOY_SERVER_HEADER=dotenv\nCARBOY_STATIC_DIR=from-dotenv\n")
+    monkeypatch.setenv("CARBOY_SERVER_HEADER", "environment")
+    monkeypatch.setenv("CARBOY_TEMPLATES_DIR", "from-env")
+    s = Settings(templates_dir="from-argument")
+    assert s.templates_dir == "from-argument"  # argument beats environment
+    assert s.server_header == "environment"  # environment beats .env
+    assert s.static_dir == "from-dotenv"  # .env beats default
+    assert s.static_url == "/static"  # default
+
+
+def test_env_file_can_be_chosen(clean_env: Path) -> None:
+    (clean_env / "prod.env").write_text("CARBOY_SERVER_HEADER=prod\n", encoding="utf-8")
+    assert Settings(_env_file="prod.env").server_header == "prod"
+
+
+# -- allowed_hosts forms -----------------------------------------------------
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ('["a.com", ".b.com"]', ["a.com", ".b.com"]),
+        ("a.com,.b.com", ["a.com", ".b.com"]),
+        (" a.com , .B.com ,", ["a.com", ".b.com"]),
+        ("*", ["*"]),
+        ("solo.example", ["solo.example"]),
+        ("", []),
+        ("[]", []),
+    ],
+)
+def test_allowed_hosts_from_environment(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: list[str]
+) -> None:
+    monkeypatch.setenv("CARBOY_ALLOWED_HOSTS", raw)
+    assert Settings().allowed_hosts == expected
+
+
+def test_allowed_hosts_as_argument_list_or_string() -> None:
+    assert Settings(allowed_hosts=["A.com"]).allowed_hosts == ["a.com"]
+    assert Settings(allowed_hosts="a.com,b.com").allowed_hosts == ["a.com", "b.com"]
+
+
+def test_allowed_hosts_malformed_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARBOY_ALLOWED_HOSTS", '["a.com"')
+    with pytest.raises(ConfigurationError) as info:
+        Settings()
+    message = str(info.value)
+    assert "allowed_hosts (environment variable CARBOY_ALLOWED_HOSTS)" in message
+    assert "not valid JSON" in message
+    assert "example.com,.example.org" in message
+
+
+def test_allowed_hosts_json_of_wrong_type(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARBOY_ALLOWED_HOSTS", "[1, 2]")
+    with pytest.raises(ConfigurationError) as info:
+        Settings()
+    assert "allowed_hosts.0 (environment variable CARBOY_ALLOWED_HOSTS)" in str(info.value)
+    assert "valid string" in str(info.value)
+
+
+# -- bad values ---------------------------------------------------------------
+def test_bad_integer_from_environment_names_field_and_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CARBOY_MAX_BODY_SIZE", "abc")
+    with pytest.raises(ConfigurationError) as info:
+        Settings()
+    assert str(info.value) == (
+        "1 setting is invalid in Settings:\n"
+        "  max_body_size (environment variable CARBOY_MAX_BODY_SIZE): Input should be a "
+        "valid integer, unable to parse string as an integer; got 'abc'"
+    )
+
+
+def test_every_bad_value_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARBOY_MAX_BODY_SIZE", "0")
+    monkeypatch.setenv("CARBOY_DEBUG", "perhaps")
+    with pytest.raises(ConfigurationError) as info:
+        Settings()
+    message = str(info.value)
+    assert message.startswith("2 settings are invalid in Settings:\n")
+    assert "CARBOY_MAX_BODY_SIZE): Input should be greater than 0; got '0'" in message
+    assert "CARBOY_DEBUG): Input should be a valid boolean" in message
+
+
+@pytest.mark.parametrize("url", ["static", "https://cdn.example.com/s", "//cdn.example.com"])
+def test_static_url_must_be_a_path(url: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"static_url .*must be a path starting"):
+        Settings(static_url=url)
+
+
+def test_static_url_root_is_kept() -> None:
+    assert Settings(static_url="/").static_url == "/"
+
+
+def test_bad_secret_value_is_not_echoed() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Settings(secret_key=12345678901234567890)
+    assert "secret_key" in str(info.value)
+    assert "12345678901234567890" not in str(info.value)
+    assert info.value.__cause__ is None
+
+
+# -- subclassing --------------------------------------------------------------
+class ShopSettings(Settings):
+    shop_name: str = "Shop"
+    items_per_page: int = 20
+
+
+def test_subclass_fields_load_from_environment(
+    monkeypatch: pytest.MonkeyPatch, clean_env: Path
+) -> None:
+    monkeypatch.setenv("CARBOY_SHOP_NAME", "Cheese")
+    write_env(clean_env, "CARBOY_ITEMS_PER_PAGE=50\nCARBOY_DEBUG=1\n")
+    s = ShopSettings()
+    assert (s.shop_name, s.items_per_page, s.debug) == ("Cheese", 50, True)
+
+
+def test_subclass_errors_name_the_subclass(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARBOY_ITEMS_PER_PAGE", "many")
+    with pytest.raises(ConfigurationError, match=r"invalid in ShopSettings:\n  items_per_page"):
+        ShopSettings()
+
+
+def test_subclass_can_change_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic_settings import SettingsConfigDict
+
+    class AppSettings(Settings):
+        model_config = SettingsConfigDict(env_prefix="MYAPP_")
+        color: str = "blue"
+
+    monkeypatch.setenv("MYAPP_COLOR", "red")
+    monkeypatch.setenv("MYAPP_MAX_BODY_SIZE", "nope")
+    with pytest.raises(ConfigurationError, match="environment variable MYAPP_MAX_BODY_SIZE"):
+        AppSettings()
+    monkeypatch.setenv("MYAPP_MAX_BODY_SIZE", "5")
+    s = AppSettings()
+    assert (s.color, s.max_body_size) == ("red", 5)
+
+
+def test_nested_model_fields_use_double_underscore(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import BaseModel
+
+    class Mail(BaseModel):
+        host: str = "localhost"
+        port: int = 25
+
+    class MailSettings(Settings):
+        mail: Mail = Mail()
+
+    monkeypatch.setenv("CARBOY_MAIL__HOST", "smtp.example.com")
+    monkeypatch.setenv("CARBOY_MAIL__PORT", "587")
+    assert MailSettings().mail == Mail(host="smtp.example.com", port=587)
+    monkeypatch.setenv("CARBOY_MAIL__PORT", "x")
+    with pytest.raises(
+        ConfigurationError, match=r"mail\.port \(environment variable CARBOY_MAIL__PORT\)"
+    ):
+        MailSettings()
+
+
+def test_complex_field_with_bad_json_gives_configuration_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class FlagSettings(Settings):
+        flags: dict[str, bool] = {}
+
+    monkeypatch.setenv("CARBOY_FLAGS", "{not json")
+    with pytest.raises(ConfigurationError, match=r"flags.*must be JSON"):
+        FlagSettings()
+
+
+# -- secrets stay secret --------------------------------------------------------
+def test_secret_never_in_repr_or_str() -> None:
+    s = Settings(secret_key=GOOD_KEY, database_url="postgresql://app:hunter2@db:5432/shop")
+    for text in (repr(s), str(s), repr(s.secret_key), str(s.secret_key)):
+        assert GOOD_KEY not in text
+        assert "hunter2" not in text
+    assert "postgresql://app:***@db:5432/shop" in repr(s)
+
+
+def test_database_url_without_password_is_shown() -> None:
+    assert "sqlite:///app.db" in repr(Settings(database_url="sqlite:///app.db"))
+
+
+# -- require_secret_key / validate_for_startup --------------------------------
+def test_require_secret_key_returns_it() -> None:
+    assert Settings(secret_key=GOOD_KEY).require_secret_key() == GOOD_KEY
+
+
+@pytest.mark.parametrize("key", [None, ""])
+def test_require_secret_key_says_what_to_do(key: str | None) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Settings(secret_key=key).require_secret_key()
+    message = str(info.value)
+    assert "CARBOY_SECRET_KEY" in message
+    assert ".env" in message
+    assert "secret_key=..." in message
+    assert 'python -c "import secrets; print(secrets.token_urlsafe(50))"' in message
+
+
+def test_production_refuses_to_start_without_secret() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Settings().validate_for_startup()
+    message = str(info.value)
+    assert message.startswith("carboy refuses to start in production without a secret key")
+    assert "CARBOY_SECRET_KEY" in message
+    assert "secrets.token_urlsafe(50)" in message
+
+
+def test_production_refuses_short_secret() -> None:
+    short = "x" * (MIN_SECRET_KEY_LENGTH - 1)
+    with pytest.raises(ConfigurationError) as info:
+        Settings(secret_key=short).validate_for_startup()
+    message = str(info.value)
+    assert f"secret key of {MIN_SECRET_KEY_LENGTH - 1} characters" in message
+    assert f"at least {MIN_SECRET_KEY_LENGTH} characters" in message
+    assert short not in message
+
+
+def test_production_accepts_long_secret() -> None:
+    Settings(secret_key="y" * MIN_SECRET_KEY_LENGTH).validate_for_startup()
+
+
+def test_debug_starts_without_secret() -> None:
+    Settings(debug=True).validate_for_startup()
+    Settings(debug=True, secret_key="short").validate_for_startup()
+
+
+# -- deploy warnings ------------------------------------------------------------
+def ids(settings: Settings) -> list[str]:
+    return [check_id for check_id, _ in settings.deploy_warnings()]
+
+
+def test_good_production_settings_have_no_warnings() -> None:
+    s = Settings(
+        secret_key=GOOD_KEY,
+        allowed_hosts=["example.com"],
+        https_redirect=True,
+        session_cookie_secure=True,
+    )
+    assert s.deploy_warnings() == []
+
+
+def test_default_settings_warnings() -> None:
+    assert ids(Settings()) == ["security.W003", "security.W004", "security.W006"]
+
+
+def test_everything_wrong() -> None:
+    s = Settings(debug=True, allowed_hosts=["*"], session_cookie_secure=False)
+    assert ids(s) == [
+        "security.W001",
+        "security.W002",
+        "security.W003",
+        "security.W004",
+        "security.W005",
+    ]
+    messages = dict(s.deploy_warnings())
+    assert "CARBOY_DEBUG=0" in messages["security.W001"]
+    assert "'*'" in messages["security.W002"]
+    assert "secret_key is not set" in messages["security.W003"]
+    assert "CARBOY_HTTPS_REDIRECT=1" in messages["security.W004"]
+    assert "CARBOY_SESSION_COOKIE_SECURE=1" in messages["security.W005"]
+
+
+@pytest.mark.parametrize(
+    ("key", "words"),
+    [
+        ("dev-" + "a1b2c3d4e5" * 6, "development key"),
+        ("insecure-" + "a1b2c3d4e5" * 6, "development key"),
+        ("INSECURE" + "a1b2c3d4e5" * 6, "development key"),
+        ("a1b2c3d4e5" * 4, "weak"),
+        ("ab" * 40, "weak"),
+    ],
+)
+def test_weak_secret_key_warning(key: str, words: str) -> None:
+    s = Settings(secret_key=key, allowed_hosts=["example.com"], https_redirect=True)
+    warnings = s.deploy_warnings()
+    assert [check_id for check_id, _ in warnings] == ["security.W003"]
+    assert words in warnings[0][1]
+    assert key not in warnings[0][1]
+
+
+def test_unset_session_cookie_secure_is_not_a_warning() -> None:
+    s = Settings(secret_key=GOOD_KEY, allowed_hosts=["example.com"], https_redirect=True)
+    assert s.session_cookie_secure is None
+    assert "security.W005" not in ids(s)
+
+
+def test_local_and_empty_hosts_warn() -> None:
+    assert "security.W006" in ids(Settings(allowed_hosts=[]))
+    assert "security.W006" in ids(Settings(allowed_hosts=["localhost"]))
+    assert "security.W006" not in ids(Settings(allowed_hosts=["localhost", "example.com"]))
+
+
+# -- replace ------------------------------------------------------------------------
+def test_replace_validates_and_converts(monkeypatch: pytest.MonkeyPatch) -> None:
+    base = ShopSettings(shop_name="Cheese", allowed_hosts=["example.com"])
+    monkeypatch.setenv("CARBOY_SHOP_NAME", "from env")  # not re-read by replace()
+    changed = base.replace(debug=True, secret_key=GOOD_KEY, allowed_hosts="a.com,b.com")
+    assert type(changed) is ShopSettings
+    assert changed.shop_name == "Cheese"
+    assert changed.debug is True
+    assert changed.allowed_hosts == ["a.com", "b.com"]
+    assert changed.require_secret_key() == GOOD_KEY
+    assert base.debug is False
+    assert base.secret_key is None
+
+
+def test_replace_rejects_bad_values() -> None:
+    with pytest.raises(ConfigurationError, match=r"max_body_size .*greater than 0"):
+        Settings().replace(max_body_size=-1)
