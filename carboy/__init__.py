@@ -21,6 +21,8 @@ from carboy.exceptions import RequestValidationError as RequestValidationError
 from carboy.exceptions import SetupError as SetupError
 from carboy.exceptions import WebSocketDisconnect as WebSocketDisconnect
 from carboy.exceptions import WebSocketException as WebSocketException
+from carboy.middleware import Middleware as Middleware
+from carboy.middleware import SecurityHeaders as SecurityHeaders
 from carboy.modules import CheckMessage as CheckMessage
 from carboy.modules import Module as Module
 from carboy.params import Body as Body
@@ -70,6 +72,7 @@ __all__ = [
     "Header",
     "Headers",
     "JSONResponse",
+    "Middleware",
     "Module",
     "Path",
     "PlainTextResponse",
@@ -80,6 +83,7 @@ __all__ = [
     "RequestValidationError",
     "Response",
     "Router",
+    "SecurityHeaders",
     "ServerSentEvent",
     "Settings",
     "SetupError",

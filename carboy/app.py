@@ -21,7 +21,7 @@ from carboy.modules import CheckMessage, Module, _caller_root, run_hook
 from carboy.params import Plan, Provider, compile_http_endpoint, compile_websocket_endpoint
 from carboy.requests import Request
 from carboy.responses import DEFAULT_HEADERS_KEY, RedirectResponse, Response
-from carboy.responses._base import STARTED_KEY
+from carboy.responses._base import STARTED_KEY, with_default_headers
 from carboy.routing import (
     Converter,
     Endpoints,
@@ -263,7 +263,7 @@ class Carboy(Module):
     def _add_route(self, resolved: ResolvedRoute) -> None:
         route = resolved.route
         if isinstance(route, Mount):
-            app: ASGIApp = _StartedMarker(route.app)
+            app: ASGIApp = _MountGuard(route.app)
             for mw in reversed(resolved.middleware):
                 app = mw.wrap(app)
             self._table.add_mount(resolved.path, app, route.source)
@@ -389,6 +389,11 @@ class Carboy(Module):
             await self(scope, receive, send)
             return
         scope[_INNER_KEY] = self
+        if scope["type"] == "http":
+            # Middleware may answer on its own (400, 413): with the same headers.
+            scope[DEFAULT_HEADERS_KEY] = (
+                self._https_headers if scope["scheme"] == "https" else self._http_headers
+            )
         await self._stack(scope, receive, send)  # type: ignore[misc]
 
     async def _dispatch_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -531,17 +536,23 @@ class Carboy(Module):
         return f"<Carboy {self.app_name!r} debug={self.debug}>"
 
 
-class _StartedMarker:
-    """Wraps a mounted ASGI app to note when its response starts (for error handling)."""
+class _MountGuard:
+    """Wraps a mounted ASGI app: adds the app's default headers its responses lack,
+    and notes when a response starts (so a later error is not answered twice)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def marked_send(message: Message) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def guarded_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 scope[STARTED_KEY] = True
+                headers = list(message.get("headers", ()))
+                message = {**message, "headers": with_default_headers(headers, scope)}
             await send(message)
 
-        await self.app(scope, receive, marked_send)
-
+        await self.app(scope, receive, guarded_send)
