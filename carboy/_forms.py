@@ -15,7 +15,11 @@ class FormLimits:
     """Bounds on what a form body may hold (beyond the request body limit)."""
 
     def __init__(
-        self, *, max_fields: int = 1000, max_files: int = 100, max_field_size: int = 1024 * 1024,
+        self,
+        *,
+        max_fields: int = 1000,
+        max_files: int = 100,
+        max_field_size: int = 1024 * 1024,
         spool_threshold: int = 1024 * 1024,
     ) -> None:
         self.max_fields = max_fields
@@ -141,6 +145,14 @@ async def parse_multipart(
             "on_end": on_end,
         },
     )
+
+    async def discard() -> None:
+        # The files parsed so far, and the one cut off mid-way (not in items yet).
+        partial = current.get("file")
+        if isinstance(partial, UploadFile) and not any(v is partial for _, v in items):
+            await partial.close()
+        await FormData(items).close()
+
     try:
         async for chunk in stream:
             parser.write(chunk)
@@ -149,15 +161,15 @@ async def parse_multipart(
         if error is None:
             parser.finalize()
     except HTTPException:
-        await FormData(items).close()
+        await discard()
         raise
     except Exception as exc:  # python-multipart raises its own errors on bad framing
-        await FormData(items).close()
+        await discard()
         raise HTTPException(400, f"Malformed multipart body: {exc}") from None
     if error is not None:
-        await FormData(items).close()
+        await discard()
         raise error
     if not finished:
-        await FormData(items).close()
+        await discard()
         raise HTTPException(400, "Malformed multipart body: it ends before its closing boundary")
     return FormData(items)

@@ -47,7 +47,6 @@ _INNER_KEY = "carboy.app"
 logger = logging.getLogger("carboy.error")
 
 
-
 class Carboy(Module):
     """A carboy application: one file to start, a whole project when it grows.
 
@@ -213,8 +212,9 @@ class Carboy(Module):
             self._handlers.update(module.exception_handlers)
         from carboy.settings import Settings
 
-        self._providers.setdefault(type(self.settings), Provider(type(self.settings),
-                                                                 self.settings))
+        self._providers.setdefault(
+            type(self.settings), Provider(type(self.settings), self.settings)
+        )
         self._providers.setdefault(Settings, Provider(Settings, self.settings))
         self._providers.setdefault(Carboy, Provider(Carboy, self))
         self._mount_static(modules)
@@ -257,8 +257,9 @@ class Carboy(Module):
             check_dir=False,
         )
         self._table.add_mount(url, static, "carboy static files")
-        self._table.add_name("static", parse_path(url + "/{path:path}", self.converters),
-                             "carboy static files")
+        self._table.add_name(
+            "static", parse_path(url + "/{path:path}", self.converters), "carboy static files"
+        )
 
     def _add_route(self, resolved: ResolvedRoute) -> None:
         route = resolved.route
@@ -269,7 +270,8 @@ class Carboy(Module):
             self._table.add_mount(resolved.path, app, route.source)
             if resolved.name:
                 self._table.add_name(
-                    resolved.name, parse_path(resolved.path + "/{path:path}", self.converters),
+                    resolved.name,
+                    parse_path(resolved.path + "/{path:path}", self.converters),
                     route.source,
                 )
             self._routes.append(resolved)
@@ -281,20 +283,31 @@ class Carboy(Module):
         path_params = template.converters()
         if route.websocket:
             endpoint, plan = compile_websocket_endpoint(
-                route.endpoint, path_params=path_params, providers=self._providers,
-                dependencies=resolved.dependencies, where=where,
+                route.endpoint,
+                path_params=path_params,
+                providers=self._providers,
+                dependencies=resolved.dependencies,
+                where=where,
             )
         else:
             endpoint, plan = compile_http_endpoint(
-                route.endpoint, path_params=path_params, providers=self._providers,
-                dependencies=resolved.dependencies, media_type=route.media_type,
-                status_code=route.status_code, where=where,
+                route.endpoint,
+                path_params=path_params,
+                providers=self._providers,
+                dependencies=resolved.dependencies,
+                media_type=route.media_type,
+                status_code=route.status_code,
+                where=where,
             )
         for mw in reversed(resolved.middleware):
             endpoint = mw.wrap(endpoint)
         self._table.add(
-            template, endpoint, methods=route.methods, websocket=route.websocket,
-            name=resolved.name, source=route.source,
+            template,
+            endpoint,
+            methods=route.methods,
+            websocket=route.websocket,
+            name=resolved.name,
+            source=route.source,
         )
         self._routes.append(resolved)
         self._plans[id(resolved)] = plan
@@ -397,7 +410,7 @@ class Carboy(Module):
         await self._stack(scope, receive, send)  # type: ignore[misc]
 
     async def _dispatch_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"]
+        path = _route_path(scope)
         params: dict[str, Any] = {}
         entry = self._table.lookup(path, params)
         scope["path_params"] = params
@@ -406,19 +419,27 @@ class Carboy(Module):
             return
         await self._unmatched_websocket(scope, receive, send, entry)
 
-    async def _unmatched_http(
-        self, scope: Scope, receive: Receive, send: Send, entry: Any
-    ) -> None:
+    async def _unmatched_http(self, scope: Scope, receive: Receive, send: Send, entry: Any) -> None:
         method = scope["method"]
-        path = scope["path"]
+        path = _route_path(scope)
+        if entry is None and path != scope["path"]:
+            # Behind a server's root_path (uvicorn --root-path), or mounted in another
+            # app, "path" starts with "root_path": routes match what follows it.
+            params: dict[str, Any] = {}
+            entry = self._table.lookup(path, params)
+            scope["path_params"] = params
+            endpoint = entry.methods.get(method) if entry is not None else None
+            if endpoint is not None:
+                await endpoint(scope, receive, send)
+                return
         if entry is not None:
             # The best match lacks this method; a lesser one may have it
             # (static GET /users/me, dynamic DELETE /users/{name}).
             allowed: set[str] = set()
-            for other, params in self._table.lookup_all(path):
+            for other, other_params in self._table.lookup_all(path):
                 endpoint = other.methods.get(method)
                 if endpoint is not None:
-                    scope["path_params"] = params
+                    scope["path_params"] = other_params
                     await endpoint(scope, receive, send)
                     return
                 allowed.update(other.methods)
@@ -433,19 +454,19 @@ class Carboy(Module):
             await self._call_mount(mount, scope, receive, send)
             return
         alternative = path[:-1] if path.endswith("/") and path != "/" else path + "/"
-        if not alternative.startswith("//") and (found := self._table.lookup(alternative, {})):
-            if found.methods:
-                location = quote(scope.get("root_path", "") + alternative)
-                if scope.get("query_string"):
-                    location += "?" + scope["query_string"].decode("latin-1")
-                await RedirectResponse(location, 308)(scope, receive, send)
-                return
+        found = None if alternative.startswith("//") else self._table.lookup(alternative, {})
+        if found is not None and found.methods:
+            location = quote(scope.get("root_path", "") + alternative)
+            if scope.get("query_string"):
+                location += "?" + scope["query_string"].decode("latin-1")
+            await RedirectResponse(location, 308)(scope, receive, send)
+            return
         raise HTTPException(404, f"No route matches {path!r}" if self.debug else "Not Found")
 
     async def _unmatched_websocket(
         self, scope: Scope, receive: Receive, send: Send, entry: Any
     ) -> None:
-        path = scope["path"]
+        path = _route_path(scope)
         if entry is not None:
             for other, params in self._table.lookup_all(path):
                 if other.websocket is not None:
@@ -469,8 +490,7 @@ class Carboy(Module):
         self, scope: Scope, receive: Receive, send: Send, exc: Exception
     ) -> None:
         if scope.get(STARTED_KEY):
-            logger.error("Error after the response started on %s", scope.get("path"),
-                         exc_info=exc)
+            logger.error("Error after the response started on %s", scope.get("path"), exc_info=exc)
             raise exc
         response: Response | None = None
         handler = self._handlers.find(exc)
@@ -484,11 +504,10 @@ class Carboy(Module):
             if isinstance(exc, HTTPException):
                 response = response_for_http_exception(scope, exc)
             else:
-                logger.error("Unhandled error on %s %s", scope.get("method"), scope.get("path"),
-                             exc_info=exc)
-                response = (
-                    debug_response(scope, exc) if self.debug else error_response(scope, 500)
+                logger.error(
+                    "Unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc
                 )
+                response = debug_response(scope, exc) if self.debug else error_response(scope, 500)
         await response(scope, receive, send)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -505,7 +524,9 @@ class Carboy(Module):
         except BaseException as exc:
             logger.error("Startup failed", exc_info=exc)
             await self._run_shutdown(started)
-            await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
+            await send(
+                {"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"}
+            )
             return
         self._started = True
         await send({"type": "lifespan.startup.complete"})
@@ -517,9 +538,21 @@ class Carboy(Module):
             await send({"type": "lifespan.shutdown.complete"})
 
     def _startup_order(self) -> list[Module]:
-        # Batteries and modules first (the app's hooks may use them), the app last.
-        modules = self.walk()
-        return [*modules[1:], modules[0]]
+        # Each module after the modules it installed (a battery's hooks may use the
+        # batteries it brought), in install order; the app last. Shutdown reverses it.
+        order: list[Module] = []
+        seen: list[Module] = []
+
+        def visit(module: Module) -> None:
+            if any(m is module for m in seen):
+                return
+            seen.append(module)
+            for child in module.modules:
+                visit(child)
+            order.append(module)
+
+        visit(self)
+        return order
 
     async def _run_shutdown(self, started: list[Module]) -> str | None:
         failure: str | None = None
@@ -534,6 +567,15 @@ class Carboy(Module):
 
     def __repr__(self) -> str:
         return f"<Carboy {self.app_name!r} debug={self.debug}>"
+
+
+def _route_path(scope: Scope) -> str:
+    """``scope["path"]`` without ``root_path`` in front (ASGI servers put it there)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
+        return path[len(root) :] or "/"
+    return path
 
 
 class _MountGuard:

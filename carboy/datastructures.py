@@ -270,16 +270,17 @@ def _url_from_scope(scope: Scope) -> str:
 
     scheme = scope.get("scheme", "http")
     server = scope.get("server")
-    path = scope.get("root_path", "") + scope["path"]
     raw_path = scope.get("raw_path")
-    if raw_path:
-        path = scope.get("root_path", "") + raw_path.decode("latin-1")
-    else:
-        path = quote(path)
+    path = raw_path.decode("latin-1") if raw_path else quote(scope["path"])
+    root = quote(scope.get("root_path", ""))
+    if root and not path.startswith(root):
+        # Servers (uvicorn --root-path) and carboy's mounts put root_path in front of
+        # path; older servers did not.
+        path = root + path
     host = None
     for k, v in scope["headers"]:
         if k == b"host":
-            host = v.decode("latin-1")
+            host = _valid_host(v.decode("latin-1"))
             break
     if host is None and server:
         h, p = server
@@ -290,6 +291,22 @@ def _url_from_scope(scope: Scope) -> str:
     if qs:
         url += "?" + qs.decode("latin-1")
     return url
+
+
+def _valid_host(host: str) -> str | None:
+    """``host`` if it is a plausible ``name[:port]``, else None.
+
+    The Host header is client input: a value such as ``[evil``, ``a/b?`` or
+    ``h:notaport`` would make the URL unparsable or change its path.
+    """
+    if not host or len(host) > 1024 or any(c in host for c in "/?#@\\ \t\r\n"):
+        return None
+    try:
+        parts = urlsplit(f"//{host}")
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return None
+    return host
 
 
 class State:
@@ -339,7 +356,8 @@ class UploadFile:
         self.content_type = content_type
         self.headers = headers or Headers()
         self.size = 0
-        self.file: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(
+        # Closed by close() (FormData.close(), Request.close()), not a with block.
+        self.file: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115
             max_size=max_memory
         )
 

@@ -85,13 +85,18 @@ def debug_response(scope: Scope, exc: BaseException) -> Response:
     }
     if not wants_html(scope):
         return JSONResponse(
-            {"status": 500, "detail": f"{type(exc).__name__}: {exc}",
-             "traceback": "".join(frames), "request": request_info},
+            {
+                "status": 500,
+                "detail": f"{type(exc).__name__}: {exc}",
+                "traceback": "".join(frames),
+                "request": request_info,
+            },
             500,
         )
     rows = "".join(
         f"<li><code>{html.escape(str(k))}</code>: {html.escape(str(v))}</li>"
-        for k, v in request_info.items() if k != "headers"
+        for k, v in request_info.items()
+        if k != "headers"
     )
     headers = "".join(
         f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>"
@@ -120,8 +125,9 @@ class ExceptionHandlers:
         elif isinstance(key, type) and issubclass(key, BaseException):
             self.by_type[key] = handler
         else:
-            raise TypeError(f"exception_handler() takes a status code or an exception class, "
-                            f"got {key!r}")
+            raise TypeError(
+                f"exception_handler() takes a status code or an exception class, got {key!r}"
+            )
 
     def update(self, other: ExceptionHandlers) -> None:
         """Add ``other``'s handlers where this one has none (the app's own win)."""

@@ -106,8 +106,9 @@ class Module(Router):
         dependencies: Sequence[Depends] = (),
         tags: Sequence[str] = (),
     ) -> None:
-        super().__init__(prefix, name=name, middleware=middleware, dependencies=dependencies,
-                         tags=tags)
+        super().__init__(
+            prefix, name=name, middleware=middleware, dependencies=dependencies, tags=tags
+        )
         self.root = Path(root) if root is not None else _caller_root()
         self.templates_dir = self._resolve(templates)
         self.static_dir = self._resolve(static)
@@ -179,6 +180,7 @@ class Module(Router):
 
     def check(self, func: Check) -> Check:
         """Decorator: a start-up check ``func(app) -> [CheckMessage, ...]``."""
+        self._check_open("add a check")
         self.checks.append(func)
         return func
 
@@ -191,6 +193,8 @@ class Module(Router):
             ...     return HTMLResponse("<h1>Nothing here</h1>", 404)
         """
 
+        self._check_open("add an exception handler")
+
         def decorator(func: F) -> F:
             self.exception_handlers.add(key, func)
             return func
@@ -199,18 +203,20 @@ class Module(Router):
 
     def add_exception_handler(self, key: int | type[BaseException], handler: ErrorHandler) -> None:
         """Register an error handler without the decorator."""
+        self._check_open("add an exception handler")
         self.exception_handlers.add(key, handler)
 
     def context_processor(self, func: F) -> F:
         """Decorator: ``func(request) -> dict`` adds variables to every template's context."""
+        self._check_open("add a context processor")
         self.context_processors.append(func)
         return func
 
     def install(self, module: Module) -> None:
         """Install a sub-module (a battery may bring the modules it needs)."""
-        self._check_open(f"install module {module.name!r}")
         if not isinstance(module, Module):
             raise ConfigurationError(f"install() takes a carboy Module, got {module!r}")
+        self._check_open(f"install module {module.name!r}")
         if any(m is module for m in self.modules):
             return
         self.modules.append(module)

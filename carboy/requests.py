@@ -60,7 +60,7 @@ class HtmxDetails:
         self._headers = headers
 
     def __bool__(self) -> bool:
-        return self._headers.get("hx-request") == "true"
+        return bool(self._headers.get("hx-request") == "true")
 
     def _get(self, name: str) -> str | None:
         value: str | None = self._headers.get(name)
@@ -229,9 +229,12 @@ class Request:
         limit = self._max_body()
         declared = self.headers.get("content-length")
         if declared is not None:
-            if not declared.isdigit():
+            if not (declared.isascii() and declared.isdigit()):  # "²".isdigit() is True
                 raise HTTPException(400, "Content-Length is not a number")
-            if int(declared) > limit:
+            # int() refuses strings of more than 4300 digits; 20 digits already
+            # exceed any body that exists.
+            significant = declared.lstrip("0") or "0"
+            if len(significant) > 20 or int(significant) > limit:
                 raise HTTPException(413, f"Request body exceeds {limit} bytes")
         received = 0
         while True:
@@ -264,6 +267,8 @@ class Request:
                 self._json = _json.loads(body)
             except _json.DecodeError as exc:
                 raise HTTPException(400, f"Malformed JSON body: {exc}") from None
+            except RecursionError:
+                raise HTTPException(400, "Malformed JSON body: nested too deeply") from None
         return self._json
 
     async def form(self, *, limits: FormLimits | None = None) -> FormData:
@@ -279,9 +284,7 @@ class Request:
             elif ctype in ("application/x-www-form-urlencoded", ""):
                 self._form = parse_urlencoded(await self.body())
             else:
-                raise HTTPException(
-                    415, f"Expected a form body, got Content-Type {ctype!r}"
-                )
+                raise HTTPException(415, f"Expected a form body, got Content-Type {ctype!r}")
         return self._form
 
     async def close(self) -> None:

@@ -26,8 +26,12 @@ def compile_http_endpoint(
 ) -> tuple[ASGIApp, Plan]:
     """Compile ``func`` into an ASGI endpoint; also return its plan (for docs and tools)."""
     plan = compile_plan(
-        func, path_params=path_params, providers=providers, connection_type=Request,
-        where=where, side_dependencies=dependencies,
+        func,
+        path_params=path_params,
+        providers=providers,
+        connection_type=Request,
+        where=where,
+        side_dependencies=dependencies,
     )
     respond = make_responder(media_type, status_code)
     is_async = plan.kind == "async"
@@ -64,25 +68,26 @@ def compile_http_endpoint(
     async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
         ctx = Context(scope, receive, send)
         try:
-            kwargs = await plan.resolve(ctx)
-            if ctx.errors:
-                raise RequestValidationError(ctx.errors)
-            if is_async:
-                rv = await func(**kwargs)
-            else:
-                rv = await run_in_threadpool(func, **kwargs)
-            if ctx.exits:
-                # Render before cleanup, so a value that cannot be sent rolls back too.
-                rv = to_response(rv, media_type, status_code)
-        except BaseException as exc:
-            if ctx.exits:
-                await unwind(ctx.exits, exc)
-            raise
-        try:
+            try:
+                kwargs = await plan.resolve(ctx)
+                if ctx.errors:
+                    raise RequestValidationError(ctx.errors)
+                if is_async:
+                    rv = await func(**kwargs)
+                else:
+                    rv = await run_in_threadpool(func, **kwargs)
+                if ctx.exits:
+                    # Render before cleanup, so a value that cannot be sent rolls back too.
+                    rv = to_response(rv, media_type, status_code)
+            except BaseException as exc:
+                if ctx.exits:
+                    await unwind(ctx.exits, exc)
+                raise
             if ctx.exits:
                 await unwind(ctx.exits, None)
             await respond(rv, scope, receive, send)
         finally:
+            # Also on errors (a 422 for a form with uploads must free its files).
             conn = ctx._connection
             if conn is not None:
                 await conn.close()
@@ -102,8 +107,12 @@ def compile_websocket_endpoint(
     from carboy.websockets import WebSocket, close_for_exception, finish
 
     plan = compile_plan(
-        func, path_params=path_params, providers=providers, connection_type=WebSocket,
-        where=where, side_dependencies=dependencies,
+        func,
+        path_params=path_params,
+        providers=providers,
+        connection_type=WebSocket,
+        where=where,
+        side_dependencies=dependencies,
     )
 
     async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:

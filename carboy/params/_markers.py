@@ -81,8 +81,13 @@ class Header(Param):
     source = "header"
 
     def __init__(
-        self, default: Any = MISSING, *, alias: str | None = None,
-        convert_underscores: bool = True, description: str | None = None, **constraints: Any,
+        self,
+        default: Any = MISSING,
+        *,
+        alias: str | None = None,
+        convert_underscores: bool = True,
+        description: str | None = None,
+        **constraints: Any,
     ) -> None:
         super().__init__(default, alias=alias, description=description, **constraints)
         self.convert_underscores = convert_underscores
@@ -111,8 +116,13 @@ class Body(Param):
     source = "body"
 
     def __init__(
-        self, default: Any = MISSING, *, embed: bool = False, alias: str | None = None,
-        description: str | None = None, **constraints: Any,
+        self,
+        default: Any = MISSING,
+        *,
+        embed: bool = False,
+        alias: str | None = None,
+        description: str | None = None,
+        **constraints: Any,
     ) -> None:
         super().__init__(default, alias=alias, description=description, **constraints)
         self.embed = embed

@@ -46,11 +46,22 @@ class Provider:
 class Context:
     """What one request's plan works with: the connection and its lazily built objects."""
 
-    __slots__ = ("_connection", "cache", "errors", "exits", "make_connection", "receive",
-                 "scope", "send")
+    __slots__ = (
+        "_connection",
+        "cache",
+        "errors",
+        "exits",
+        "make_connection",
+        "receive",
+        "scope",
+        "send",
+    )
 
     def __init__(
-        self, scope: Scope, receive: Receive, send: Send,
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
         make_connection: Callable[[Scope, Receive, Send], Any] = Request,
     ) -> None:
         self.scope = scope
@@ -125,11 +136,15 @@ class Plan:
             value = await run_in_threadpool(func, **kwargs)
         elif self.kind == _ASYNC_GEN:
             gen = func(**kwargs)
-            value = await gen.__anext__()
+            value = await anext(gen, _DONE)
+            if value is _DONE:
+                raise RuntimeError(f"Dependency {self.name!r} returned without yielding")
             ctx.exits.append(gen)
         else:
             gen = func(**kwargs)
-            value = await run_in_threadpool(next, gen)
+            value = await run_in_threadpool(next, gen, _DONE)
+            if value is _DONE:
+                raise RuntimeError(f"Dependency {self.name!r} returned without yielding")
             ctx.exits.append(gen)
         if self.use_cache:
             ctx.cache[key] = value
@@ -151,10 +166,13 @@ async def unwind(exits: list[Any], exc: BaseException | None) -> None:
                 else:
                     await gen.athrow(exc)
             elif exc is None:
-                await run_in_threadpool(next, gen)
-            else:
-                await run_in_threadpool(gen.throw, exc)
-        except (StopIteration, StopAsyncIteration):
+                # StopIteration cannot cross a thread-pool future (asyncio refuses
+                # it and the await never ends), so the end comes back as _DONE.
+                if await run_in_threadpool(next, gen, _DONE) is _DONE:
+                    continue
+            elif await run_in_threadpool(_throw, gen, exc) is _DONE:
+                continue
+        except StopAsyncIteration:
             continue
         except BaseException as err:
             if err is not exc:
@@ -168,8 +186,21 @@ async def unwind(exits: list[Any], exc: BaseException | None) -> None:
         raise exc
 
 
+#: What a finished generator gives back instead of raising StopIteration.
+_DONE: Any = object()
+
+
+def _throw(gen: Any, exc: BaseException) -> Any:
+    """``gen.throw(exc)``, with the generator's end as ``_DONE`` (see ``unwind``)."""
+    try:
+        return gen.throw(exc)
+    except StopIteration:
+        return _DONE
+
+
 def _kind(func: Callable[..., Any]) -> str:
-    target = getattr(func, "__call__", None) if not inspect.isroutine(func) else func
+    # The __call__ method of a callable object decides its kind, not callable() (B004).
+    target = getattr(func, "__call__", None) if not inspect.isroutine(func) else func  # noqa: B004
     if inspect.isclass(func):
         return _SYNC
     for candidate in (func, target):
@@ -185,8 +216,8 @@ def _kind(func: Callable[..., Any]) -> str:
 
 
 def _hints(func: Callable[..., Any], where: str) -> dict[str, Any]:
-    target: Any = func.__init__ if inspect.isclass(func) else func  # type: ignore[misc]
-    if not inspect.isroutine(target) and hasattr(target, "__call__"):
+    target: Any = func.__init__ if inspect.isclass(func) else func
+    if not inspect.isroutine(target) and callable(target):
         target = target.__call__
     try:
         return typing.get_type_hints(target, include_extras=True)
@@ -229,14 +260,23 @@ def compile_plan(
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"{where}: cannot read the signature of {func!r}") from exc
     hints = _hints(func, where)
-    plan = Plan(func=func, kind=_kind(func), name=getattr(func, "__qualname__", repr(func)),
-                use_cache=use_cache)
-    sub = {"path_params": path_params, "providers": providers,
-           "connection_type": connection_type, "_seen": (*_seen, func)}
+    plan = Plan(
+        func=func,
+        kind=_kind(func),
+        name=getattr(func, "__qualname__", repr(func)),
+        use_cache=use_cache,
+    )
+    sub: dict[str, Any] = {
+        "path_params": path_params,
+        "providers": providers,
+        "connection_type": connection_type,
+        "_seen": (*_seen, func),
+    }
     for dep in side_dependencies:
         plan.side_dependencies.append(
-            compile_plan(dep.dependency, where=f"{where} dependency", use_cache=dep.use_cache,
-                         **sub)  # type: ignore[arg-type]
+            compile_plan(
+                dep.dependency, where=f"{where} dependency", use_cache=dep.use_cache, **sub
+            )
         )
 
     body_specs: list[tuple[str, str, Any, Any, Validator | None, bool]] = []
@@ -263,19 +303,31 @@ def compile_plan(
             default = MISSING
         if isinstance(marker, Param) and marker.default is not MISSING and default is MISSING:
             default = marker.default
-        full_type = Annotated[(annotation, *rest)] if rest else annotation  # type: ignore[valid-type]
+        full_type = Annotated[(annotation, *rest)] if rest else annotation
         here = f"{where}, parameter {pname!r}"
 
         # 1. Dependencies.
         if isinstance(marker, Depends):
-            plan.dependencies.append((pname, compile_plan(
-                marker.dependency, where=f"{here} (Depends)", use_cache=marker.use_cache, **sub,
-            )))  # type: ignore[arg-type]
+            plan.dependencies.append(
+                (
+                    pname,
+                    compile_plan(
+                        marker.dependency,
+                        where=f"{here} (Depends)",
+                        use_cache=marker.use_cache,
+                        **sub,
+                    ),
+                )
+            )
             plan.params[pname] = ("depends", pname, annotation)
             continue
         base = strip_optional(annotation)
         # 2. The connection itself.
-        if isinstance(base, type) and issubclass(base, connection_type | Request) and marker is None:
+        if (
+            isinstance(base, type)
+            and issubclass(base, connection_type | Request)
+            and marker is None
+        ):
             plan.simple.append((pname, _connection))
             plan.params[pname] = ("connection", pname, annotation)
             continue
@@ -283,13 +335,18 @@ def compile_plan(
         provider = _find_provider(base, providers) if marker is None else None
         if provider is not None:
             if provider.factory is not None:
-                plan.dependencies.append((pname, compile_plan(
-                    provider.factory, where=f"{here} (provider of {provider.type.__name__})",
-                    **sub,
-                )))  # type: ignore[arg-type]
+                plan.dependencies.append(
+                    (
+                        pname,
+                        compile_plan(
+                            provider.factory,
+                            where=f"{here} (provider of {provider.type.__name__})",
+                            **sub,
+                        ),
+                    )
+                )
             else:
-                value = provider.value
-                plan.simple.append((pname, lambda ctx, _v=value: _v))
+                plan.simple.append((pname, _constant(provider.value)))
             plan.params[pname] = ("provider", pname, annotation)
             continue
         # 4. Values from the request.
@@ -328,15 +385,14 @@ def compile_plan(
                 key = (alias or (pname.replace("_", "-") if convert else pname)).lower()
             else:
                 key = alias or pname
-            plan.simple.append(
-                (pname, _scalar_extractor(source, key, default, validator, multi))
-            )
+            plan.simple.append((pname, _scalar_extractor(source, key, default, validator, multi)))
             plan.params[pname] = (source, key, annotation)
         elif source in ("body", "form", "file"):
             key = alias or pname
             embed = isinstance(marker, Body) and marker.embed
-            body_specs.append((pname, source if not embed else "body-embed", key, default,
-                               validator, multi))
+            body_specs.append(
+                (pname, source if not embed else "body-embed", key, default, validator, multi)
+            )
             plan.params[pname] = (source, key, annotation)
         else:  # pragma: no cover - markers define sources above
             raise ConfigurationError(f"{here}: unknown source {source!r}")
@@ -366,6 +422,10 @@ def _find_provider(base: Any, providers: Mapping[type, Provider]) -> Provider | 
     return None
 
 
+def _constant(value: Any) -> Extractor:
+    return lambda ctx: value
+
+
 def _connection(ctx: Context) -> Any:
     return ctx.connection
 
@@ -392,8 +452,11 @@ def _scalar_extractor(
         else:
             container = conn.cookies
         if multi:
-            found = container.getlist(key) if hasattr(container, "getlist") else (
-                [container[key]] if key in container else [])
+            found = (
+                container.getlist(key)
+                if hasattr(container, "getlist")
+                else ([container[key]] if key in container else [])
+            )
             return found if found else MISSING
         return container.get(key, MISSING)
 
@@ -439,9 +502,9 @@ async def _read_body_data(ctx: Context) -> Any:
     return data
 
 
-def _whole_body_extractor(default: Any, validator: Validator | None) -> Callable[
-    [Context], Awaitable[Any]
-]:
+def _whole_body_extractor(
+    default: Any, validator: Validator | None
+) -> Callable[[Context], Awaitable[Any]]:
     async def extract(ctx: Context) -> Any:
         data = await _read_body_data(ctx)
         if data is MISSING:
@@ -454,9 +517,9 @@ def _whole_body_extractor(default: Any, validator: Validator | None) -> Callable
     return extract
 
 
-def _body_key_extractor(key: str, default: Any, validator: Validator | None) -> Callable[
-    [Context], Awaitable[Any]
-]:
+def _body_key_extractor(
+    key: str, default: Any, validator: Validator | None
+) -> Callable[[Context], Awaitable[Any]]:
     async def extract(ctx: Context) -> Any:
         data = await _read_body_data(ctx)
         if data is MISSING:

@@ -51,8 +51,9 @@ def to_response(rv: Any, media_type: str | None = None, status_code: int | None 
     if isinstance(rv, str):
         return Response(rv, status_code or 200, media_type=media_type or "text/html")
     if isinstance(rv, bytes | bytearray | memoryview):
-        return Response(bytes(rv), status_code or 200,
-                        media_type=media_type or "application/octet-stream")
+        return Response(
+            bytes(rv), status_code or 200, media_type=media_type or "application/octet-stream"
+        )
     return JSONResponse(rv, status_code or 200)
 
 

@@ -103,7 +103,7 @@ def make_validator(annotation: Any, constraints: dict[str, Any] | None = None) -
         return None
     if is_struct(annotation) and not constraints:
         return _struct_validator(annotation)
-    target = Annotated[annotation, Field(**constraints)] if constraints else annotation
+    target: Any = Annotated[annotation, Field(**constraints)] if constraints else annotation
     adapter: TypeAdapter[Any] = TypeAdapter(target)
 
     def validate(value: Any, loc: list[str | int], errors: list[FieldError]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from email.utils import format_datetime
@@ -21,6 +22,11 @@ DEFAULT_HEADERS_KEY = "carboy.headers"
 STARTED_KEY = "carboy.response_started"
 
 SameSite = Literal["lax", "strict", "none"]
+
+# A cookie name is an RFC 6265 token; path and domain must not end the header
+# line or add attributes.
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_COOKIE_ATTR_BAD = re.compile(r"[\x00-\x1f\x7f;]")
 
 
 def with_default_headers(raw: RawHeaders, scope: Scope) -> RawHeaders:
@@ -109,6 +115,13 @@ class Response:
         Example:
             >>> response.set_cookie("theme", "dark", max_age=3600)
         """
+        if not _COOKIE_NAME.match(key):
+            raise ValueError(f"{key!r} is not a valid cookie name (RFC 6265 token characters)")
+        for attr, text in (("path", path), ("domain", domain)):
+            if text and _COOKIE_ATTR_BAD.search(text):
+                raise ValueError(
+                    f"Cookie {attr} cannot contain ';' or control characters: {text!r}"
+                )
         parts = [f"{key}={quote(value, safe='')}"]
         if max_age is not None:
             parts.append(f"Max-Age={max_age}")
@@ -136,13 +149,26 @@ class Response:
         self._cookies.append(("; ".join(parts), secure))
 
     def delete_cookie(
-        self, key: str, *, path: str = "/", domain: str | None = None,
-        secure: bool | None = None, httponly: bool = True, samesite: SameSite | None = "lax",
+        self,
+        key: str,
+        *,
+        path: str = "/",
+        domain: str | None = None,
+        secure: bool | None = None,
+        httponly: bool = True,
+        samesite: SameSite | None = "lax",
     ) -> None:
         """Tell the browser to drop a cookie (same path and domain as when set)."""
         self.set_cookie(
-            key, "", max_age=0, expires=0, path=path, domain=domain, secure=secure,
-            httponly=httponly, samesite=samesite,
+            key,
+            "",
+            max_age=0,
+            expires=0,
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
         )
 
     def _final_headers(self, scope: Scope) -> RawHeaders:

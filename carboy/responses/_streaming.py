@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, Iterable, Mapping
+import re
+from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +22,16 @@ async def _aiter(content: Content) -> Any:
             yield chunk
     else:
         iterator = iter(content)
-        sentinel = object()
-        while (chunk := await run_in_threadpool(next, iterator, sentinel)) is not sentinel:
+        while (chunk := await run_in_threadpool(_next, iterator)) is not _END:
             yield chunk
+
+
+#: What ``_next`` gives at the end (StopIteration cannot cross a thread-pool future).
+_END: Any = object()
+
+
+def _next(iterator: Iterator[Any]) -> Any:
+    return next(iterator, _END)
 
 
 class StreamingResponse(Response):
@@ -104,7 +112,7 @@ class ServerSentEvent:
         """The event in ``text/event-stream`` framing."""
         lines: list[str] = []
         if self.comment is not None:
-            lines.extend(f": {line}" for line in self.comment.splitlines() or [""])
+            lines.extend(f": {line}" for line in _lines(self.comment))
         if self.id is not None:
             lines.append(f"id: {_one_line(self.id)}")
         if self.event is not None:
@@ -113,8 +121,17 @@ class ServerSentEvent:
             lines.append(f"retry: {int(self.retry)}")
         if self.data is not None:
             text = self.data if isinstance(self.data, str) else _json.dumps(self.data).decode()
-            lines.extend(f"data: {line}" for line in text.splitlines() or [""])
+            lines.extend(f"data: {line}" for line in _lines(text))
         return ("\n".join(lines) + "\n\n").encode("utf-8")
+
+
+#: The line ends of text/event-stream; str.splitlines() knows more (\u2028, \x0c...)
+#: and would cut data the browser keeps whole, and drops a trailing empty line.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _lines(text: str) -> list[str]:
+    return _LINE_END.split(text)
 
 
 def _one_line(value: str) -> str:
@@ -143,7 +160,7 @@ class EventSourceResponse(StreamingResponse):
         *,
         ping: float | None = 15.0,
     ) -> None:
-        super().__init__(content, status_code, headers)  # type: ignore[arg-type]
+        super().__init__(content, status_code, headers)
         self.ping = ping
         self.headers.setdefault("cache-control", "no-store")
         self.headers.setdefault("x-accel-buffering", "no")
@@ -168,8 +185,9 @@ class EventSourceResponse(StreamingResponse):
                     pending = asyncio.ensure_future(iterator.__anext__())
                 done, _ = await asyncio.wait({pending}, timeout=self.ping)
                 if not done:
-                    await send({"type": "http.response.body", "body": b": ping\n\n",
-                                "more_body": True})
+                    await send(
+                        {"type": "http.response.body", "body": b": ping\n\n", "more_body": True}
+                    )
                     continue
                 try:
                     chunk = pending.result()
@@ -178,8 +196,13 @@ class EventSourceResponse(StreamingResponse):
                 finally:
                     if done:
                         pending = None
-                await send({"type": "http.response.body", "body": self.encode_chunk(chunk),
-                            "more_body": True})
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": self.encode_chunk(chunk),
+                        "more_body": True,
+                    }
+                )
         finally:
             if pending is not None:
                 pending.cancel()

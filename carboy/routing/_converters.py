@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -94,9 +95,11 @@ class FloatConverter:
     regex = r"[0-9]+(?:\.[0-9]+)?"
     python_type = float
 
+    _match = re.compile(regex).fullmatch
+
     def to_python(self, value: str) -> float:
-        head, _, tail = value.partition(".")
-        if not (head.isascii() and head.isdigit() and (not tail or (tail.isascii() and tail.isdigit()))):
+        # The regex, not float(): it takes "nan", "1e5", "-1" and Unicode digits.
+        if self._match(value) is None:
             raise ValueError(value)
         return float(value)
 
@@ -113,8 +116,12 @@ class UUIDConverter:
     regex = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     python_type = uuid.UUID
 
+    _match = re.compile(regex).fullmatch
+
     def to_python(self, value: str) -> uuid.UUID:
-        if len(value) != 36 or value[8] != "-":
+        # The regex, not uuid.UUID() alone: it takes braces, "urn:uuid:", stray
+        # hyphens and Unicode digits.
+        if self._match(value) is None:
             raise ValueError(value)
         return uuid.UUID(value)
 
@@ -129,7 +136,11 @@ class SlugConverter:
     python_type = str
 
     def to_python(self, value: str) -> str:
-        if not value or not value.isascii() or not value.replace("-", "").replace("_", "").isalnum():
+        if (
+            not value
+            or not value.isascii()
+            or not value.replace("-", "").replace("_", "").isalnum()
+        ):
             raise ValueError(value)
         return value
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -220,6 +220,15 @@ class PathTree(Generic[T]):
         params.clear()
         return _match(self._root, segs, 0, params)
 
+    def match_all(self, path: str) -> Iterator[tuple[T, dict[str, Any]]]:
+        """Every value matching ``path`` with its params, best first (for the slow paths).
+
+        :meth:`match` gives only the first; this one lets the app find another
+        route for a method the first does not serve (``GET /users/me`` static,
+        ``DELETE /users/{name}`` dynamic).
+        """
+        yield from _match_all(self._root, path[1:].split("/"), 0, {})
+
 
 def _match(node: _Node[T], segs: list[str], i: int, params: dict[str, Any]) -> T | None:
     if i == len(segs):
@@ -264,10 +273,54 @@ def _match(node: _Node[T], segs: list[str], i: int, params: dict[str, Any]) -> T
             del params[name]
     if node.rest:
         rest = "/".join(segs[i:])
-        for name, conv, value in node.rest:
+        for name, conv, endpoint in node.rest:
             try:
                 params[name] = conv.to_python(rest)
             except ValueError:
                 continue
-            return value
+            return endpoint
     return None
+
+
+def _match_all(
+    node: _Node[T], segs: list[str], i: int, params: dict[str, Any]
+) -> Iterator[tuple[T, dict[str, Any]]]:
+    # The same walk as _match, in the same order, but it goes on after a match.
+    if i == len(segs):
+        if node.value is not None:
+            yield node.value, dict(params)
+        return
+    seg = segs[i]
+    child = node.static.get(seg)
+    if child is not None:
+        yield from _match_all(child, segs, i + 1, params)
+    for name, conv, any_segment, child in node.params:
+        if any_segment:
+            if not seg:
+                continue
+            value: Any = seg
+        else:
+            try:
+                value = conv.to_python(seg)
+            except ValueError:
+                continue
+        yield from _match_all(child, segs, i + 1, {**params, name: value})
+    for segment, child in node.mixed:
+        m = segment.regex.fullmatch(seg) if segment.regex else None
+        if m is None:
+            continue
+        try:
+            values = {
+                name: conv.to_python(text)
+                for (name, conv), text in zip(segment.params, m.groups(), strict=True)
+            }
+        except ValueError:
+            continue
+        yield from _match_all(child, segs, i + 1, {**params, **values})
+    rest = "/".join(segs[i:])
+    for name, conv, value in node.rest:
+        try:
+            converted = conv.to_python(rest)
+        except ValueError:
+            continue
+        yield value, {**params, name: converted}

@@ -21,7 +21,9 @@ HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTI
 
 def source_of(obj: Any) -> str:
     """``file.py:12`` for a function (where it was defined), for error messages."""
-    code = getattr(obj, "__code__", None) or getattr(getattr(obj, "__call__", None), "__code__", None)
+    # A callable object's __call__ method is where it is defined (hence B004).
+    call = getattr(obj, "__call__", None)  # noqa: B004
+    code = getattr(obj, "__code__", None) or getattr(call, "__code__", None)
     if code is None:
         return repr(obj)
     filename = code.co_filename
@@ -162,7 +164,7 @@ class Router:
             path=path,
             endpoint=endpoint,
             methods=frozenset() if websocket else upper,
-            name=name or getattr(endpoint, "__name__", "endpoint"),
+            name=name or str(getattr(endpoint, "__name__", "endpoint")),
             status_code=status_code,
             media_type=media_type,
             dependencies=tuple(dependencies),
@@ -207,8 +209,14 @@ class Router:
 
         def decorator(func: F) -> F:
             self.add_route(
-                path, func, methods=methods, name=name, status_code=status_code,
-                media_type=media_type, dependencies=dependencies, tags=tags,
+                path,
+                func,
+                methods=methods,
+                name=name,
+                status_code=status_code,
+                media_type=media_type,
+                dependencies=dependencies,
+                tags=tags,
                 include_in_schema=include_in_schema,
             )
             return func
@@ -262,7 +270,9 @@ class Router:
         """
         self._check_open(f"mount {path!r}")
         if not path.startswith("/") or path.endswith("/"):
-            raise ConfigurationError(f"Mount path {path!r} must start with '/' and not end with '/'")
+            raise ConfigurationError(
+                f"Mount path {path!r} must start with '/' and not end with '/'"
+            )
         self.routes.append(Mount(path, app, name, source_of(app)))
 
     def include(self, router: Router, *, prefix: str = "") -> None:
@@ -276,7 +286,9 @@ class Router:
         if router is self:
             raise ConfigurationError("A router cannot include itself")
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
-            raise ConfigurationError(f"Include prefix {prefix!r} must start with '/', not end with '/'")
+            raise ConfigurationError(
+                f"Include prefix {prefix!r} must start with '/', not end with '/'"
+            )
         self.children.append((router, prefix))
 
     # -- reading ---------------------------------------------------------
@@ -302,9 +314,15 @@ class Router:
                 continue
             path = prefix + route.path
             yield ResolvedRoute(
-                route, path, f"{name_prefix}{route.name}", middleware,
-                dependencies + route.dependencies, tags + route.tags, self,
+                route,
+                path,
+                f"{name_prefix}{route.name}",
+                middleware,
+                dependencies + route.dependencies,
+                tags + route.tags,
+                self,
             )
         for child, child_prefix in self.children:
-            yield from child.iter_routes(prefix + child_prefix, name_prefix, middleware,
-                                         dependencies, tags)
+            yield from child.iter_routes(
+                prefix + child_prefix, name_prefix, middleware, dependencies, tags
+            )

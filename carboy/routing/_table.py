@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -92,7 +92,8 @@ class RouteTable:
                 f"Route name {name!r} is used twice: {known[0].path!r} ({known[1]}) and "
                 f"{template.path!r} ({source}); pass name= to tell them apart"
             )
-        self.names[name] = (template, source)
+        if known is None:  # keep the first place, for later error messages
+            self.names[name] = (template, source)
 
     def add_mount(self, prefix: str, app: ASGIApp, source: str) -> None:
         """Serve ``app`` under ``prefix``; the longest prefix wins."""
@@ -120,6 +121,13 @@ class RouteTable:
         if entry is not None:
             return entry
         return self.tree.match(path, params)
+
+    def lookup_all(self, path: str) -> Iterator[tuple[Endpoints, dict[str, Any]]]:
+        """Every entry matching ``path`` with its params, best first (slow paths only)."""
+        entry = self.static.get(path)
+        if entry is not None:
+            yield entry, {}
+        yield from self.tree.match_all(path)
 
     def find_mount(self, path: str) -> tuple[str, ASGIApp] | None:
         """The mount serving ``path``, if any."""

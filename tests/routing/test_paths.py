@@ -1,0 +1,207 @@
+"""Tests for carboy.routing._paths: parsing templates, the matching tree, reversing."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from carboy.exceptions import ConfigurationError
+from carboy.routing import PathTree, default_converters, parse_path
+
+CONVERTERS = default_converters()
+
+
+def tree_of(*paths: str) -> PathTree[str]:
+    tree: PathTree[str] = PathTree()
+    for path in paths:
+        tree.insert(parse_path(path, CONVERTERS), path)
+    return tree
+
+
+def match(tree: PathTree[str], path: str) -> tuple[str | None, dict[str, Any]]:
+    params: dict[str, Any] = {}
+    found = tree.match(path, params)
+    return found, params
+
+
+# -- parse_path -----------------------------------------------------------
+def test_parse_static_path() -> None:
+    template = parse_path("/about/team", CONVERTERS)
+    assert template.is_static
+    assert template.param_names == ()
+    assert [s.kind for s in template.segments] == ["static", "static"]
+
+
+def test_parse_parameters_and_kinds() -> None:
+    template = parse_path("/users/{id:int}/files/{name}.{ext}/{rest:path}", CONVERTERS)
+    assert not template.is_static
+    assert template.param_names == ("id", "name", "ext", "rest")
+    assert [s.kind for s in template.segments] == ["static", "param", "static", "mixed", "rest"]
+    convs = template.converters()
+    assert type(convs["id"]).__name__ == "IntConverter"
+    assert type(convs["name"]).__name__ == "StringConverter"
+    assert type(convs["rest"]).__name__ == "PathConverter"
+
+
+def test_shape_ignores_parameter_names() -> None:
+    a = parse_path("/users/{id:int}/{name}.{ext}", CONVERTERS)
+    b = parse_path("/users/{pk:int}/{stem}.{suffix}", CONVERTERS)
+    c = parse_path("/users/{pk}/{stem}.{suffix}", CONVERTERS)
+    assert a.shape == b.shape
+    assert a.shape != c.shape
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("users", "must start with '/'"),
+        ("/users/{1id}", "not a valid parameter name"),
+        ("/users/{}", "not a valid parameter name"),
+        ("/users/{id:nope}", "unknown converter 'nope'"),
+        ("/a/{x}/b/{x}", "uses {x} twice"),
+        ("/a/{x", "unbalanced"),
+        ("/a/x}", "unbalanced"),
+        ("/a/{rest:path}/b", "must be the last part"),
+        ("/a/pre{rest:path}", "must fill its whole segment"),
+    ],
+)
+def test_parse_errors_say_what_is_wrong(path: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message.replace("{", r"\{").replace("}", r"\}")):
+        parse_path(path, CONVERTERS)
+
+
+def test_unknown_converter_message_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        parse_path("/a/{x:nope}", CONVERTERS)
+    assert "known: float, int, path, slug, str, uuid" in str(info.value)
+
+
+# -- format (reversing) -------------------------------------------------------
+def test_format_converts_and_quotes() -> None:
+    template = parse_path("/u/{id:int}/{name}/{rest:path}", CONVERTERS)
+    assert template.format({"id": 3, "name": "a b?", "rest": "x y/z"}) == "/u/3/a%20b%3F/x%20y/z"
+
+
+def test_format_mixed_segment_and_uuid() -> None:
+    uid = uuid.UUID("5f0c6a3e-8d0b-4c8e-9a57-3f2a1b4c5d6e")
+    template = parse_path("/k/{key:uuid}/{name}.{ext}", CONVERTERS)
+    assert template.format({"key": uid, "name": "report", "ext": "pdf"}) == (f"/k/{uid}/report.pdf")
+
+
+def test_format_refuses_bad_values() -> None:
+    template = parse_path("/u/{id:int}", CONVERTERS)
+    with pytest.raises(ValueError):
+        template.format({"id": -3})
+    with pytest.raises(KeyError):
+        template.format({})
+
+
+# -- the tree ---------------------------------------------------------------
+def test_tree_matches_params_with_conversion() -> None:
+    tree = tree_of("/users/{id:int}", "/users/{id:int}/posts/{slug:slug}")
+    assert match(tree, "/users/12") == ("/users/{id:int}", {"id": 12})
+    assert match(tree, "/users/12/posts/hi-there") == (
+        "/users/{id:int}/posts/{slug:slug}",
+        {"id": 12, "slug": "hi-there"},
+    )
+    assert match(tree, "/users/x") == (None, {})
+    assert match(tree, "/users/12/posts") == (None, {})
+    assert match(tree, "/users") == (None, {})
+
+
+def test_static_segment_beats_parameter() -> None:
+    tree = tree_of("/users/{name}", "/users/me")
+    assert match(tree, "/users/me") == ("/users/me", {})
+    assert match(tree, "/users/ann") == ("/users/{name}", {"name": "ann"})
+
+
+def test_int_beats_str_at_the_same_position_whatever_the_order() -> None:
+    for paths in (("/items/{name}", "/items/{id:int}"), ("/items/{id:int}", "/items/{name}")):
+        tree = tree_of(*paths)
+        assert match(tree, "/items/5") == ("/items/{id:int}", {"id": 5})
+        assert match(tree, "/items/five") == ("/items/{name}", {"name": "five"})
+
+
+def test_backtracking_through_params_and_static_branches() -> None:
+    tree = tree_of("/a/{x:int}/b", "/a/{y}/c", "/a/static/d")
+    assert match(tree, "/a/1/b") == ("/a/{x:int}/b", {"x": 1})
+    # int matches "1" but the next segment fails: back up and try {y}.
+    assert match(tree, "/a/1/c") == ("/a/{y}/c", {"y": "1"})
+    # "static" is a static child, but only /d follows it: back up to {y}.
+    assert match(tree, "/a/static/c") == ("/a/{y}/c", {"y": "static"})
+    assert match(tree, "/a/static/d") == ("/a/static/d", {})
+    # A failed attempt leaves no stale parameter behind.
+    assert match(tree, "/a/1/zzz") == (None, {})
+
+
+def test_mixed_segments() -> None:
+    tree = tree_of("/files/{name}.{ext}", "/v{major:int}.{minor:int}/info")
+    assert match(tree, "/files/report.pdf") == (
+        "/files/{name}.{ext}",
+        {"name": "report", "ext": "pdf"},
+    )
+    assert match(tree, "/files/archive.tar.gz") == (
+        "/files/{name}.{ext}",
+        {"name": "archive.tar", "ext": "gz"},
+    )
+    assert match(tree, "/files/noext") == (None, {})
+    assert match(tree, "/v1.2/info") == ("/v{major:int}.{minor:int}/info", {"major": 1, "minor": 2})
+    assert match(tree, "/vx.2/info") == (None, {})
+
+
+def test_path_converter_takes_the_rest_and_loses_to_deeper_matches() -> None:
+    tree = tree_of("/static/{rest:path}", "/static/css/{name}")
+    assert match(tree, "/static/css/site.css") == ("/static/css/{name}", {"name": "site.css"})
+    assert match(tree, "/static/img/a/b.png") == ("/static/{rest:path}", {"rest": "img/a/b.png"})
+    assert match(tree, "/static/") == (None, {})
+
+
+def test_empty_segments_do_not_match_str_params() -> None:
+    tree = tree_of("/a/{x}/b")
+    assert match(tree, "/a//b") == (None, {})
+    assert match(tree, "/a/x/b") == ("/a/{x}/b", {"x": "x"})
+
+
+def test_same_param_under_different_parents_shares_nothing() -> None:
+    tree = tree_of("/a/{x}", "/b/{x:int}")
+    assert match(tree, "/a/1") == ("/a/{x}", {"x": "1"})
+    assert match(tree, "/b/1") == ("/b/{x:int}", {"x": 1})
+    assert match(tree, "/b/one") == (None, {})
+
+
+def test_match_all_lists_every_match_best_first() -> None:
+    tree = tree_of("/u/{id:int}", "/u/{name}", "/u/{rest:path}", "/u/{stem}.{ext}")
+    assert list(tree.match_all("/u/3")) == [
+        ("/u/{id:int}", {"id": 3}),
+        ("/u/{name}", {"name": "3"}),
+        ("/u/{rest:path}", {"rest": "3"}),
+    ]
+    assert list(tree.match_all("/u/a.b")) == [
+        ("/u/{name}", {"name": "a.b"}),
+        ("/u/{stem}.{ext}", {"stem": "a", "ext": "b"}),
+        ("/u/{rest:path}", {"rest": "a.b"}),
+    ]
+    assert list(tree.match_all("/x")) == []
+
+
+def test_match_agrees_with_the_first_of_match_all() -> None:
+    tree = tree_of(
+        "/a/{x:int}/b", "/a/{y}/c", "/a/static/d", "/a/{z}/{rest:path}", "/f/{n}.{e}", "/f/{n:int}"
+    )
+    for path in (
+        "/a/1/b",
+        "/a/1/c",
+        "/a/static/d",
+        "/a/static/c",
+        "/a/q/r/s",
+        "/a/1",
+        "/f/a.b",
+        "/f/1",
+        "/f/x",
+        "/nothing",
+    ):
+        params: dict[str, Any] = {}
+        first = next(iter(tree.match_all(path)), (None, {}))
+        assert (tree.match(path, params), params) == first, path

@@ -1,0 +1,311 @@
+"""Tests for carboy.app: building, lifespan, production checks, dispatch edges."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from carboy import Carboy, Module, Request
+from carboy.exceptions import ConfigurationError, SetupError
+from carboy.settings import Settings
+from carboy.testing import TestClient, WebSocketDenied
+from carboy.types import ASGIApp, Message, Receive, Scope, Send
+from carboy.websockets import WebSocket
+
+
+def production(**kwargs: Any) -> Carboy:
+    return Carboy(debug=False, secret_key="x" * 40, allowed_hosts=["testserver"], **kwargs)
+
+
+# -- lifespan ----------------------------------------------------------------------
+def test_startup_and_shutdown_hooks_in_order() -> None:
+    log: list[str] = []
+    app = Carboy(debug=True)
+    db = Module("db")
+    auth = Module("auth")
+    blog = Module("blog")
+    auth.install(db)  # auth needs db: db starts first
+    app.install(auth)
+    app.install(blog)
+
+    def hooks(module: Module, name: str) -> None:
+        @module.on_startup
+        def start_sync() -> None:
+            log.append(f"start {name} sync")
+
+        @module.on_startup
+        async def start_async() -> None:
+            log.append(f"start {name} async")
+
+        @module.on_shutdown
+        def stop_sync() -> None:
+            log.append(f"stop {name} sync")
+
+        @module.on_shutdown
+        async def stop_async() -> None:
+            log.append(f"stop {name} async")
+
+    for module, name in ((app, "app"), (db, "db"), (auth, "auth"), (blog, "blog")):
+        hooks(module, name)
+
+    @app.get("/")
+    async def index() -> list[str]:
+        return log
+
+    with TestClient(app) as client:
+        assert client.get("/").json() == [
+            "start db sync",
+            "start db async",
+            "start auth sync",
+            "start auth async",
+            "start blog sync",
+            "start blog async",
+            "start app sync",
+            "start app async",
+        ]
+        log.clear()
+    assert log == [
+        "stop app async",
+        "stop app sync",
+        "stop blog async",
+        "stop blog sync",
+        "stop auth async",
+        "stop auth sync",
+        "stop db async",
+        "stop db sync",
+    ]
+
+
+def test_startup_failure_is_reported_and_started_modules_shut_down(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log: list[str] = []
+    app = Carboy(debug=True)
+    first = Module("first")
+    app.install(first)
+    first.on_shutdown(lambda: log.append("first stopped"))
+
+    @app.on_startup
+    async def explode() -> None:
+        raise RuntimeError("database unreachable")
+
+    app.on_shutdown(lambda: log.append("app stopped"))  # never started: not stopped
+
+    with (
+        caplog.at_level(logging.ERROR, "carboy.error"),
+        pytest.raises(
+            RuntimeError, match="Lifespan startup failed: RuntimeError: database unreachable"
+        ),
+        TestClient(app),
+    ):
+        pass  # pragma: no cover
+    assert log == ["first stopped"]
+    assert any(r.getMessage() == "Startup failed" for r in caplog.records)
+
+
+def test_shutdown_failure_is_reported_after_every_hook_ran() -> None:
+    log: list[str] = []
+    app = Carboy(debug=True)
+
+    @app.on_shutdown
+    def first() -> None:
+        log.append("first")
+
+    @app.on_shutdown
+    def broken() -> None:
+        raise ValueError("cannot close")
+
+    with (
+        pytest.raises(RuntimeError, match="Lifespan shutdown failed: ValueError: cannot close"),
+        TestClient(app),
+    ):
+        pass
+    assert log == ["first"]
+
+
+def test_production_without_a_secret_key_refuses_to_start() -> None:
+    app = Carboy(Settings(debug=False, secret_key=None, allowed_hosts=["testserver"]))
+    with pytest.raises(ConfigurationError) as info:
+        app.build()
+    assert "CARBOY_SECRET_KEY" in str(info.value)
+    assert "refuses to start in production without a secret key" in str(info.value)
+    with (
+        pytest.raises(RuntimeError, match="CARBOY_SECRET_KEY"),
+        TestClient(Carboy(Settings(debug=False, secret_key=None))),
+    ):
+        pass  # pragma: no cover
+
+
+def test_production_with_a_short_secret_key_refuses_to_start() -> None:
+    with pytest.raises(ConfigurationError, match="at least"):
+        Carboy(debug=False, secret_key="short").build()
+
+
+def test_settings_overrides_and_properties() -> None:
+    settings = Settings(debug=True, max_body_size=1234)
+    app = Carboy(settings, allowed_hosts=["a.example"], name="site")
+    assert app.settings is not settings  # overrides make a copy
+    assert app.settings.allowed_hosts == ["a.example"]
+    assert (app.debug, app.max_body_size, app.app_name) == (True, 1234, "site")
+    assert repr(app) == "<Carboy 'site' debug=True>"
+    app.state.thing = 1
+    assert app.state.thing == 1
+
+
+# -- building -------------------------------------------------------------------------
+def test_the_app_builds_on_the_first_request_without_lifespan() -> None:
+    app = Carboy(debug=True)
+
+    @app.get("/")
+    async def index() -> str:
+        return "built"
+
+    client = TestClient(app)
+    try:
+        assert client.get("/").text == "built"
+    finally:
+        client.close()
+    with pytest.raises(SetupError):
+        app.get("/late")(index)
+
+
+def test_build_is_idempotent_and_freezes_setup() -> None:
+    app = Carboy(debug=True)
+    module = Module("m")
+    app.install(module)
+    app.build()
+    app.build()
+    for attempt in (
+        lambda: app.install(Module("late")),
+        lambda: module.on_startup(lambda: None),
+        lambda: module.on_shutdown(lambda: None),
+        lambda: app.provide(int, 1),
+        lambda: app.add_middleware(_Passthrough),
+        lambda: module.exception_handler(404),
+        lambda: module.add_exception_handler(ValueError, lambda r, e: None),
+        lambda: module.check(lambda a: []),
+        lambda: module.context_processor(lambda r: {}),
+    ):
+        with pytest.raises(SetupError):
+            attempt()
+
+
+class _Passthrough:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def test_user_middleware_wraps_the_app() -> None:
+    seen: list[str] = []
+
+    class Tag:
+        def __init__(self, app: ASGIApp, *, name: str) -> None:
+            self.app = app
+            self.name = name
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                seen.append(self.name)
+
+                async def tagged(message: Message) -> None:
+                    if message["type"] == "http.response.start":
+                        message["headers"] = [*message["headers"], (b"x-tag", self.name.encode())]
+                    await send(message)
+
+                await self.app(scope, receive, tagged)
+                return
+            await self.app(scope, receive, send)
+
+    app = Carboy(debug=True)
+    app.add_middleware(Tag, name="outer")
+    app.add_middleware(Tag, name="inner")
+
+    @app.get("/")
+    async def index() -> str:
+        seen.append("handler")
+        return "x"
+
+    with TestClient(app) as client:
+        response = client.get("/")
+        assert response.headers.get_list("x-tag") == ["inner", "outer"]
+        assert client.get("/missing").status_code == 404
+    assert seen == ["outer", "inner", "handler", "outer", "inner"]
+
+
+def test_url_path_for_builds_the_app() -> None:
+    app = Carboy(debug=True)
+
+    @app.get("/users/{id:int}", name="user")
+    async def user(id: int) -> None:  # pragma: no cover
+        pass
+
+    assert app.url_path_for("user", id=5) == "/users/5"
+    assert [r.path for r in app.resolved_routes if r.name == "user"] == ["/users/{id:int}"]
+
+
+@pytest.mark.anyio
+async def test_unknown_scope_type_is_refused() -> None:
+    app = Carboy(debug=True)
+    app.build()
+
+    async def receive() -> Message:  # pragma: no cover
+        return {}
+
+    async def send(message: Message) -> None:  # pragma: no cover
+        pass
+
+    with pytest.raises(RuntimeError, match="does not handle ASGI scope type 'webtransport'"):
+        await app({"type": "webtransport", "path": "/"}, receive, send)
+
+
+# -- websockets through the app ---------------------------------------------------
+def test_websocket_routes_and_fallbacks() -> None:
+    app = Carboy(debug=True)
+
+    @app.get("/live")
+    async def live_page() -> str:
+        return "page"
+
+    @app.websocket("/{room}")
+    async def room(ws: WebSocket, room: str) -> None:
+        await ws.accept()
+        await ws.send_text(f"room {room}")
+        await ws.close()
+
+    with TestClient(app) as client:
+        assert client.get("/live").text == "page"
+        # /live is a static HTTP route; the WebSocket falls through to /{room}.
+        with client.websocket_connect("/live") as ws:
+            assert ws.receive_text() == "room live"
+        with client.websocket_connect("/kitchen") as ws:
+            assert ws.receive_text() == "room kitchen"
+        with pytest.raises(WebSocketDenied), client.websocket_connect("/a/b"):
+            pass  # pragma: no cover
+
+
+def test_request_reaches_the_app_object() -> None:
+    app = Carboy(debug=True)
+
+    @app.get("/")
+    async def index(request: Request) -> bool:
+        return request.app is app  # type: ignore[return-value]
+
+    with TestClient(app) as client:
+        assert client.get("/").json() is True
+
+
+def test_production_serves_the_allowed_host() -> None:
+    app = production()
+
+    @app.get("/")
+    async def index() -> str:
+        return "ok"
+
+    with TestClient(app) as client:
+        assert client.get("/").text == "ok"
+        assert client.get("/", headers={"host": "other.example"}).status_code == 400

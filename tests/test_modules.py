@@ -1,0 +1,216 @@
+"""Tests for carboy.modules: what app.install(module) brings, and start-up checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+
+from carboy import Carboy, CheckMessage, HTTPException, Module, Request
+from carboy.exceptions import ConfigurationError
+from carboy.testing import TestClient
+
+
+class Greeter:
+    def __init__(self, word: str) -> None:
+        self.word = word
+
+
+class ModuleError(Exception):
+    pass
+
+
+def make_shop(tmp_path: Path) -> Module:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "shop.html").write_text("<h1>{{ title }} {{ extra }}</h1>")
+    (tmp_path / "templates" / "shared.html").write_text("from the module")
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "shop.css").write_text("body{}")
+    shop = Module("shop", prefix="/shop", templates="templates", static="static", root=tmp_path)
+    shop.provide(Greeter, Greeter("hello"))
+
+    @shop.get("/")
+    async def index(request: Request, greeter: Greeter) -> str:
+        html = await request.app.templates.render(
+            "shop.html", {"title": greeter.word}, request=request
+        )
+        return html
+
+    @shop.get("/fail")
+    async def fail() -> None:
+        raise ModuleError("module failure")
+
+    @shop.exception_handler(ModuleError)
+    async def handle(request: Request, exc: ModuleError) -> tuple[str, int]:
+        return "handled by the module", 409
+
+    @shop.context_processor
+    def extra(request: Request) -> dict[str, str]:
+        return {"extra": "ctx"}
+
+    @shop.command("restock")
+    def restock() -> None:  # pragma: no cover
+        click.echo("done")
+
+    return shop
+
+
+def test_install_brings_everything(tmp_path: Path) -> None:
+    shop = make_shop(tmp_path)
+    app = Carboy(debug=True, root=tmp_path / "app")
+    log: list[str] = []
+    shop.on_startup(lambda: log.append("shop up"))
+    app.install(shop)
+    assert app.install(shop) is None  # installing twice is a no-op
+    with TestClient(app) as client:
+        assert log == ["shop up"]
+        assert client.get("/shop/").text == "<h1>hello ctx</h1>"
+        response = client.get("/shop/fail")
+        assert (response.status_code, response.text) == (409, "handled by the module")
+        response = client.get("/static/shop.css")
+        assert (response.status_code, response.text) == (200, "body{}")
+    assert app.url_path_for("shop.index") == "/shop/"
+    assert [c.name for c in shop.commands] == ["restock"]
+    assert shop.templates_dir == tmp_path / "templates"
+    assert shop.static_dir == tmp_path / "static"
+    assert Greeter in app.providers_by_type
+
+
+def test_the_app_overrides_its_modules(tmp_path: Path) -> None:
+    shop = make_shop(tmp_path)
+    app_root = tmp_path / "app"
+    (app_root / "templates").mkdir(parents=True)
+    (app_root / "templates" / "shared.html").write_text("from the app")
+    app = Carboy(debug=True, root=app_root)
+    app.provide(Greeter, Greeter("app wins"))
+
+    @app.exception_handler(ModuleError)
+    async def app_handler(request: Request, exc: ModuleError) -> tuple[str, int]:
+        return "handled by the app", 400
+
+    app.install(shop)
+    with TestClient(app) as client:
+        assert client.get("/shop/").text == "<h1>app wins ctx</h1>"
+        assert client.get("/shop/fail").text == "handled by the app"
+    assert app.templates.render_sync("shared.html") == "from the app"
+
+
+def test_setup_is_called_once_with_the_app() -> None:
+    calls: list[Any] = []
+
+    class Battery(Module):
+        def setup(self, app: Carboy) -> None:
+            calls.append(app)
+            self.provide(Greeter, Greeter(app.app_name))
+
+    battery = Battery("battery")
+    app = Carboy(debug=True, name="site")
+    app.install(battery)
+
+    @app.get("/")
+    async def index(greeter: Greeter) -> str:
+        return greeter.word
+
+    with TestClient(app) as client:
+        assert client.get("/").text == "site"
+    assert calls == [app]
+
+
+def test_a_module_may_install_modules_during_setup() -> None:
+    class Needed(Module):
+        pass
+
+    needed = Needed("needed")
+
+    @needed.get("/n")
+    async def n() -> str:
+        return "needed"
+
+    class Battery(Module):
+        def setup(self, app: Carboy) -> None:
+            self.install(needed)
+
+    app = Carboy(debug=True)
+    app.install(Battery("battery"))
+    with TestClient(app) as client:
+        assert client.get("/n").text == "needed"
+    assert app.url_path_for("battery.needed.n") == "/n"
+
+
+def test_install_refuses_other_objects() -> None:
+    app = Carboy(debug=True)
+    with pytest.raises(ConfigurationError, match="install\\(\\) takes a carboy Module"):
+        app.install(object())  # type: ignore[arg-type]
+
+
+# -- checks -------------------------------------------------------------------------
+def test_check_messages() -> None:
+    error = CheckMessage("shop.E001", "No payment provider", hint="Set SHOP_PROVIDER", obj="shop")
+    warning = CheckMessage("shop.W001", "Slow")
+    assert error.is_error and not warning.is_error
+    assert str(error) == "shop.E001 shop: No payment provider\n\tHINT: Set SHOP_PROVIDER"
+    assert str(warning) == "shop.W001 Slow"
+
+
+def test_an_error_check_stops_the_build() -> None:
+    shop = Module("shop")
+
+    @shop.check
+    def needs_provider(app: Carboy) -> list[CheckMessage]:
+        return [
+            CheckMessage("shop.E001", "No payment provider configured", obj="shop"),
+            CheckMessage("shop.W001", "Just a warning"),
+        ]
+
+    app = Carboy(debug=True)
+    app.install(shop)
+    with pytest.raises(ConfigurationError) as info:
+        app.build()
+    message = str(info.value)
+    assert "checks failed" in message
+    assert "shop.E001 shop: No payment provider configured" in message
+    assert "shop.W001" not in message
+
+
+def test_warnings_alone_do_not_stop_the_build() -> None:
+    app = Carboy(debug=True)
+    app.check(lambda a: [CheckMessage("app.W001", "careful")])
+    app.build()
+    assert [m.id for m in app.run_checks()] == ["app.W001"]
+
+
+def test_checks_see_the_app() -> None:
+    seen: list[Carboy] = []
+    app = Carboy(debug=True)
+
+    @app.check
+    def record(a: Carboy) -> list[CheckMessage]:
+        seen.append(a)
+        return []
+
+    app.build()
+    assert seen == [app]
+
+
+def test_module_name_and_prefix_rules() -> None:
+    with pytest.raises(ConfigurationError):
+        Module("a.b")
+    with pytest.raises(ConfigurationError):
+        Module("x", prefix="/x/")
+
+
+def test_http_exception_handlers_from_a_module() -> None:
+    module = Module("m")
+
+    @module.exception_handler(404)
+    def not_found(request: Request, exc: HTTPException) -> str:
+        return "<p>custom 404</p>"
+
+    app = Carboy(debug=True)
+    app.install(module)
+    with TestClient(app) as client:
+        response = client.get("/nowhere")
+    assert (response.status_code, response.text) == (404, "<p>custom 404</p>")
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
