@@ -9,7 +9,7 @@ from carboy._concurrency import run_in_threadpool
 from carboy.exceptions import RequestValidationError
 from carboy.params._markers import Depends
 from carboy.params._plan import Context, Plan, Provider, compile_plan, unwind
-from carboy.params._respond import make_responder, to_response
+from carboy.params._respond import make_encoder, make_responder, to_response
 from carboy.requests import Request
 from carboy.types import ASGIApp, Receive, Scope, Send
 
@@ -42,26 +42,35 @@ def compile_http_endpoint(
             f"{where}: a handler cannot be a generator; return a StreamingResponse instead"
         )
 
-    # The fast paths: nothing to resolve but the matched path (or nothing at all).
+    # The fast paths: nothing to resolve but the matched path (or nothing at all);
+    # the value is encoded synchronously and sent, with no coroutine in between.
     if plan.path_only and is_async:
-        if not plan.params:
+        encode = make_encoder(media_type, status_code)
+        names = tuple(plan.params)
+        if not names:
 
             async def endpoint_noargs(scope: Scope, receive: Receive, send: Send) -> None:
-                await respond(await func(), scope, receive, send)
+                rv = await func()
+                messages = encode(rv, scope)
+                if messages is None:
+                    await to_response(rv, media_type, status_code)(scope, receive, send)
+                else:
+                    await send(messages[0])
+                    await send(messages[1])
 
             return endpoint_noargs, plan
 
-        names = tuple(plan.params)
-        if set(names) == set(path_params):
-
-            async def endpoint_all_path(scope: Scope, receive: Receive, send: Send) -> None:
-                await respond(await func(**scope["path_params"]), scope, receive, send)
-
-            return endpoint_all_path, plan
+        every = set(names) == set(path_params)
 
         async def endpoint_path(scope: Scope, receive: Receive, send: Send) -> None:
             params = scope["path_params"]
-            await respond(await func(**{n: params[n] for n in names}), scope, receive, send)
+            rv = await (func(**params) if every else func(**{n: params[n] for n in names}))
+            messages = encode(rv, scope)
+            if messages is None:
+                await to_response(rv, media_type, status_code)(scope, receive, send)
+            else:
+                await send(messages[0])
+                await send(messages[1])
 
         return endpoint_path, plan
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from carboy import _json
 from carboy.responses import DEFAULT_HEADERS_KEY, JSONResponse, Response
-from carboy.types import Receive, Scope, Send
+from carboy.types import Message, Receive, Scope, Send
 
 Responder = Callable[[Any, Scope, Receive, Send], Awaitable[None]]
 
@@ -57,12 +57,17 @@ def to_response(rv: Any, media_type: str | None = None, status_code: int | None 
     return JSONResponse(rv, status_code or 200)
 
 
-def make_responder(media_type: str | None, status_code: int | None) -> Responder:
-    """Compile the return-value sender for one route (its media type and status fixed)."""
+Encoded = tuple[Message, Message]
+Encoder = Callable[[Any, Scope], "Encoded | None"]
+
+
+def make_encoder(media_type: str | None, status_code: int | None) -> Encoder:
+    """Compile the fast encoder of one route: ``str``, ``dict`` and ``list`` values to the
+    two ASGI messages, synchronously; None for anything else (see :func:`to_response`)."""
     text_type = _content_type(media_type or "text/html")
     status = status_code or 200
 
-    async def respond(rv: Any, scope: Scope, receive: Receive, send: Send) -> None:
+    def encode(rv: Any, scope: Scope) -> Encoded | None:
         kind = type(rv)
         if kind is str:
             body = rv.encode()
@@ -71,9 +76,8 @@ def make_responder(media_type: str | None, status_code: int | None) -> Responder
             body = _json.dumps(rv)
             ctype = _JSON_TYPE
         else:
-            await to_response(rv, media_type, status_code)(scope, receive, send)
-            return
-        await send(
+            return None
+        return (
             {
                 "type": "http.response.start",
                 "status": status,
@@ -82,10 +86,23 @@ def make_responder(media_type: str | None, status_code: int | None) -> Responder
                     (b"content-length", b"%d" % len(body)),
                     *scope[DEFAULT_HEADERS_KEY],
                 ],
-            }
+            },
+            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body},
         )
-        await send(
-            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
-        )
+
+    return encode
+
+
+def make_responder(media_type: str | None, status_code: int | None) -> Responder:
+    """Compile the return-value sender for one route (its media type and status fixed)."""
+    encode = make_encoder(media_type, status_code)
+
+    async def respond(rv: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        messages = encode(rv, scope)
+        if messages is None:
+            await to_response(rv, media_type, status_code)(scope, receive, send)
+        else:
+            await send(messages[0])
+            await send(messages[1])
 
     return respond
