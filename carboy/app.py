@@ -98,7 +98,7 @@ class Carboy(Module):
             settings = settings.replace(**overrides)
         root_path = Path(root) if root is not None else _caller_root()
         super().__init__(
-            name,
+            "app",
             templates=settings.templates_dir,
             static=settings.static_dir,
             root=root_path,

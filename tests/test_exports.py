@@ -10,6 +10,7 @@ import pytest
 
 PACKAGES = [
     "carboy",
+    "carboy.cli",
     "carboy.middleware",
     "carboy.params",
     "carboy.responses",

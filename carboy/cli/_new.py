@@ -1,0 +1,159 @@
+"""``carboy new``: start a project in the conventional layout, or as one file.
+
+The files are package data under ``carboy/cli/project_template/``: ``common/``
+goes into every project, then ``project/`` or ``single/``. In their paths,
+``project_name`` becomes the project's name, a ``dot-`` prefix becomes ``.``
+and the ``.tmpl`` suffix is dropped; in their text, ``${name}``,
+``${secret_key}`` and ``${carboy_version}`` are filled in
+(:class:`string.Template`, so ``$$`` is a literal ``$``).
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+import secrets
+import shlex
+import string
+import sys
+import unicodedata
+from collections.abc import Iterator
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path, PurePosixPath
+
+import click
+from pydantic import SecretStr
+from rich.text import Text
+
+import carboy
+from carboy.cli._console import CliError, make_console
+from carboy.settings import Settings
+
+_TEMPLATE_DIR = "project_template"
+_NAME_PLACEHOLDER = "project_name"
+# Names a project must not take: its package would hide the module of that name.
+_TAKEN_NAMES = frozenset({"carboy", "tests", "test"}) | frozenset(sys.stdlib_module_names)
+
+
+@click.command("new")
+@click.argument("name")
+@click.option(
+    "--single-file",
+    is_flag=True,
+    help="Make one app.py (with its test and .env): the smallest start.",
+)
+@click.option(
+    "--directory",
+    "-d",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The folder to create (default: ./NAME). It must not exist or be empty.",
+)
+def new(name: str, single_file: bool, directory: Path | None) -> None:
+    """Create a new project NAME: a package with a first module and tests.
+
+    \b
+      carboy new mysite                 the conventional layout
+      carboy new blog --single-file     one app.py, the smallest start
+    """
+    _check_name(name)
+    target = directory if directory is not None else Path(name)
+    if target.exists():
+        if not target.is_dir():
+            raise CliError(f"{target} exists and is a file; choose another NAME or --directory.")
+        if any(target.iterdir()):
+            raise CliError(
+                f"The folder {target} already exists and is not empty; carboy new never "
+                "overwrites files. Choose another NAME, or --directory for a new folder."
+            )
+    files = _render(name, single_file=single_file)
+    for relative, text in files.items():
+        path = target.joinpath(*relative.parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+    console = make_console()
+    kind = "single-file app" if single_file else "project"
+    console.print(
+        Text.assemble(
+            "Created the carboy ", kind, " ", (name, "bold"), " in ", str(target.resolve())
+        )
+    )
+    for relative in sorted(files, key=lambda p: (len(p.parts) > 1, str(p))):
+        console.print(Text(f"  {relative}", style="dim"))
+    console.print()
+    console.print("Next steps:", style="bold")
+    console.print(Text(f"  cd {shlex.quote(str(target))}"))
+    console.print(Text("  carboy run            # then open http://127.0.0.1:8000"))
+    console.print(Text("  python -m pytest      # run its tests"))
+
+
+def _check_name(name: str) -> None:
+    problem = ""
+    if not (name.isascii() and name.isidentifier()):
+        problem = (
+            "is not a valid Python package name: use letters, digits and underscores, "
+            "not starting with a digit"
+        )
+    elif keyword.iskeyword(name):
+        problem = "is a Python keyword"
+    elif name in _TAKEN_NAMES:
+        problem = "is taken: the project's package would hide the module of that name"
+    if problem:
+        raise CliError(f"{name!r} {problem}. Try: carboy new {_suggest_name(name)}")
+
+
+def _suggest_name(name: str) -> str:
+    """A valid project name close to ``name`` (``my-site`` -> ``my_site``)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    suggestion = re.sub(r"[^0-9a-zA-Z]+", "_", ascii_name).strip("_").lower() or "mysite"
+    if suggestion[0].isdigit():
+        suggestion = "site_" + suggestion
+    if keyword.iskeyword(suggestion) or suggestion in _TAKEN_NAMES:
+        suggestion += "_site"
+    return suggestion
+
+
+def _render(name: str, *, single_file: bool) -> dict[PurePosixPath, str]:
+    """Every file of the new project: its path in the project and its text."""
+    values = {
+        "name": name,
+        "secret_key": _new_secret_key(),
+        "carboy_version": carboy.__version__,
+    }
+    root = resources.files("carboy.cli").joinpath(_TEMPLATE_DIR)
+    files: dict[PurePosixPath, str] = {}
+    for layout in ("common", "single" if single_file else "project"):
+        for parts, source in _walk(root.joinpath(layout)):
+            target = PurePosixPath(*(_target_part(part, name) for part in parts))
+            text = source.read_text(encoding="utf-8")
+            files[target] = string.Template(text).substitute(values)
+    return files
+
+
+def _walk(
+    folder: Traversable, parts: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], Traversable]]:
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.is_dir():
+            yield from _walk(entry, (*parts, entry.name))
+        elif entry.name.endswith(".tmpl"):
+            yield (*parts, entry.name), entry
+
+
+def _target_part(part: str, name: str) -> str:
+    part = part.removesuffix(".tmpl")
+    if part == _NAME_PLACEHOLDER:
+        return name
+    if part.startswith("dot-"):
+        return "." + part.removeprefix("dot-")
+    return part
+
+
+def _new_secret_key() -> str:
+    """A random key that ``carboy check --deploy`` finds strong."""
+    while True:
+        key = secrets.token_urlsafe(50)
+        settings = Settings.model_construct(secret_key=SecretStr(key))
+        if all(check_id != "security.W003" for check_id, _ in settings.deploy_warnings()):
+            return key

@@ -1,0 +1,140 @@
+"""``carboy check``: findings with their ids, --deploy, --fail-level, exit status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import Invoke, WriteFile
+
+WITH_CHECKS = """
+from carboy import Carboy, CheckMessage, Module
+
+app = Carboy(debug=True)
+shop = Module("shop")
+app.install(shop)
+
+
+@shop.check
+def shop_checks(app: Carboy) -> list[CheckMessage]:
+    return [
+        CheckMessage("shop.W001", "no currency set", hint="Set CARBOY_CURRENCY.", obj="shop"),
+        {error}
+    ]
+"""
+
+
+def test_no_issues(invoke: Invoke, hello_app: Path) -> None:
+    result = invoke("check")
+    assert result.exit_code == 0
+    assert result.output == "System check identified no issues.\n"
+
+
+def test_warnings_are_listed_and_pass_by_default(invoke: Invoke, write: WriteFile) -> None:
+    write("app.py", WITH_CHECKS.format(error=""))
+    result = invoke("check")
+    assert result.exit_code == 0
+    assert result.output == (
+        "System check identified some issues:\n"
+        "\n"
+        "WARNINGS:\n"
+        "  shop.W001 shop: no currency set\n"
+        "      HINT: Set CARBOY_CURRENCY.\n"
+        "\n"
+        "System check identified 1 issue.\n"
+    )
+
+
+@pytest.mark.parametrize("level", ["WARNING", "warning"])
+def test_fail_level_warning(invoke: Invoke, write: WriteFile, level: str) -> None:
+    write("app.py", WITH_CHECKS.format(error=""))
+    result = invoke("check", "--fail-level", level)
+    assert result.exit_code == 1
+    assert "shop.W001" in result.output
+
+
+def test_errors_fail_and_are_listed_with_the_warnings(invoke: Invoke, write: WriteFile) -> None:
+    write("app.py", WITH_CHECKS.format(error='CheckMessage("shop.E001", "no products table"),'))
+    result = invoke("check")
+    assert result.exit_code == 1
+    assert result.output == (
+        "System check identified some issues:\n"
+        "\n"
+        "ERRORS:\n"
+        "  shop.E001 no products table\n"
+        "\n"
+        "WARNINGS:\n"
+        "  shop.W001 shop: no currency set\n"
+        "      HINT: Set CARBOY_CURRENCY.\n"
+        "\n"
+        "System check identified 2 issues.\n"
+    )
+
+
+def test_deploy_adds_the_settings_warnings(invoke: Invoke, hello_app: Path) -> None:
+    result = invoke("check", "--deploy")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    ids = [line.split()[0] for line in lines if line.startswith("  security.")]
+    assert ids == ["security.W001", "security.W003", "security.W004", "security.W006"]
+    assert "  security.W001 settings: debug is on." in result.output
+    assert lines[-1] == "System check identified 4 issues."
+    assert invoke("check", "--deploy", "--fail-level", "WARNING").exit_code == 1
+
+
+def test_deploy_with_production_settings_finds_nothing(
+    invoke: Invoke, write: WriteFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CARBOY_SECRET_KEY", "k3y-" + "aZ9_" * 20)
+    monkeypatch.setenv("CARBOY_ALLOWED_HOSTS", "example.com")
+    monkeypatch.setenv("CARBOY_HTTPS_REDIRECT", "1")
+    write("app.py", "from carboy import Carboy\n\napp = Carboy()\n")
+    result = invoke("check", "--deploy", "--fail-level", "WARNING")
+    assert result.exit_code == 0, result.output
+    assert result.output == "System check identified no issues.\n"
+
+
+def test_production_without_a_secret_key(invoke: Invoke, write: WriteFile) -> None:
+    write("app.py", "from carboy import Carboy\n\napp = Carboy()\n")
+    result = invoke("check")
+    assert result.exit_code == 1
+    assert "ERRORS:\n  carboy.E001 settings: carboy refuses to start in production" in (
+        result.output
+    )
+    assert "CARBOY_SECRET_KEY" in result.output
+
+
+def test_the_env_file_in_the_working_directory_is_read(invoke: Invoke, write: WriteFile) -> None:
+    write("app.py", "from carboy import Carboy\n\napp = Carboy()\n")
+    write(".env", "CARBOY_DEBUG=true\n")
+    result = invoke("check")
+    assert result.exit_code == 0
+    assert result.output == "System check identified no issues.\n"
+
+
+def test_a_build_error_is_carboy_e002(invoke: Invoke, write: WriteFile) -> None:
+    write(
+        "app.py",
+        """
+        from carboy import Carboy
+
+        app = Carboy(debug=True)
+
+
+        @app.get("/")
+        async def one() -> str:
+            return ""
+
+
+        @app.get("/")
+        async def two() -> str:
+            return ""
+        """,
+    )
+    result = invoke("check")
+    assert result.exit_code == 1
+    assert (
+        "  carboy.E002 app: Route GET '/' is declared twice (app.py:6 and app.py:11)"
+        in result.output
+    )

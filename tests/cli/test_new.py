@@ -1,0 +1,177 @@
+"""``carboy new``: the conventional layout and the single-file start."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import carboy
+from carboy.cli import discover_app
+from carboy.settings import Settings
+from carboy.testing import TestClient
+
+from .conftest import Invoke
+
+PROJECT_FILES = {
+    ".env",
+    ".gitignore",
+    "README.md",
+    "pyproject.toml",
+    "mysite/__init__.py",
+    "mysite/app.py",
+    "mysite/settings.py",
+    "mysite/pages/__init__.py",
+    "mysite/templates/base.html",
+    "mysite/templates/pages/home.html",
+    "mysite/static/css/site.css",
+    "tests/conftest.py",
+    "tests/test_pages.py",
+}
+SINGLE_FILES = {".env", ".gitignore", "app.py", "test_app.py"}
+
+
+def _files(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+def _env(folder: Path) -> dict[str, str]:
+    lines = (folder / ".env").read_text().splitlines()
+    pairs = (line.partition("=") for line in lines if line and not line.startswith("#"))
+    return {key: value for key, _, value in pairs}
+
+
+def test_the_conventional_layout(invoke: Invoke, project: Path) -> None:
+    result = invoke("new", "mysite")
+    assert result.exit_code == 0, result.output
+    target = project / "mysite"
+    assert _files(target) == PROJECT_FILES
+    assert f"Created the carboy project mysite in {target}" in result.output
+    assert "Next steps:\n  cd mysite\n  carboy run" in result.output
+
+    pyproject = tomllib.loads((target / "pyproject.toml").read_text())
+    assert pyproject["project"]["name"] == "mysite"
+    assert pyproject["project"]["dependencies"] == [f"carboy>={carboy.__version__}"]
+    assert pyproject["tool"]["pytest"]["ini_options"]["pythonpath"] == ["."]
+    assert ".env" in (target / ".gitignore").read_text().splitlines()
+    home = (target / "mysite/templates/pages/home.html").read_text()
+    assert '{% extends "base.html" %}' in home
+    base = (target / "mysite/templates/base.html").read_text()
+    assert "{{ static('css/site.css') }}" in base
+    assert "{{ static('carboy/htmx.min.js') }}" in base
+    assert "from mysite.pages import pages" in (target / "mysite/app.py").read_text()
+
+
+def test_every_file_is_filled_in_and_python_compiles(invoke: Invoke, project: Path) -> None:
+    assert invoke("new", "mysite").exit_code == 0
+    for path in (project / "mysite").rglob("*"):
+        if not path.is_file():
+            continue
+        text = path.read_text()
+        assert "${" not in text and "project_name" not in text, path
+        if path.suffix == ".py":
+            compile(text, str(path), "exec")
+
+
+def test_the_env_file_has_debug_and_a_strong_fresh_key(invoke: Invoke, project: Path) -> None:
+    assert invoke("new", "one").exit_code == 0
+    assert invoke("new", "two").exit_code == 0
+    first, second = _env(project / "one"), _env(project / "two")
+    assert first["CARBOY_DEBUG"] == "true"
+    key = first["CARBOY_SECRET_KEY"]
+    assert len(key) >= 60
+    assert key != second["CARBOY_SECRET_KEY"]
+    settings = Settings(secret_key=key)
+    assert "security.W003" not in {check_id for check_id, _ in settings.deploy_warnings()}
+
+
+def test_the_generated_project_serves_its_home_page_in_process(
+    invoke: Invoke, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert invoke("new", "mysite").exit_code == 0
+    monkeypatch.chdir(project / "mysite")  # where its .env is read
+    found = discover_app()
+    assert found.import_string == "mysite.app:app"
+    with TestClient(found.app) as client:
+        home = client.get("/")
+        css = client.get("/static/css/site.css")
+        greeting = client.get("/greeting")
+    assert home.status_code == 200
+    assert "<h1>Welcome to mysite</h1>" in home.text
+    assert '<script src="/static/carboy/htmx.min.js" defer></script>' in home.text
+    assert '<button hx-get="/greeting" hx-target="#greeting">' in home.text
+    assert css.status_code == 200
+    assert greeting.text == "<p>Hello from the server!</p>"
+    assert found.app.debug is True
+
+
+def test_single_file(invoke: Invoke, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = invoke("new", "blog", "--single-file")
+    assert result.exit_code == 0, result.output
+    target = project / "blog"
+    assert _files(target) == SINGLE_FILES
+    assert "Created the carboy single-file app blog" in result.output
+    monkeypatch.chdir(target)
+    found = discover_app()
+    assert found.import_string == "app:app"
+    with TestClient(found.app) as client:
+        home = client.get("/")
+        hello = client.get("/api/hello", params={"name": "you"})
+    assert home.status_code == 200
+    assert "<h1>Welcome to blog</h1>" in home.text
+    assert hello.json() == {"message": "Hello, you!"}
+
+
+def test_directory_option(invoke: Invoke, project: Path) -> None:
+    result = invoke("new", "mysite", "--directory", "somewhere/else")
+    assert result.exit_code == 0, result.output
+    assert _files(project / "somewhere/else") == PROJECT_FILES
+    assert "cd somewhere/else" in result.output
+
+
+def test_an_empty_existing_folder_is_fine(invoke: Invoke, project: Path) -> None:
+    (project / "mysite").mkdir()
+    assert invoke("new", "mysite").exit_code == 0
+    assert _files(project / "mysite") == PROJECT_FILES
+
+
+def test_refuses_a_folder_that_is_not_empty(invoke: Invoke, project: Path) -> None:
+    (project / "mysite").mkdir()
+    (project / "mysite" / "notes.txt").write_text("keep me")
+    result = invoke("new", "mysite")
+    assert result.exit_code == 1
+    assert "already exists and is not empty; carboy new never overwrites files" in result.stderr
+    assert _files(project / "mysite") == {"notes.txt"}
+    assert (project / "mysite" / "notes.txt").read_text() == "keep me"
+
+
+def test_refuses_a_file_in_the_way(invoke: Invoke, project: Path) -> None:
+    (project / "mysite").write_text("")
+    result = invoke("new", "mysite")
+    assert result.exit_code == 1
+    assert "mysite exists and is a file" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "problem", "suggestion"),
+    [
+        ("my-site", "is not a valid Python package name", "my_site"),
+        ("My Site!", "is not a valid Python package name", "my_site"),
+        ("1st", "is not a valid Python package name", "site_1st"),
+        ("café", "is not a valid Python package name", "cafe"),
+        ("@@", "is not a valid Python package name", "mysite"),
+        ("class", "is a Python keyword", "class_site"),
+        ("json", "is taken", "json_site"),
+        ("carboy", "is taken", "carboy_site"),
+        ("tests", "is taken", "tests_site"),
+    ],
+)
+def test_invalid_names_get_a_suggestion(
+    invoke: Invoke, project: Path, name: str, problem: str, suggestion: str
+) -> None:
+    result = invoke("new", name)
+    assert result.exit_code == 1
+    assert f"Error: {name!r} {problem}" in result.stderr
+    assert result.stderr.rstrip().endswith(f"Try: carboy new {suggestion}")
+    assert list(project.iterdir()) == []
