@@ -9,6 +9,7 @@ Example:
 """
 
 from carboy.app import Carboy as Carboy
+from carboy.connections import HTTPConnection as HTTPConnection
 from carboy.datastructures import URL as URL
 from carboy.datastructures import FormData as FormData
 from carboy.datastructures import Headers as Headers
@@ -68,6 +69,7 @@ __all__ = [
     "Form",
     "FormData",
     "HTMLResponse",
+    "HTTPConnection",
     "HTTPException",
     "Header",
     "Headers",

@@ -4,41 +4,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 from carboy import _json
 from carboy._forms import FormLimits, parse_multipart, parse_urlencoded
-from carboy.datastructures import URL, Address, FormData, Headers, QueryParams, State
+from carboy.connections import HTTPConnection, parse_cookies
+from carboy.datastructures import FormData, Headers
 from carboy.exceptions import HTTPException
 from carboy.types import Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from carboy.app import Carboy
+    pass
 
 __all__ = ["HtmxDetails", "Request", "parse_cookies"]
 
 #: Used when a request is built outside a carboy app (plain ASGI use).
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
-
-
-def parse_cookies(header: str) -> dict[str, str]:
-    """Parse a ``Cookie`` header leniently: one bad pair never drops the others.
-
-    Example:
-        >>> parse_cookies("a=1; b=%20x")
-        {'a': '1', 'b': ' x'}
-    """
-    cookies: dict[str, str] = {}
-    for chunk in header.split(";"):
-        key, sep, value = chunk.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            value = value[1:-1]
-        cookies.setdefault(key, unquote(value))
-    return cookies
 
 
 async def _no_receive() -> dict[str, Any]:
@@ -77,7 +57,7 @@ class HtmxDetails:
     )
 
 
-class Request:
+class Request(HTTPConnection):
     """An incoming HTTP request.
 
     Handlers ask for it by type (``request: Request``); most never need it,
@@ -91,24 +71,17 @@ class Request:
 
     __slots__ = (
         "_body",
-        "_cookies",
         "_form",
-        "_headers",
         "_json",
-        "_query",
         "_receive",
         "_send",
         "_stream_consumed",
-        "scope",
     )
 
     def __init__(self, scope: Scope, receive: Receive = _no_receive, send: Send | None = None):
-        self.scope = scope
+        super().__init__(scope)
         self._receive = receive
         self._send = send
-        self._headers: Headers | None = None
-        self._query: QueryParams | None = None
-        self._cookies: dict[str, str] | None = None
         self._body: bytes | None = None
         self._json: Any = _UNSET
         self._form: FormData | None = None
@@ -116,75 +89,10 @@ class Request:
 
     # -- what was asked ------------------------------------------------
     @property
-    def app(self) -> Carboy:
-        """The :class:`~carboy.Carboy` app serving this request."""
-        app: Carboy = self.scope["app"]
-        return app
-
-    @property
     def method(self) -> str:
         """``GET``, ``POST``..."""
         method: str = self.scope["method"]
         return method
-
-    @property
-    def path(self) -> str:
-        """The decoded path, e.g. ``/users/7``."""
-        path: str = self.scope["path"]
-        return path
-
-    @property
-    def url(self) -> URL:
-        """The full URL of the request."""
-        return URL(scope=self.scope)
-
-    @property
-    def base_url(self) -> URL:
-        """Scheme, host and root path: where the app is mounted."""
-        url = self.url
-        return url.replace(path=self.scope.get("root_path", "") + "/", query="", fragment="")
-
-    @property
-    def headers(self) -> Headers:
-        """Case-insensitive request headers."""
-        if self._headers is None:
-            self._headers = Headers(raw=self.scope["headers"])
-        return self._headers
-
-    @property
-    def query_params(self) -> QueryParams:
-        """The query string, as a multi-dict."""
-        if self._query is None:
-            self._query = QueryParams(self.scope.get("query_string", b""))
-        return self._query
-
-    @property
-    def cookies(self) -> dict[str, str]:
-        """Cookies sent by the client."""
-        if self._cookies is None:
-            self._cookies = parse_cookies(self.headers.get("cookie", ""))
-        return self._cookies
-
-    @property
-    def path_params(self) -> dict[str, Any]:
-        """Values matched from the route's path, converted (``{id:int}`` gives an int)."""
-        params: dict[str, Any] = self.scope.get("path_params", {})
-        return params
-
-    @property
-    def client(self) -> Address | None:
-        """The client's address, if the server gives it."""
-        client = self.scope.get("client")
-        return Address(*client) if client else None
-
-    @property
-    def state(self) -> State:
-        """Per-request storage for middleware and dependencies (``request.state.user``)."""
-        state = self.scope.get("state")
-        if not isinstance(state, State):
-            state = State(state if isinstance(state, dict) else None)
-            self.scope["state"] = state
-        return state
 
     @property
     def content_type(self) -> str:
@@ -193,18 +101,9 @@ class Request:
         return value.partition(";")[0].strip().lower()
 
     @property
-    def is_secure(self) -> bool:
-        """True for HTTPS."""
-        return self.scope.get("scheme") in ("https", "wss")
-
-    @property
     def htmx(self) -> HtmxDetails:
         """htmx details; truthy for requests made by htmx."""
         return HtmxDetails(self.headers)
-
-    def url_for(self, name: str, /, **params: Any) -> str:
-        """The path of route ``name`` with ``params``: ``request.url_for("blog.post", id=3)``."""
-        return self.app.url_path_for(name, **params)
 
     # -- the body ------------------------------------------------------
     def _max_body(self) -> int:

@@ -13,13 +13,11 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Literal
 
 from carboy import _json
-from carboy.datastructures import URL, Address, Headers, QueryParams, State
+from carboy.connections import HTTPConnection
 from carboy.exceptions import HTTPException, WebSocketDisconnect, WebSocketException
-from carboy.requests import parse_cookies
 from carboy.types import Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from carboy.app import Carboy
     from carboy.responses import Response
 
 __all__ = ["WebSocket", "WebSocketState", "close_for_exception", "finish"]
@@ -51,7 +49,7 @@ class WebSocketState(enum.Enum):
     DISCONNECTED = 2
 
 
-class WebSocket:
+class WebSocket(HTTPConnection):
     """A WebSocket connection.
 
     Handlers ask for it by type (``ws: WebSocket``), accept it, then talk.
@@ -67,26 +65,19 @@ class WebSocket:
     """
 
     __slots__ = (
-        "_cookies",
         "_disconnect",
-        "_headers",
-        "_query",
         "_receive",
         "_send",
         "application_state",
         "client_state",
-        "scope",
     )
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
             raise ValueError(f"WebSocket needs a 'websocket' scope, got {scope['type']!r}")
-        self.scope = scope
+        super().__init__(scope)
         self._receive = receive
         self._send = send
-        self._headers: Headers | None = None
-        self._query: QueryParams | None = None
-        self._cookies: dict[str, str] | None = None
         self._disconnect: Message | None = None
         #: What the client has done: connected, then maybe disconnected.
         self.client_state = WebSocketState.CONNECTING
@@ -94,65 +85,6 @@ class WebSocket:
         self.application_state = WebSocketState.CONNECTING
 
     # -- what was asked ------------------------------------------------
-    @property
-    def app(self) -> Carboy:
-        """The :class:`~carboy.Carboy` app serving this connection."""
-        app: Carboy = self.scope["app"]
-        return app
-
-    @property
-    def path(self) -> str:
-        """The decoded path, e.g. ``/chat/lobby``."""
-        path: str = self.scope["path"]
-        return path
-
-    @property
-    def url(self) -> URL:
-        """The full URL of the connection (``ws://`` or ``wss://``)."""
-        return URL(scope=self.scope)
-
-    @property
-    def headers(self) -> Headers:
-        """Case-insensitive headers of the opening handshake."""
-        if self._headers is None:
-            self._headers = Headers(raw=self.scope["headers"])
-        return self._headers
-
-    @property
-    def query_params(self) -> QueryParams:
-        """The query string, as a multi-dict."""
-        if self._query is None:
-            self._query = QueryParams(self.scope.get("query_string", b""))
-        return self._query
-
-    @property
-    def cookies(self) -> dict[str, str]:
-        """Cookies sent with the opening handshake."""
-        if self._cookies is None:
-            self._cookies = parse_cookies(self.headers.get("cookie", ""))
-        return self._cookies
-
-    @property
-    def path_params(self) -> dict[str, Any]:
-        """Values matched from the route's path, converted."""
-        params: dict[str, Any] = self.scope.get("path_params", {})
-        return params
-
-    @property
-    def client(self) -> Address | None:
-        """The client's address, if the server gives it."""
-        client = self.scope.get("client")
-        return Address(*client) if client else None
-
-    @property
-    def state(self) -> State:
-        """Per-connection storage for middleware and dependencies."""
-        state = self.scope.get("state")
-        if not isinstance(state, State):
-            state = State(state if isinstance(state, dict) else None)
-            self.scope["state"] = state
-        return state
-
     @property
     def subprotocols(self) -> list[str]:
         """The subprotocols the client offered, in its order of preference."""
