@@ -538,21 +538,9 @@ class Carboy(Module):
             await send({"type": "lifespan.shutdown.complete"})
 
     def _startup_order(self) -> list[Module]:
-        # Each module after the modules it installed (a battery's hooks may use the
-        # batteries it brought), in install order; the app last. Shutdown reverses it.
-        order: list[Module] = []
-        seen: list[Module] = []
-
-        def visit(module: Module) -> None:
-            if any(m is module for m in seen):
-                return
-            seen.append(module)
-            for child in module.modules:
-                visit(child)
-            order.append(module)
-
-        visit(self)
-        return order
+        # Modules after those they installed, in install order; the app last.
+        # Shutdown runs in the reverse order.
+        return self.walk(children_first=True)
 
     async def _run_shutdown(self, started: list[Module]) -> str | None:
         failure: str | None = None

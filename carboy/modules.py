@@ -229,9 +229,14 @@ class Module(Router):
         """
 
     # -- walking ---------------------------------------------------------
-    def walk(self) -> list[Module]:
-        """This module and every module installed under it, depth first, each once."""
+    def walk(self, *, children_first: bool = False) -> list[Module]:
+        """This module and every module installed under it, depth first, each once.
+
+        With ``children_first``, each module comes after the modules it installed
+        (the start-up order: a battery's hooks may use the batteries it brought).
+        """
         seen: list[Module] = []
+        order: list[Module] = []
 
         def visit(module: Module) -> None:
             if any(m is module for m in seen):
@@ -239,9 +244,10 @@ class Module(Router):
             seen.append(module)
             for child in module.modules:
                 visit(child)
+            order.append(module)
 
         visit(self)
-        return seen
+        return order if children_first else seen
 
 
 async def run_hook(hook: Hook) -> None:
