@@ -14,7 +14,15 @@ from carboy.requests import Request
 from carboy.responses import HTMLResponse, JSONResponse, Response, status_phrase
 from carboy.types import Scope
 
-__all__ = ["ErrorHandler", "ExceptionHandlers", "error_response", "wants_html"]
+__all__ = [
+    "ErrorHandler",
+    "ExceptionHandlers",
+    "call_handler",
+    "debug_response",
+    "error_response",
+    "response_for_http_exception",
+    "wants_html",
+]
 
 ErrorHandler = Callable[[Request, Any], Any | Awaitable[Any]]
 

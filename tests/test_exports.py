@@ -11,6 +11,7 @@ import pytest
 PACKAGES = [
     "carboy",
     "carboy.cli",
+    "carboy.db",
     "carboy.middleware",
     "carboy.params",
     "carboy.responses",

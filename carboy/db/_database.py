@@ -1,0 +1,658 @@
+"""The ``Database`` module: engines, per-request sessions, error answers, commands.
+
+``app.install(Database())`` is the whole setup. One URL configures both a sync
+engine (``def`` handlers, migrations, commands) and an async engine (``async def``
+handlers); neither connects before the first query, so the app starts and serves
+the routes that need no database while the database is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import URL, Engine, MetaData, create_engine
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.util import greenlet_spawn
+
+from carboy._concurrency import THREADPOOL_SIZE, run_in_threadpool
+from carboy.db._engines import (
+    CONNECT_TIMEOUT,
+    configure_engine,
+    driver_url,
+    is_memory,
+    parse_url,
+)
+from carboy.db.errors import DatabaseUnavailable, translate_error
+from carboy.db.models import Model
+from carboy.db.sessions import AsyncSession, Session
+from carboy.errors import debug_response, error_response
+from carboy.exceptions import ConfigurationError, HTTPException
+from carboy.modules import Module
+from carboy.requests import Request
+from carboy.responses import Response
+
+if TYPE_CHECKING:
+    from carboy.app import Carboy
+    from carboy.db.migrations import Migrations
+
+__all__ = ["DEFAULT_URL", "Database", "MigrationSource"]
+
+logger = logging.getLogger("carboy.db")
+
+#: The database used when neither ``Database(url)`` nor ``settings.database_url`` is set.
+DEFAULT_URL = "sqlite:///app.db"
+
+#: Most requests holding a sync ``Session`` at once: fewer than the worker threads,
+#: so a request that holds a lock always finds a thread to commit in.
+_MAX_SYNC_SESSIONS = THREADPOOL_SIZE * 3 // 4
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationSource:
+    """A module that ships its own migration history (an Alembic branch).
+
+    Attributes:
+        label: The branch label, usually the module's name (``"auth"``).
+        directory: The folder of its revision files.
+        packages: Python packages whose models' tables this history owns.
+
+    Example:
+        >>> [s.label for s in Database.of(app).migration_sources]
+        ['shop']
+    """
+
+    label: str
+    directory: Path
+    packages: tuple[str, ...]
+
+
+class Database(Module):
+    """The database battery: models, per-request sessions, migrations and commands.
+
+    Args:
+        url: The database URL; defaults to ``settings.database_url``, then to
+            ``sqlite:///app.db`` in the app's folder. ``sqlite``, ``postgresql``
+            (psycopg 3 sync, asyncpg async) and ``mysql`` URLs configure both engines.
+        base: The declarative base whose models this database holds (:class:`Model`).
+        models: Modules to import so their models are known (``"blog.models"``);
+            each installed module's sibling ``models.py`` is imported anyway.
+        migrations: The project's migration folder, relative to the app's folder.
+        echo: Log every SQL statement.
+        pool_size: Connections kept open per engine (PostgreSQL, MySQL).
+        max_overflow: Extra connections opened under load, closed when idle.
+        pool_timeout: Seconds to wait for a free connection before answering 503.
+        pool_pre_ping: Test each connection when it is taken from the pool (one
+            round trip). Off by default: a broken connection is found by the query
+            that fails (503), and the whole pool is renewed at once.
+        engine_options: More keyword arguments for both ``create_engine`` calls.
+
+    Example:
+        >>> from carboy import Carboy
+        >>> from carboy.db import Database
+        >>> app = Carboy()
+        >>> app.install(Database("postgresql://localhost/blog"))
+    """
+
+    def __init__(
+        self,
+        url: str | URL | None = None,
+        *,
+        base: type[DeclarativeBase] | None = None,
+        models: Sequence[str] = (),
+        migrations: str | os.PathLike[str] = "migrations",
+        echo: bool = False,
+        pool_size: int = 10,
+        max_overflow: int = 10,
+        pool_timeout: float = 10.0,
+        pool_pre_ping: bool = False,
+        engine_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__("db", root=Path(__file__).parent)
+        self.base: type[DeclarativeBase] = base if base is not None else Model
+        self.model_modules = tuple(models)
+        self.migrations_dir = Path(migrations)
+        self.echo = echo
+        self.pool_options: dict[str, Any] = {
+            "pool_size": pool_size,
+            "max_overflow": max_overflow,
+            "pool_timeout": pool_timeout,
+            "pool_pre_ping": pool_pre_ping,
+        }
+        self.engine_options = dict(engine_options or {})
+        self.migration_sources: list[MigrationSource] = []
+        self._raw_url = url
+        self._app: Module | None = None
+        self._app_root: Path | None = None
+        self._url: URL | None = None
+        self._engine: Engine | None = None
+        self._async_engine: AsyncEngine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+        self._async_sessions: async_sessionmaker[AsyncSession] | None = None
+        self._migrations: Migrations | None = None
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+        self.provide(Session, factory=self._request_session)
+        self.provide(AsyncSession, factory=self._request_async_session)
+        self.provide(Database, self)
+        self.on_shutdown(self.dispose)
+        for kind in (sa_exc.DBAPIError, sa_exc.TimeoutError, sa_exc.DisconnectionError):
+            self.add_exception_handler(kind, self._error_handler)
+        from carboy.db.checks import check_database
+
+        self.check(check_database)
+        from carboy.db.cli import commands
+
+        for command in commands():
+            self.add_command(command)
+
+    # -- wiring ----------------------------------------------------------------------
+    @classmethod
+    def of(cls, app: Module) -> Database:
+        """The ``Database`` installed on ``app`` (for batteries and commands).
+
+        Example:
+            >>> db = Database.of(app)
+        """
+        for module in app.walk():
+            if isinstance(module, cls):
+                return module
+        raise ConfigurationError(
+            "No carboy.db Database is installed on this app: add app.install(Database())"
+        )
+
+    def setup(self, app: Carboy) -> None:
+        """Take the URL from the settings, the app's folder, and import the models."""
+        self._app = app
+        self._app_root = Path(app.root)
+        if self._raw_url is None and app.settings.database_url:
+            self._raw_url = app.settings.database_url
+        if self._engine is None and self._async_engine is None:
+            self._url = None  # resolve again, against the app's folder
+        self.discover_models()
+
+    def discover_models(self) -> None:
+        """Import the modules that define the app's models (done when the app builds).
+
+        These are the modules listed in ``Database(models=...)`` and the
+        ``models.py`` next to the file of each installed module. ``makemigrations``
+        runs it again, for modules installed late by other modules' ``setup``.
+
+        Example:
+            >>> db.discover_models()
+        """
+        for name in self.model_modules:
+            try:
+                importlib.import_module(name)
+            except ImportError as exc:
+                raise ConfigurationError(
+                    f"Database(models=[...]): cannot import {name!r}: {exc}"
+                ) from exc
+        if self._app is not None:
+            for module in self._app.walk():
+                _import_sibling_models(module)
+
+    def add_migrations(
+        self, label: str, directory: str | os.PathLike[str], packages: Sequence[str]
+    ) -> None:
+        """Declare that a module ships its own migration history.
+
+        A battery calls this from its ``setup(app)``. Its revisions form the
+        Alembic branch ``label``; the tables of models defined in ``packages`` are
+        left out of the project's own migrations, which depend on the branch.
+
+        Example:
+            >>> Database.of(app).add_migrations(
+            ...     "auth", Path(__file__).parent / "migrations", ["carboy.auth"])
+        """
+        source = MigrationSource(label, Path(directory), tuple(packages))
+        if not any(s.label == label for s in self.migration_sources):
+            self.migration_sources.append(source)
+
+    # -- URLs and engines -------------------------------------------------------------
+    @property
+    def url(self) -> URL:
+        """The database URL, as configured (before choosing the sync or async driver)."""
+        if self._url is None:
+            raw = self._raw_url if self._raw_url is not None else DEFAULT_URL
+            self._url = parse_url(raw, self._app_root or Path.cwd())
+        return self._url
+
+    @property
+    def sync_url(self) -> URL:
+        """The URL of the sync engine (``postgresql+psycopg``, ``sqlite+pysqlite``...)."""
+        return driver_url(self.url, asynchronous=False)
+
+    @property
+    def async_url(self) -> URL:
+        """The URL of the async engine (``postgresql+asyncpg``, ``sqlite+aiosqlite``...)."""
+        return driver_url(self.url, asynchronous=True)
+
+    @property
+    def metadata(self) -> MetaData:
+        """The ``MetaData`` of every model: what ``create_all`` and migrations use."""
+        return self.base.metadata
+
+    @property
+    def project_root(self) -> Path:
+        """The app's folder (the current directory before the app is built)."""
+        return self._app_root or Path.cwd()
+
+    def _engine_arguments(self, url: URL, *, asynchronous: bool) -> dict[str, Any]:
+        options: dict[str, Any] = {"echo": self.echo}
+        backend = url.get_backend_name()
+        if is_memory(url):
+            options["poolclass"] = StaticPool
+            options["connect_args"] = {"check_same_thread": False}
+        else:
+            options.update(self.pool_options)
+            if backend == "postgresql" and "connect_timeout" not in url.query:
+                key = "timeout" if asynchronous else "connect_timeout"
+                options["connect_args"] = {key: CONNECT_TIMEOUT}
+        options.update(self.engine_options)
+        return options
+
+    @property
+    def engine(self) -> Engine:
+        """The sync engine (created on first use; it connects on the first query)."""
+        if self._engine is None:
+            url = self.sync_url
+            engine = create_engine(url, **self._engine_arguments(url, asynchronous=False))
+            configure_engine(engine, url)
+            self._engine = engine
+        return self._engine
+
+    @property
+    def async_engine(self) -> AsyncEngine:
+        """The async engine (created on first use; it connects on the first query)."""
+        if self._async_engine is None:
+            url = self.async_url
+            engine = create_async_engine(url, **self._engine_arguments(url, asynchronous=True))
+            configure_engine(engine.sync_engine, url)
+            self._async_engine = engine
+        return self._async_engine
+
+    @property
+    def migrations(self) -> Migrations:
+        """The project's migrations (see :mod:`carboy.db.migrations`)."""
+        if self._migrations is None:
+            from carboy.db.migrations import Migrations
+
+            self._migrations = Migrations(self)
+        return self._migrations
+
+    async def dispose(self) -> None:
+        """Close every pooled connection of both engines (runs at shutdown).
+
+        Example:
+            >>> await db.dispose()
+        """
+        if self._async_engine is not None:
+            await self._async_engine.dispose()
+        if self._engine is not None:
+            self._engine.dispose()
+
+    # -- sessions --------------------------------------------------------------------
+    def session(self) -> Session:
+        """A new session of the sync engine; you commit and close it.
+
+        Example:
+            >>> with db.session() as session:
+            ...     session.add(Post(title="Hello"))
+            ...     session.commit()
+        """
+        if self._sessions is None:
+            self._sessions = sessionmaker(self.engine, class_=Session, expire_on_commit=False)
+        return self._sessions()
+
+    def async_session(self) -> AsyncSession:
+        """A new session of the async engine; you commit and close it.
+
+        Example:
+            >>> async with db.async_session() as session:
+            ...     session.add(Post(title="Hello"))
+            ...     await session.commit()
+        """
+        if self._async_sessions is None:
+            self._async_sessions = async_sessionmaker(
+                self.async_engine, class_=AsyncSession, expire_on_commit=False
+            )
+        return self._async_sessions()
+
+    @contextmanager
+    def _sessions_bound_to(
+        self,
+        sessions: sessionmaker[Session] | None = None,
+        async_sessions: async_sessionmaker[AsyncSession] | None = None,
+    ) -> Iterator[None]:
+        """Make ``session()`` / ``async_session()`` (and so the handlers) use these
+        factories for a while: :mod:`carboy.db.testing` binds them to one connection."""
+        previous = self._sessions, self._async_sessions
+        if sessions is not None:
+            self._sessions = sessions
+        if async_sessions is not None:
+            self._async_sessions = async_sessions
+        try:
+            yield
+        finally:
+            self._sessions, self._async_sessions = previous
+
+    def shell_context(self) -> dict[str, Any]:
+        """Names ``carboy shell`` starts with: ``db``, ``session``, ``select`` and every model.
+
+        Example:
+            >>> sorted(db.shell_context())[:3]
+            ['Post', 'db', 'select']
+        """
+        from sqlalchemy import select
+
+        names: dict[str, Any] = {"db": self, "session": self.session(), "select": select}
+        for mapper in self.base.registry.mappers:
+            names.setdefault(mapper.class_.__name__, mapper.class_)
+        return names
+
+    def _translate(self, exc: BaseException) -> HTTPException | None:
+        return translate_error(exc, (self.metadata,))
+
+    # One way to end a session, for the request providers and the context managers:
+    # commit if nothing failed, else roll back; close always; raise database errors as
+    # the HTTP errors they mean.
+    def _end(self, session: Session, exc: BaseException | None) -> None:
+        if exc is None:
+            try:
+                session.commit()
+            except BaseException as error:
+                exc = error
+        if exc is not None:
+            _rollback_quietly(session)
+        _close_quietly(session)
+        if exc is not None:
+            self._raise(exc)
+
+    async def _aend(self, session: AsyncSession, exc: BaseException | None) -> None:
+        if exc is None:
+            try:
+                await session.commit()
+            except BaseException as error:
+                exc = error
+        if exc is not None:
+            await _arollback_quietly(session)
+        await _aclose_quietly(session)
+        if exc is not None:
+            self._raise(exc)
+
+    def _raise(self, exc: BaseException) -> None:
+        translated = self._translate(exc)
+        if translated is not None:
+            raise translated from exc
+        raise exc
+
+    def _sync_slots(self) -> asyncio.Semaphore:
+        """Bounds the requests holding a sync session at once (see ``_request_session``)."""
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:
+            size = self.pool_options["pool_size"] + self.pool_options["max_overflow"]
+            self._slots = (loop, asyncio.Semaphore(max(1, min(size, _MAX_SYNC_SESSIONS))))
+        return self._slots[1]
+
+    async def _request_session(self) -> AsyncIterator[Session]:
+        # The provider of ``Session`` parameters. Sessions of ``def`` handlers block
+        # worker threads while they wait for a pooled connection or a row lock, and
+        # their commit needs a worker thread too: with every thread waiting on a lock
+        # that a committing request holds, nothing moves. So the requests holding a
+        # session are bounded here, on the event loop, below both the pool's and the
+        # thread pool's sizes; and the commit and close run in one thread hop.
+        slots = self._sync_slots()
+        async with slots:
+            session = self.session()
+            try:
+                yield session
+            except BaseException as exc:
+                await run_in_threadpool(self._end, session, exc)
+                raise
+            await run_in_threadpool(self._end, session, None)
+
+    async def _request_async_session(self) -> AsyncIterator[AsyncSession]:
+        session = self.async_session()
+        try:
+            yield session
+        except BaseException as exc:
+            await self._aend(session, exc)
+            raise
+        await self._aend(session, None)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session committed at the end of the block, rolled back if it raises.
+
+        Database errors become the same HTTP errors as in a handler (409, 422, 503).
+
+        Example:
+            >>> with db.transaction() as session:
+            ...     session.add(Post(title="Hello"))
+        """
+        session = self.session()
+        try:
+            yield session
+        except BaseException as exc:
+            self._end(session, exc)
+            raise
+        self._end(session, None)
+
+    @asynccontextmanager
+    async def atransaction(self) -> AsyncIterator[AsyncSession]:
+        """Async :meth:`transaction`.
+
+        Example:
+            >>> async with db.atransaction() as session:
+            ...     session.add(Post(title="Hello"))
+        """
+        session = self.async_session()
+        try:
+            yield session
+        except BaseException as exc:
+            await self._aend(session, exc)
+            raise
+        await self._aend(session, None)
+
+    # -- Core connections: the fast path -------------------------------------------------
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled async Core connection, for reads that need no ORM objects.
+
+        You begin and commit transactions yourself (``await conn.commit()``);
+        uncommitted work is rolled back when the block ends.
+
+        Example:
+            >>> async with db.connection() as conn:
+            ...     rows = (await conn.execute(select(World.id).limit(5))).all()
+        """
+        try:
+            async with self.async_engine.connect() as conn:
+                yield conn
+        except BaseException as exc:
+            translated = self._translate(exc)
+            if translated is not None:
+                raise translated from exc
+            raise
+
+    @asynccontextmanager
+    async def driver_connection(self) -> AsyncIterator[Any]:
+        """The async driver's own connection (asyncpg, aiosqlite), from the engine's pool.
+
+        The fastest path: prepared statements and the driver's API, no SQLAlchemy
+        per query. SQL is the driver's dialect (``$1`` placeholders on asyncpg). The
+        connection is in autocommit mode unless you open a transaction on it. A
+        connection that breaks is dropped from the pool (503); use
+        ``pool_pre_ping=True`` to test each one before use instead.
+
+        Example:
+            >>> async with db.driver_connection() as conn:
+            ...     number = await conn.fetchval("SELECT randomnumber FROM world WHERE id = $1", 7)
+        """
+        try:
+            proxied = await self.async_engine.raw_connection()
+        except BaseException as exc:
+            self._raise(exc)
+            raise  # pragma: no cover - _raise always raises
+        driver = proxied.driver_connection
+        try:
+            yield driver
+        except BaseException as exc:
+            translated = self._translate(exc)
+            if translated is None and _is_closed(driver) and isinstance(exc, Exception):
+                # Whatever the driver raised, its connection is gone: the database is.
+                translated = DatabaseUnavailable(f"{type(exc).__name__}: {exc}")
+            if translated is not None and translated.status_code == 503:
+                await greenlet_spawn(proxied.invalidate, exc)
+            else:
+                await greenlet_spawn(proxied.close)
+            if translated is not None:
+                raise translated from exc
+            raise
+        await greenlet_spawn(proxied.close)
+
+    # -- schema without migrations (tests, scripts) ---------------------------------------
+    def create_all(self) -> None:
+        """Create every model's table that does not exist yet (no migrations).
+
+        Example:
+            >>> db.create_all()
+        """
+        self.metadata.create_all(self.engine)
+
+    def drop_all(self) -> None:
+        """Drop every model's table.
+
+        Example:
+            >>> db.drop_all()
+        """
+        self.metadata.drop_all(self.engine)
+
+    async def acreate_all(self) -> None:
+        """Async :meth:`create_all`.
+
+        Example:
+            >>> await db.acreate_all()
+        """
+        async with self.async_engine.begin() as conn:
+            await conn.run_sync(self.metadata.create_all)
+
+    async def adrop_all(self) -> None:
+        """Async :meth:`drop_all`.
+
+        Example:
+            >>> await db.adrop_all()
+        """
+        async with self.async_engine.begin() as conn:
+            await conn.run_sync(self.metadata.drop_all)
+
+    # -- errors raised outside an injected session -----------------------------------------
+    def _error_handler(self, request: Request, exc: Exception) -> Response:
+        translated = self._translate(exc)
+        scope = request.scope
+        if translated is None:
+            logger.error(
+                "Database error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc
+            )
+            app = scope.get("app")
+            if app is not None and getattr(app, "debug", False):
+                return debug_response(scope, exc)
+            return error_response(scope, 500)
+        if translated.status_code == 503:
+            logger.warning("Database unavailable on %s: %s", scope.get("path"), exc)
+        return error_response(
+            scope, translated.status_code, translated.detail, headers=translated.headers
+        )
+
+    def __repr__(self) -> str:
+        return f"<Database {self.url.render_as_string(hide_password=True)!r}>"
+
+
+def _is_closed(driver: Any) -> bool:
+    check = getattr(driver, "is_closed", None)  # asyncpg
+    try:
+        return bool(check()) if callable(check) else False
+    except Exception:  # pragma: no cover - a broken driver object
+        return True
+
+
+def _rollback_quietly(session: Session) -> None:
+    try:
+        session.rollback()
+    except Exception as exc:  # the connection is gone; closing discards it
+        logger.warning("Rollback failed: %s", exc)
+
+
+def _close_quietly(session: Session) -> None:
+    try:
+        session.close()
+    except Exception as exc:
+        logger.warning("Closing a session failed: %s", exc)
+
+
+async def _arollback_quietly(session: AsyncSession) -> None:
+    try:
+        await session.rollback()
+    except Exception as exc:
+        logger.warning("Rollback failed: %s", exc)
+
+
+async def _aclose_quietly(session: AsyncSession) -> None:
+    try:
+        await session.close()
+    except Exception as exc:
+        logger.warning("Closing a session failed: %s", exc)
+
+
+def _import_sibling_models(module: Module) -> None:
+    """Import the ``models.py`` next to the file that created ``module``, if any."""
+    root = Path(module.root)
+    if not (root / "models.py").is_file():
+        return
+    package = _package_of(root)
+    if package is None:
+        return
+    name = f"{package}.models" if package else "models"
+    if name in sys.modules:
+        return
+    try:
+        found = importlib.import_module(name)
+    except ImportError as exc:
+        logger.debug("Not importing %s: %s", name, exc)
+        return
+    file = getattr(found, "__file__", None)
+    if file is None or Path(file).resolve() != (root / "models.py").resolve():
+        logger.debug("%s is not %s; models not imported from it", name, root / "models.py")
+
+
+def _package_of(folder: Path) -> str | None:
+    """The import name of the package whose files are in ``folder``."""
+    folder = folder.resolve()
+    for name, mod in list(sys.modules.items()):
+        file = getattr(mod, "__file__", None)
+        if not file or name == "__main__":
+            continue
+        path = Path(file)
+        if path.parent != folder:
+            continue
+        if path.name == "__init__.py":
+            return name
+        return name.rpartition(".")[0]
+    return None

@@ -1,0 +1,169 @@
+"""Sessions, and the small query helpers every app writes: get-or-404, exists, count.
+
+A handler parameter typed :class:`Session` (in ``def`` handlers) or
+:class:`AsyncSession` (in ``async def`` handlers) gets a session for the request:
+committed when the handler returns, rolled back when it raises, closed always.
+Both are SQLAlchemy's own sessions, so everything in SQLAlchemy's documentation
+applies; a parameter typed with SQLAlchemy's class gets the same session.
+
+The helpers build their statement once (plain functions, no I/O) and run it
+through a thin sync or async driver, ``get_or_404`` / ``aget_or_404`` and so on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import exists as sa_exists
+from sqlalchemy.ext.asyncio import AsyncSession as _SAAsyncSession
+from sqlalchemy.orm import Session as _SASession
+
+from carboy.exceptions import HTTPException
+
+__all__ = [
+    "AsyncSession",
+    "Session",
+    "acount",
+    "aexists",
+    "aget_or_404",
+    "count",
+    "exists",
+    "get_or_404",
+]
+
+M = TypeVar("M")
+
+
+class Session(_SASession):
+    """A SQLAlchemy ORM session; injected per request into ``def`` handlers.
+
+    Example:
+        >>> @app.post("/posts")
+        ... def create_post(title: str, session: Session) -> dict[str, int]:
+        ...     post = Post(title=title)
+        ...     session.add(post)
+        ...     session.flush()  # assigns post.id; the commit follows the handler
+        ...     return {"id": post.id}
+    """
+
+
+class AsyncSession(_SAAsyncSession):
+    """A SQLAlchemy asyncio session; injected per request into ``async def`` handlers.
+
+    Example:
+        >>> @app.get("/posts/{id:int}")
+        ... async def show_post(id: int, session: AsyncSession) -> dict[str, str]:
+        ...     post = await aget_or_404(session, Post, id)
+        ...     return {"title": post.title}
+    """
+
+
+# -- statements (no I/O) ---------------------------------------------------------------
+Criterion = ColumnElement[bool]
+
+
+def _where(
+    model_or_stmt: Any, criteria: tuple[Criterion, ...], filters: dict[str, Any]
+) -> Select[Any]:
+    if isinstance(model_or_stmt, Select):
+        stmt: Select[Any] = model_or_stmt
+    else:
+        stmt = select(model_or_stmt)
+    if criteria:
+        stmt = stmt.where(*criteria)
+    if filters:
+        stmt = stmt.filter_by(**filters)
+    return stmt
+
+
+def _count_statement(
+    model_or_stmt: Any, criteria: tuple[Criterion, ...], filters: dict[str, Any]
+) -> Select[int]:
+    stmt = _where(model_or_stmt, criteria, filters).order_by(None)
+    return select(func.count()).select_from(stmt.subquery())
+
+
+def _exists_statement(
+    model_or_stmt: Any, criteria: tuple[Criterion, ...], filters: dict[str, Any]
+) -> Select[bool]:
+    stmt = _where(model_or_stmt, criteria, filters).order_by(None).limit(1)
+    return select(sa_exists(stmt))
+
+
+def _not_found(model: Any, ident: Any, detail: str | None) -> HTTPException:
+    name = getattr(model, "__name__", str(model))
+    return HTTPException(404, detail or f"{name} {ident!r} not found")
+
+
+# -- drivers -------------------------------------------------------------------------
+def get_or_404(session: _SASession, model: type[M], ident: Any, *, detail: str | None = None) -> M:
+    """The row of ``model`` with primary key ``ident``, or a 404 error.
+
+    Example:
+        >>> post = get_or_404(session, Post, 3)
+    """
+    obj = session.get(model, ident)
+    if obj is None:
+        raise _not_found(model, ident, detail)
+    return obj
+
+
+async def aget_or_404(
+    session: _SAAsyncSession, model: type[M], ident: Any, *, detail: str | None = None
+) -> M:
+    """Async :func:`get_or_404`.
+
+    Example:
+        >>> post = await aget_or_404(session, Post, 3)
+    """
+    obj = await session.get(model, ident)
+    if obj is None:
+        raise _not_found(model, ident, detail)
+    return obj
+
+
+def exists(session: _SASession, model_or_stmt: Any, *criteria: Criterion, **filters: Any) -> bool:
+    """Whether any row matches: ``model`` (or a ``select()``), filtered.
+
+    Example:
+        >>> exists(session, User, email="ada@example.com")
+        True
+        >>> exists(session, Post, Post.views > 1000)
+        False
+    """
+    return bool(session.scalar(_exists_statement(model_or_stmt, criteria, filters)))
+
+
+async def aexists(
+    session: _SAAsyncSession, model_or_stmt: Any, *criteria: Criterion, **filters: Any
+) -> bool:
+    """Async :func:`exists`.
+
+    Example:
+        >>> await aexists(session, User, email="ada@example.com")
+        True
+    """
+    return bool(await session.scalar(_exists_statement(model_or_stmt, criteria, filters)))
+
+
+def count(session: _SASession, model_or_stmt: Any, *criteria: Criterion, **filters: Any) -> int:
+    """How many rows match: ``model`` (or a ``select()``), filtered.
+
+    Example:
+        >>> count(session, Post, published=True)
+        12
+    """
+    return int(session.scalar(_count_statement(model_or_stmt, criteria, filters)) or 0)
+
+
+async def acount(
+    session: _SAAsyncSession, model_or_stmt: Any, *criteria: Criterion, **filters: Any
+) -> int:
+    """Async :func:`count`.
+
+    Example:
+        >>> await acount(session, Post, published=True)
+        12
+    """
+    return int(await session.scalar(_count_statement(model_or_stmt, criteria, filters)) or 0)
