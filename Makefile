@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 
 ## Set up a virtualenv and run the demo project on http://127.0.0.1:8000 (SQLite, embedded).
 demo: $(STAMP)
-	cd examples/demo && ../../$(BIN)/carboy migrate && ../../$(BIN)/carboy run --host 127.0.0.1 --port 8000
+	cd examples/demo && ../../$(BIN)/carboy migrate && ../../$(BIN)/carboy loaddata demo/fixtures/posts.json \
+		&& ../../$(BIN)/carboy run --host 127.0.0.1 --port 8000
 
 ## Set up a virtualenv and run the whole test suite: ruff, mypy, pytest (PostgreSQL, Redis, Chromium).
 test: $(STAMP)

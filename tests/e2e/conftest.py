@@ -77,9 +77,9 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = tmp_path_factory.mktemp("demo") / "demo.db"
     demo = ROOT / "examples" / "demo"
     env = {"CARBOY_DATABASE_URL": f"sqlite:///{db}"}
-    if (demo / "migrations").is_dir():
+    for command in (["migrate"], ["loaddata", "demo/fixtures/posts.json"]):
         subprocess.run(
-            [sys.executable, "-m", "carboy", "migrate"],
+            [sys.executable, "-m", "carboy", *command],
             cwd=demo,
             env={**os.environ, **env},
             check=True,

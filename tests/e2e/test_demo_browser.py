@@ -56,3 +56,13 @@ def test_chat_round_trip_over_websocket(page: Any, demo_url: str) -> None:
     page.press("#text", "Enter")
     page.wait_for_selector("#log li")
     assert page.locator("#log li").first.inner_text() == "web: hello <b>there</b>"
+
+
+def test_blog_navigation(page: Any, demo_url: str) -> None:
+    page.goto(demo_url + "/")
+    page.click("nav >> text=Blog")
+    page.wait_for_selector("#posts li")
+    assert page.locator("#posts li").count() == 3
+    page.click("text=Growing into modules")
+    page.wait_for_selector("article h1")
+    assert page.locator("article h1").inner_text() == "Growing into modules"

@@ -3,29 +3,46 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from carboy import Carboy
+from carboy.db import Database
+from carboy.db.fixtures import load
 from carboy.testing import TestClient
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
 
 
-@pytest.fixture
-def client(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[TestClient]:
-    monkeypatch.chdir(DEMO)
-    monkeypatch.syspath_prepend(str(DEMO))
-    monkeypatch.setenv("CARBOY_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.db'}")
-    for name in list(sys.modules):
-        if name == "demo" or name.startswith("demo."):
-            monkeypatch.delitem(sys.modules, name)
-    from demo.app import create_app
+@pytest.fixture(scope="module")
+def create_app() -> Iterator[Callable[[], Carboy]]:
+    """The demo's app factory, imported once (its models register on the shared metadata)."""
+    sys.path.insert(0, str(DEMO))
+    try:
+        from demo.app import create_app
 
+        yield create_app
+    finally:
+        sys.path.remove(str(DEMO))
+
+
+@pytest.fixture
+def client(
+    create_app: Callable[[], Carboy], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[TestClient]:
+    """A fresh demo app on a fresh, migrated SQLite database with the posts fixture."""
+    monkeypatch.chdir(DEMO)
+    monkeypatch.setenv("CARBOY_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.db'}")
     app = create_app()
+    app.build()
+    db = Database.of(app)
+    db.migrations.migrate()
+    with (DEMO / "demo" / "fixtures" / "posts.json").open() as fixture:
+        load(db, [fixture])
     with TestClient(app, base_url="http://localhost") as test_client:
-        yield test_client
+        yield test_client  # shutdown disposes the engines
 
 
 def test_home_page_and_htmx_partial(client: TestClient) -> None:
@@ -87,3 +104,16 @@ def test_static_files(client: TestClient) -> None:
     assert css.headers["content-type"].startswith("text/css")
     assert client.get("/static/carboy/htmx.min.js").status_code == 200
     assert client.get("/static/../app.py").status_code == 404
+
+
+def test_blog_lists_published_posts_from_the_migrated_database(client: TestClient) -> None:
+    page = client.get("/blog/")
+    assert page.status_code == 200
+    assert page.text.count('<li><a href="/blog/') == 3
+    assert "draft" not in page.text.lower()
+    assert "Page 1 of 1 (3 posts)" in page.text
+    detail = client.get("/blog/2")
+    assert "<h1>Growing into modules</h1>" in detail.text
+    assert client.get("/blog/404").status_code == 404
+    assert client.get("/blog/?page=0").status_code == 422
+    assert client.get("/blog/?page=abc").status_code == 422

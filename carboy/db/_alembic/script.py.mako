@@ -1,7 +1,7 @@
 """${message}
 
 Revision: ${up_revision}
-Parent: ${down_revision | comma,n}
+Parent: ${down_revision | comma,n}${"" if down_revision else "(none)"}
 Created: ${create_date}
 """
 

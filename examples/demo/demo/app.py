@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from carboy import Carboy
+from carboy.db import Database
 from demo.api import api
+from demo.blog import blog
 from demo.chat import chat
 from demo.pages import pages
 
@@ -14,6 +16,8 @@ def create_app() -> Carboy:
     app.install(pages)
     app.install(api)
     app.install(chat)
+    app.install(blog)
+    app.install(Database())
     return app
 
 
