@@ -1,34 +1,57 @@
 """carboy under test: the same routes as every peer, written with carboy's public API.
 
-LEAD: this file was written against the *planned* API (``Carboy(...)``,
-``@app.get(path, media_type=...)``, query parameters injected by name, return
-values encoded from the return annotation). Adjust it to the real API; the
-harness imports ``bench.apps.carboy_app:app`` like every other framework,
-verifies each response before measuring, and reports a failure (not a score)
-for any test that answers wrongly. A route that answers 404 counts as "not
-implemented" and is skipped.
+The database tests use the ``carboy.db`` battery (``bench.apps.carboy_db``):
+its pooled asyncpg connections, prepared statements and one batched UPDATE.
 
-The places to fill are marked ``LEAD:`` below:
-
-1. the database tests use the same raw asyncpg layer as the ASGI peers
-   (``bench.apps._pg``, pool opened lazily on the first query because the
-   start-up hook API is not settled). Swap in ``carboy.db`` when it exists,
-   and open the pool in carboy's start-up hook;
-2. ``/login`` and ``/page`` (the full-stack test) wait for the auth battery.
+The full-stack ``/page`` test (session cookie -> logged-in user -> one query ->
+template) reads through one pooled connection of ``carboy.db`` per request, the
+battery's documented fast path for reads (``db.driver_connection()``: the
+driver's prepared statements, no ORM identity map), and renders with carboy's
+own templates. Login itself (not measured) uses the ORM session.
+carboy's auth battery does not exist yet, so the session is what that battery
+will do, written here by hand and kept as lean as Flask-Login's: an
+HMAC-signed cookie holding the user id, and the user loaded by primary key.
 """
 
 from __future__ import annotations
 
-from jinja2 import Environment, FileSystemLoader
+import hashlib
+import hmac
+import secrets
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
-from bench.apps._pg import Database
-from bench.common import MESSAGE, TEMPLATES_DIR, parse_queries
-from carboy import Carboy
+import psycopg
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bench.apps.carboy_db import install_db_routes
+from bench.common import (
+    BENCH_EMAIL,
+    BENCH_PASSWORD,
+    BENCH_USERNAME,
+    DATABASE_URL,
+    MESSAGE,
+    PAGE_FORTUNES_SQL,
+    TEMPLATES_DIR,
+)
+from carboy import Carboy, Cookie, Depends, Form, HTTPException, Response
+from carboy.db import AsyncSession, Database, Model
+from carboy.settings import Settings
+from carboy.templating import render
 
 # carboy refuses short secret keys in production; this one is public and fine for a benchmark.
 SECRET_KEY = "carboy-bench-not-a-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+SESSION_COOKIE = "carboy_session"
 
-app = Carboy(debug=False, secret_key=SECRET_KEY, allowed_hosts=["*"])
+app = Carboy(
+    Settings(
+        debug=False,
+        secret_key=SECRET_KEY,
+        allowed_hosts=["*"],
+        templates_dir=str(TEMPLATES_DIR),
+    )
+)
 
 
 @app.get("/plaintext", media_type="text/plain")
@@ -46,40 +69,103 @@ async def user(id: int) -> dict[str, int]:
     return {"id": id}
 
 
-# LEAD: (1) database tests. Replace ``database`` with carboy's own data layer
-# (prepared statements, batched updates) and open it in the start-up hook.
-database = Database()
-templates = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True)
-fortunes_template = templates.get_template("fortunes_rows.html")
+install_db_routes(app)
 
 
-@app.get("/db")
-async def db() -> dict[str, int]:
-    return await database.world()
+# -- the full-stack page ---------------------------------------------------------
+class BenchUser(Model):
+    __tablename__ = "carboy_bench_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    email: Mapped[str] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(256))
 
 
-@app.get("/queries")
-async def queries(queries: str | None = None) -> list[dict[str, int]]:
-    return await database.worlds(parse_queries(queries))
+class PageFortune(Model):
+    __tablename__ = "fortune"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message: Mapped[str] = mapped_column(String(2048))
 
 
-@app.get("/fortunes", media_type="text/html; charset=utf-8")
-async def fortunes() -> str:
-    return fortunes_template.render(fortunes=await database.fortunes())
+def _hash_password(password: str, salt: str) -> str:
+    digest = hashlib.scrypt(password.encode(), salt=salt.encode(), n=2**14, r=8, p=1)
+    return f"scrypt${salt}${digest.hex()}"
 
 
-@app.get("/updates")
-async def updates(queries: str | None = None) -> list[dict[str, int]]:
-    return await database.update_worlds(parse_queries(queries))
+def _check_password(password: str, stored: str) -> bool:
+    _, salt, _ = stored.split("$")
+    return hmac.compare_digest(_hash_password(password, salt), stored)
 
 
-# LEAD: (2) the full-stack test, once the auth battery exists. The harness
-# POSTs the form ``username=bench&password=bench-password`` (the user that
-# ``bench.db_setup`` seeds; add a ``bench_setup()`` function here to seed
-# carboy's own user store, as django_app.py and flask_app.py do) to ``/login``
-# with ``User-Agent: carboy-bench``, keeps every cookie the response sets, then
-# measures ``GET /page`` with those cookies. ``/page`` must resolve the session
-# cookie to the logged-in user, run one query (fortunes ordered by id) and
-# render ``templates/page.html`` with ``user`` and ``fortunes``; the check is
-# a 200 that contains the username and the escaped ``<script>`` fortune.
-# While ``/login`` answers 404 the test is reported as "not implemented".
+def _sign(user_id: int) -> str:
+    mac = hmac.new(SECRET_KEY.encode(), str(user_id).encode(), hashlib.sha256).hexdigest()
+    return f"{user_id}.{mac}"
+
+
+async def read_connection(db: Database) -> AsyncIterator[Any]:
+    """One pooled driver connection per request, shared by the user lookup and the page."""
+    async with db.driver_connection() as conn:
+        yield conn
+
+
+Connection = Annotated[Any, Depends(read_connection)]
+USER_BY_ID = "SELECT id, username, email FROM carboy_bench_user WHERE id = $1"
+
+
+async def current_user(
+    conn: Connection, carboy_session: Annotated[str | None, Cookie()] = None
+) -> Any:
+    """The logged-in user from the signed session cookie, or 401."""
+    if carboy_session:
+        user_id, _, _ = carboy_session.partition(".")
+        if user_id.isdigit() and hmac.compare_digest(_sign(int(user_id)), carboy_session):
+            found = await conn.fetchrow(USER_BY_ID, int(user_id))
+            if found is not None:
+                return found
+    raise HTTPException(401, "Log in first")
+
+
+@app.post("/login")
+async def login(
+    session: AsyncSession,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+) -> Response:
+    found = await session.scalar(select(BenchUser).where(BenchUser.username == username))
+    if found is None or not _check_password(password, found.password_hash):
+        raise HTTPException(403, "bad credentials")
+    response = Response(None, 204)
+    response.set_cookie(SESSION_COOKIE, _sign(found.id))
+    return response
+
+
+@app.get("/page")
+async def page(user: Annotated[Any, Depends(current_user)], conn: Connection) -> object:
+    fortunes = await conn.fetch(PAGE_FORTUNES_SQL)
+    return render("page.html", {"user": user, "fortunes": fortunes})
+
+
+def bench_setup() -> None:
+    """Create carboy's user table and the ``/page`` user (called by ``bench.db_setup``)."""
+    with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS carboy_bench_user ("
+            "id serial PRIMARY KEY, username varchar(150) UNIQUE NOT NULL, "
+            "email varchar(254) NOT NULL, password_hash varchar(256) NOT NULL)"
+        )
+        row = conn.execute(
+            "SELECT password_hash FROM carboy_bench_user WHERE username = %s", (BENCH_USERNAME,)
+        ).fetchone()
+        if row is None or not _check_password(BENCH_PASSWORD, row[0]):
+            conn.execute("DELETE FROM carboy_bench_user WHERE username = %s", (BENCH_USERNAME,))
+            conn.execute(
+                "INSERT INTO carboy_bench_user (username, email, password_hash) "
+                "VALUES (%s, %s, %s)",
+                (
+                    BENCH_USERNAME,
+                    BENCH_EMAIL,
+                    _hash_password(BENCH_PASSWORD, secrets.token_hex(8)),
+                ),
+            )
