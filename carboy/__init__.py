@@ -8,6 +8,7 @@ Example:
     ...     return {"message": "Hello, World!"}
 """
 
+from carboy._forms import FormLimits as FormLimits
 from carboy.app import Carboy as Carboy
 from carboy.connections import HTTPConnection as HTTPConnection
 from carboy.datastructures import URL as URL
@@ -68,6 +69,7 @@ __all__ = [
     "FileResponse",
     "Form",
     "FormData",
+    "FormLimits",
     "HTMLResponse",
     "HTTPConnection",
     "HTTPException",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import ForeignKeyConstraint, MetaData, Table
 from sqlalchemy import exc as sa_exc
@@ -298,6 +299,60 @@ def _describe_sqlite(
     return ConstraintViolation("constraint")
 
 
+_MYSQL_KEY = re.compile(r"for key '(?:[^'.]*\.)?(?P<key>[^']+)'")
+_MYSQL_COLUMN = re.compile(r"Column '(?P<col>[^']+)'|Field '(?P<field>[^']+)'")
+_MYSQL_FOREIGN_KEY = re.compile(
+    r"`(?P<table>[^`]+)`, CONSTRAINT `(?P<name>[^`]+)` FOREIGN KEY \((?P<cols>[^)]+)\) "
+    r"REFERENCES `(?P<other>[^`]+)`"
+)
+_MYSQL_CHECK = re.compile(r"CONSTRAINT `(?P<name>[^`]+)` failed|Check constraint '(?P<n2>[^']+)'")
+
+
+def _describe_mysql(
+    code: int, message: str, statement: str | None, metadata: Iterable[MetaData]
+) -> ConstraintViolation:
+    """MySQL and MariaDB say which key in the message of numbered errors."""
+    metadata = list(metadata)
+    _, table = _statement_target((statement or "").replace("`", ""))
+    if code == 1062:  # duplicate entry for a unique key
+        match = _MYSQL_KEY.search(message)
+        key = match.group("key") if match else None
+        columns = _columns_of(metadata, table, key) if key else ()
+        if not columns and key:
+            columns = (key,)  # an unnamed unique column's key is named after it
+        return ConstraintViolation("unique", table, columns, key)
+    if code in (1048, 1364):  # NULL for a NOT NULL column / no value and no default
+        match = _MYSQL_COLUMN.search(message)
+        column = (match.group("col") or match.group("field")) if match else None
+        return ConstraintViolation("not_null", table, (column,) if column else ())
+    if code in (1451, 1452):  # parent row still referenced / no such parent row
+        match = _MYSQL_FOREIGN_KEY.search(message)
+        if match is None:
+            return ConstraintViolation("foreign_key", table, (), None, referenced=code == 1451)
+        columns = tuple(c.strip().strip("`") for c in match.group("cols").split(","))
+        if code == 1451:
+            return ConstraintViolation(
+                "foreign_key",
+                match.group("other"),
+                (),
+                match.group("name"),
+                True,
+                match.group("table"),
+            )
+        return ConstraintViolation(
+            "foreign_key",
+            match.group("table"),
+            columns,
+            match.group("name"),
+            other_table=match.group("other"),
+        )
+    if code in (3819, 4025):  # CHECK constraint failed (MySQL, MariaDB)
+        match = _MYSQL_CHECK.search(message)
+        name = (match.group("name") or match.group("n2")) if match else None
+        return ConstraintViolation("check", table, (), name)
+    return ConstraintViolation("constraint", table)
+
+
 def _foreign_keys_of(metadata: Iterable[MetaData], table: str | None) -> list[ForeignKeyConstraint]:
     if table is None:
         return []
@@ -357,10 +412,14 @@ def describe_violation(
         ('email',)
     """
     orig = exc.orig
+    module = type(orig).__module__ if orig is not None else ""
+    args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
+    if "mysql" in module and len(args) >= 2 and isinstance(args[0], int):
+        # Checked first: MySQL drivers give a generic SQLSTATE ("23000") as well.
+        return _describe_mysql(args[0], str(args[1]), exc.statement, metadata)
     code = _sqlstate(orig)
     if code is not None and code.startswith("23"):
         return _describe_postgresql(orig, code, metadata)
-    module = type(orig).__module__ if orig is not None else ""
     if "sqlite" in module or "SQLITE_" in str(getattr(orig, "sqlite_errorname", "")):
         return _describe_sqlite(orig, exc.statement, metadata)
     return ConstraintViolation("constraint")

@@ -57,7 +57,8 @@ def _parse_host(value: bytes) -> str | None:
             return None
         host = name.removesuffix(".")
         rest = colon + port
-    if rest and not (rest[0] == ":" and 2 <= len(rest) <= 6 and rest[1:].isdigit()):
+    port_ok = rest[1:].isascii() and rest[1:].isdigit()
+    if rest and not (rest[0] == ":" and 2 <= len(rest) <= 6 and port_ok):
         return None
     return host
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -34,6 +35,23 @@ def source_of(obj: Any) -> str:
     except ValueError:  # pragma: no cover - other drive on Windows
         pass
     return f"{filename}:{code.co_firstlineno}"
+
+
+def _caller_location() -> str:
+    """``file.py:12`` of the user code calling into the router (for error messages)."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith(
+        "carboy.routing"
+    ):
+        frame = frame.f_back
+    filename = frame.f_code.co_filename
+    try:
+        rel = os.path.relpath(filename)
+        if not rel.startswith(".."):
+            filename = rel
+    except ValueError:  # pragma: no cover - other drive on Windows
+        pass
+    return f"{filename}:{frame.f_lineno}"
 
 
 @dataclass(slots=True)
@@ -273,7 +291,7 @@ class Router:
             raise ConfigurationError(
                 f"Mount path {path!r} must start with '/' and not end with '/'"
             )
-        self.routes.append(Mount(path, app, name, source_of(app)))
+        self.routes.append(Mount(path, app, name, _caller_location()))
 
     def include(self, router: Router, *, prefix: str = "") -> None:
         """Add ``router``'s routes under this router (``prefix`` is added before its own).
