@@ -217,8 +217,12 @@ class PathTree(Generic[T]):
         else:
             if node.value is not None:
                 return node.value
+        # The greedy walk dead-ended: backtrack, taking the first match.
         params.clear()
-        return _match(self._root, segs, 0, params)
+        for value, found in _match_all(self._root, segs, 0, {}):
+            params.update(found)
+            return value
+        return None
 
     def match_all(self, path: str) -> Iterator[tuple[T, dict[str, Any]]]:
         """Every value matching ``path`` with its params, best first (for the slow paths).
@@ -230,62 +234,10 @@ class PathTree(Generic[T]):
         yield from _match_all(self._root, path[1:].split("/"), 0, {})
 
 
-def _match(node: _Node[T], segs: list[str], i: int, params: dict[str, Any]) -> T | None:
-    if i == len(segs):
-        return node.value
-    seg = segs[i]
-    child = node.static.get(seg)
-    if child is not None:
-        found = _match(child, segs, i + 1, params)
-        if found is not None:
-            return found
-    for name, conv, any_segment, child in node.params:
-        if any_segment:
-            if not seg:
-                continue
-            value: Any = seg
-        else:
-            try:
-                value = conv.to_python(seg)
-            except ValueError:
-                continue
-        params[name] = value
-        found = _match(child, segs, i + 1, params)
-        if found is not None:
-            return found
-        del params[name]
-    for segment, child in node.mixed:
-        m = segment.regex.fullmatch(seg) if segment.regex else None
-        if m is None:
-            continue
-        try:
-            values = {
-                name: conv.to_python(text)
-                for (name, conv), text in zip(segment.params, m.groups(), strict=True)
-            }
-        except ValueError:
-            continue
-        params.update(values)
-        found = _match(child, segs, i + 1, params)
-        if found is not None:
-            return found
-        for name in values:
-            del params[name]
-    if node.rest:
-        rest = "/".join(segs[i:])
-        for name, conv, endpoint in node.rest:
-            try:
-                params[name] = conv.to_python(rest)
-            except ValueError:
-                continue
-            return endpoint
-    return None
-
-
 def _match_all(
     node: _Node[T], segs: list[str], i: int, params: dict[str, Any]
 ) -> Iterator[tuple[T, dict[str, Any]]]:
-    # The same walk as _match, in the same order, but it goes on after a match.
+    # Depth first: static children, then parameters by priority, mixed segments, rest.
     if i == len(segs):
         if node.value is not None:
             yield node.value, dict(params)
