@@ -18,7 +18,13 @@ from carboy.errors import (
 )
 from carboy.exceptions import ConfigurationError, HTTPException
 from carboy.modules import CheckMessage, Module, _caller_root, run_hook
-from carboy.params import Plan, Provider, compile_http_endpoint, compile_websocket_endpoint
+from carboy.params import (
+    Plan,
+    Provider,
+    compile_http_endpoint,
+    compile_websocket_endpoint,
+    to_response,
+)
 from carboy.requests import Request
 from carboy.responses import DEFAULT_HEADERS_KEY, RedirectResponse, Response
 from carboy.responses._base import STARTED_KEY, with_default_headers
@@ -374,7 +380,24 @@ class Carboy(Module):
                 entry = self._tree.match(path, params)
             scope["path_params"] = params
             if entry is not None:
-                endpoint = entry.methods.get(scope["method"])
+                method = scope["method"]
+                direct = entry.direct.get(method)
+                if direct is not None:
+                    # A handler that needs only the path: called here, no endpoint frame.
+                    func, with_params, encode, media_type, status_code = direct
+                    try:
+                        rv = await (func(**params) if with_params else func())
+                        messages = encode(rv, scope)
+                        if messages is None:
+                            response = to_response(rv, media_type, status_code)
+                            await response(scope, receive, send)
+                        else:
+                            await send(messages[0])
+                            await send(messages[1])
+                    except Exception as exc:
+                        await self._handle_error(scope, receive, send, exc)
+                    return
+                endpoint = entry.methods.get(method)
                 if endpoint is not None:
                     try:
                         await endpoint(scope, receive, send)

@@ -22,6 +22,8 @@ class Endpoints:
     websocket: ASGIApp | None = None
     websocket_source: str = ""
     allow: str = ""
+    #: Per method, the handler the dispatcher may call directly (see params._endpoint).
+    direct: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
 
 class NoMatchFound(LookupError):
@@ -114,6 +116,10 @@ class RouteTable:
                 entry.methods["HEAD"] = entry.methods["GET"]
             allowed = set(entry.methods) | {"OPTIONS"}
             entry.allow = ", ".join(sorted(allowed))
+            for method, endpoint in entry.methods.items():
+                direct = getattr(endpoint, "__carboy_direct__", None)
+                if direct is not None:
+                    entry.direct[method] = direct
 
     def lookup(self, path: str, params: dict[str, Any]) -> Endpoints | None:
         """The endpoints for ``path`` (static first), filling ``params``."""
