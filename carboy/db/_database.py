@@ -12,7 +12,6 @@ import asyncio
 import importlib
 import logging
 import os
-import sys
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -40,8 +39,15 @@ from carboy.db._engines import (
     parse_url,
 )
 from carboy.db.errors import DatabaseUnavailable, translate_error
-from carboy.db.models import Model
-from carboy.db.sessions import AsyncSession, Session
+from carboy.db.models import Model, _import_sibling_models
+from carboy.db.sessions import (
+    AsyncSession,
+    Session,
+    _aclose_quietly,
+    _arollback_quietly,
+    _close_quietly,
+    _rollback_quietly,
+)
 from carboy.errors import debug_response, error_response
 from carboy.exceptions import ConfigurationError, HTTPException
 from carboy.modules import Module
@@ -591,68 +597,3 @@ def _is_closed(driver: Any) -> bool:
         return bool(check()) if callable(check) else False
     except Exception:  # pragma: no cover - a broken driver object
         return True
-
-
-def _rollback_quietly(session: Session) -> None:
-    try:
-        session.rollback()
-    except Exception as exc:  # the connection is gone; closing discards it
-        logger.warning("Rollback failed: %s", exc)
-
-
-def _close_quietly(session: Session) -> None:
-    try:
-        session.close()
-    except Exception as exc:
-        logger.warning("Closing a session failed: %s", exc)
-
-
-async def _arollback_quietly(session: AsyncSession) -> None:
-    try:
-        await session.rollback()
-    except Exception as exc:
-        logger.warning("Rollback failed: %s", exc)
-
-
-async def _aclose_quietly(session: AsyncSession) -> None:
-    try:
-        await session.close()
-    except Exception as exc:
-        logger.warning("Closing a session failed: %s", exc)
-
-
-def _import_sibling_models(module: Module) -> None:
-    """Import the ``models.py`` next to the file that created ``module``, if any."""
-    root = Path(module.root)
-    if not (root / "models.py").is_file():
-        return
-    package = _package_of(root)
-    if package is None:
-        return
-    name = f"{package}.models" if package else "models"
-    if name in sys.modules:
-        return
-    try:
-        found = importlib.import_module(name)
-    except ImportError as exc:
-        logger.debug("Not importing %s: %s", name, exc)
-        return
-    file = getattr(found, "__file__", None)
-    if file is None or Path(file).resolve() != (root / "models.py").resolve():
-        logger.debug("%s is not %s; models not imported from it", name, root / "models.py")
-
-
-def _package_of(folder: Path) -> str | None:
-    """The import name of the package whose files are in ``folder``."""
-    folder = folder.resolve()
-    for name, mod in list(sys.modules.items()):
-        file = getattr(mod, "__file__", None)
-        if not file or name == "__main__":
-            continue
-        path = Path(file)
-        if path.parent != folder:
-            continue
-        if path.name == "__init__.py":
-            return name
-        return name.rpartition(".")[0]
-    return None

@@ -20,13 +20,22 @@ another base with :func:`model_base`.
 
 from __future__ import annotations
 
+import importlib
+import logging
 import re
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, DateTime, Dialect, Integer, MetaData, PrimaryKeyConstraint, inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from carboy.modules import Module
+
+logger = logging.getLogger("carboy.db")
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -254,3 +263,41 @@ class TimestampMixin:
         onupdate=lambda: datetime.now(UTC),
         sort_order=901,
     )
+
+
+# -- finding the models of installed modules ----------------------------------------
+def _import_sibling_models(module: Module) -> None:
+    """Import the ``models.py`` next to the file that created ``module``, if any."""
+    root = Path(module.root)
+    if not (root / "models.py").is_file():
+        return
+    package = _package_of(root)
+    if package is None:
+        return
+    name = f"{package}.models" if package else "models"
+    if name in sys.modules:
+        return
+    try:
+        found = importlib.import_module(name)
+    except ImportError as exc:
+        logger.debug("Not importing %s: %s", name, exc)
+        return
+    file = getattr(found, "__file__", None)
+    if file is None or Path(file).resolve() != (root / "models.py").resolve():
+        logger.debug("%s is not %s; models not imported from it", name, root / "models.py")
+
+
+def _package_of(folder: Path) -> str | None:
+    """The import name of the package whose files are in ``folder``."""
+    folder = folder.resolve()
+    for name, mod in list(sys.modules.items()):
+        file = getattr(mod, "__file__", None)
+        if not file or name == "__main__":
+            continue
+        path = Path(file)
+        if path.parent != folder:
+            continue
+        if path.name == "__init__.py":
+            return name
+        return name.rpartition(".")[0]
+    return None
