@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from urllib.parse import quote
 
 from carboy._concurrency import run_in_threadpool
-from carboy.exceptions import ConfigurationError
+from carboy.exceptions import ConfigurationError, HTTPException
 from carboy.responses._base import PlainTextResponse, RedirectResponse, Response
 from carboy.responses._file import FileResponse
 from carboy.types import Receive, Scope, Send
@@ -196,7 +196,12 @@ class StaticFiles:
         await response(scope, receive, send)
 
     async def _respond(self, scope: Scope) -> Response:
+        # Inside a carboy app, errors go through the app's error handling (JSON or
+        # HTML by Accept, custom 404 pages); served alone, they are plain text.
+        in_app = "app" in scope
         if scope["method"] not in ("GET", "HEAD"):
+            if in_app:
+                raise HTTPException(405, headers={"allow": "GET, HEAD"})
             return PlainTextResponse("Method Not Allowed", 405, headers={"allow": "GET, HEAD"})
         path: str = scope["path"]
         root_path: str = scope.get("root_path", "")
@@ -207,6 +212,8 @@ class StaticFiles:
         relative = path[len(root_path) :] if mounted else path
         found = await run_in_threadpool(self._find, relative)
         if found is None:
+            if in_app:
+                raise HTTPException(404)
             return PlainTextResponse("Not Found", 404)
         hit, full_path, stat_result = found
         if hit is _Hit.ADD_SLASH:

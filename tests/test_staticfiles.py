@@ -561,3 +561,25 @@ def test_repr(site: Path) -> None:
     assert repr(StaticFiles(directory=site, html=True)) == (
         f"StaticFiles(directory={[os.path.realpath(site)]!r}, html=True)"
     )
+
+
+def test_misses_inside_a_carboy_app_use_the_apps_error_handling(tmp_path: Path) -> None:
+    from carboy import Carboy, HTMLResponse, HTTPException, Request
+    from carboy.testing import TestClient
+
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "a.css").write_text("a{}")
+    app = Carboy(debug=True, root=tmp_path)
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc: HTTPException) -> HTMLResponse:
+        return HTMLResponse(f"<h1>no {request.path}</h1>", 404)
+
+    with TestClient(app) as client:
+        assert client.get("/static/a.css").text == "a{}"
+        missing = client.get("/static/nope.css")
+        assert (missing.status_code, missing.text) == (404, "<h1>no /static/nope.css</h1>")
+        refused = client.post("/static/a.css", headers={"accept": "application/json"})
+        assert refused.status_code == 405
+        assert refused.headers["allow"] == "GET, HEAD"
+        assert refused.json()["status"] == 405
