@@ -200,8 +200,7 @@ class Carboy(Module):
             '/users/3'
         """
         self.build()
-        root = ""
-        return root + self._table.url_path_for(name, params)
+        return self._table.url_path_for(name, params)
 
     url_for = url_path_for
 

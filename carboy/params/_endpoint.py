@@ -42,39 +42,21 @@ def compile_http_endpoint(
             f"{where}: a handler cannot be a generator; return a StreamingResponse instead"
         )
 
-    # The fast paths: nothing to resolve but the matched path (or nothing at all);
-    # the value is encoded synchronously and sent, with no coroutine in between.
+    # The fast paths: nothing to resolve but the matched path (or nothing at all).
+    # Without router middleware the app's dispatcher calls these handlers itself
+    # (see DIRECT_ATTR); the endpoints below serve them when middleware wraps them.
     if plan.path_only and is_async:
         encode = make_encoder(media_type, status_code)
         names = tuple(plan.params)
-        if not names:
-
-            async def endpoint_noargs(scope: Scope, receive: Receive, send: Send) -> None:
-                rv = await func()
-                messages = encode(rv, scope)
-                if messages is None:
-                    await to_response(rv, media_type, status_code)(scope, receive, send)
-                else:
-                    await send(messages[0])
-                    await send(messages[1])
-
-            _mark_direct(endpoint_noargs, (func, False, encode, media_type, status_code))
-            return endpoint_noargs, plan
-
         every = set(names) == set(path_params)
 
         async def endpoint_path(scope: Scope, receive: Receive, send: Send) -> None:
             params = scope["path_params"]
             rv = await (func(**params) if every else func(**{n: params[n] for n in names}))
-            messages = encode(rv, scope)
-            if messages is None:
-                await to_response(rv, media_type, status_code)(scope, receive, send)
-            else:
-                await send(messages[0])
-                await send(messages[1])
+            await respond(rv, scope, receive, send)
 
-        if every:
-            _mark_direct(endpoint_path, (func, True, encode, media_type, status_code))
+        if every or not names:
+            _mark_direct(endpoint_path, (func, bool(names), encode, media_type, status_code))
         return endpoint_path, plan
 
     async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:

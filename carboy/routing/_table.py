@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from carboy.exceptions import ConfigurationError
+from carboy.params._endpoint import DIRECT_ATTR
 from carboy.routing._paths import PathTemplate, PathTree
 from carboy.types import ASGIApp
 
@@ -117,7 +118,7 @@ class RouteTable:
             allowed = set(entry.methods) | {"OPTIONS"}
             entry.allow = ", ".join(sorted(allowed))
             for method, endpoint in entry.methods.items():
-                direct = getattr(endpoint, "__carboy_direct__", None)
+                direct = getattr(endpoint, DIRECT_ATTR, None)
                 if direct is not None:
                     entry.direct[method] = direct
 
