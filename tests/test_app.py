@@ -309,3 +309,48 @@ def test_production_serves_the_allowed_host() -> None:
     with TestClient(app) as client:
         assert client.get("/").text == "ok"
         assert client.get("/", headers={"host": "other.example"}).status_code == 400
+
+
+def test_router_middleware_wraps_path_only_handlers() -> None:
+    """Handlers the dispatcher would call directly still pass through router middleware."""
+    from carboy import Carboy, Router
+    from carboy.middleware import Middleware
+    from carboy.testing import TestClient
+
+    seen: list[str] = []
+
+    class Tap:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            seen.append(scope["path"])
+            await self.app(scope, receive, send)
+
+    tapped = Router("/t", middleware=[Middleware(Tap)])
+
+    @tapped.get("/plain")
+    async def plain() -> str:
+        return "p"
+
+    @tapped.get("/items/{item_id:int}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    @tapped.get("/ignored/{x}")
+    async def ignored() -> None:
+        return None
+
+    app = Carboy(debug=True)
+    app.include(tapped)
+
+    @app.get("/untapped")
+    async def untapped() -> str:
+        return "u"
+
+    with TestClient(app) as client:
+        assert client.get("/t/plain").text == "p"
+        assert client.get("/t/items/7").json() == {"id": 7}
+        assert client.get("/t/ignored/x").status_code == 204
+        assert client.get("/untapped").text == "u"
+    assert seen == ["/t/plain", "/t/items/7", "/t/ignored/x"]
