@@ -39,7 +39,16 @@ from bench.process import (
     last_error,
     subprocess_env,
 )
-from bench.suite import ALL_TESTS, FRAMEWORKS, SERVERS, TESTS, Framework, Server, Test
+from bench.suite import (
+    ALL_TESTS,
+    BASELINES,
+    FRAMEWORKS,
+    SERVERS,
+    TESTS,
+    Framework,
+    Server,
+    Test,
+)
 from bench.wrk import MAX_ERROR_RATIO, WrkError, run_wrk, wrk_version
 
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -87,7 +96,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--cold-start-runs", type=int, help="imports timed per app (default 7, quick 3)"
     )
     parser.add_argument(
-        "--no-baseline", action="store_true", help="do not add the bare ASGI app to --only"
+        "--no-baseline", action="store_true", help="do not add the bare ASGI apps to --only"
     )
     parser.add_argument("--no-cold-start", action="store_true", help="skip the cold-start timings")
     parser.add_argument("--skip-setup", action="store_true", help="do not run bench.db_setup first")
@@ -358,13 +367,10 @@ def main(argv: list[str] | None = None) -> int:
     framework_names = _pick(args.only, [f.name for f in FRAMEWORKS], "frameworks")
     test_names = _pick(args.tests, list(ALL_TESTS), "tests")
     server_names = _pick(args.servers, list(SERVERS), "servers")
-    if (
-        args.only
-        and not args.no_baseline
-        and "bare" not in framework_names
-        and {"plaintext", "json"} & set(test_names)
-    ):
-        framework_names.insert(0, "bare")
+    if args.only and not args.no_baseline and {"plaintext", "json"} & set(test_names):
+        for baseline in reversed(BASELINES):
+            if baseline not in framework_names:
+                framework_names.insert(0, baseline)
     frameworks = [f for f in FRAMEWORKS if f.name in framework_names]
     servers = [SERVERS[name] for name in server_names]
     tests = [TESTS[name] for name in test_names]

@@ -16,6 +16,8 @@ TFB_TESTS = ("plaintext", "json", "db", "queries", "fortunes", "updates")
 ALL_TESTS = (*TFB_TESTS, "page")
 #: Tests whose figures are also given as a ratio to the bare ASGI callable.
 BASELINE_TESTS = ("plaintext", "json")
+#: The bare callables: the plain one, and one sending carboy's default response headers.
+BASELINES = ("bare", "bare_secure")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,14 @@ class Framework:
 
 FRAMEWORKS: tuple[Framework, ...] = (
     Framework("bare", "bare ASGI", "asgi", ("plaintext", "json"), ("orjson",), peer=False),
+    Framework(
+        "bare_secure",
+        "bare ASGI + carboy's headers",
+        "asgi",
+        ("plaintext", "json"),
+        ("orjson",),
+        peer=False,
+    ),
     Framework("carboy", "carboy", "asgi", ALL_TESTS, ("carboy", "asyncpg", "jinja2"), peer=False),
     Framework("starlette", "Starlette", "asgi", TFB_TESTS, ("starlette", "asyncpg", "jinja2")),
     Framework("fastapi", "FastAPI", "asgi", TFB_TESTS, ("fastapi", "pydantic", "asyncpg")),

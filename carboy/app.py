@@ -366,37 +366,40 @@ class Carboy(Module):
         if not self._direct and scope.get(_INNER_KEY) is not self:
             await self._enter(scope, receive, send)
             return
-        scope["app"] = self
         kind = scope["type"]
         if kind == "http":
-            scope[DEFAULT_HEADERS_KEY] = (
-                self._https_headers if scope["scheme"] == "https" else self._http_headers
-            )
             path = scope["path"]
-            params: dict[str, Any] = {}
             entry = self._static.get(path)
             if entry is None:
+                params: dict[str, Any] = {}
                 entry = self._tree.match(path, params)
-            scope["path_params"] = params
+            else:
+                params = _NO_PARAMS  # a static path has none; _fill_scope gives a fresh dict
             if entry is not None:
-                method = scope["method"]
-                direct = entry.direct.get(method)
+                direct = entry.direct.get(scope["method"])
                 if direct is not None:
-                    # A handler that needs only the path: called here, no endpoint frame.
-                    func, with_params, encode, media_type, status_code = direct
+                    # A handler that needs only the path: called here, no endpoint
+                    # frame, and the scope is only filled in if something else runs.
+                    func, takes_params, encode, _, media_type, status_code = direct
+                    defaults = (
+                        self._https_headers if scope["scheme"] == "https" else self._http_headers
+                    )
                     try:
-                        rv = await (func(**params) if with_params else func())
-                        messages = encode(rv, scope)
-                        if messages is None:
-                            response = to_response(rv, media_type, status_code)
-                            await response(scope, receive, send)
-                        else:
+                        rv = await (func(**params) if takes_params else func())
+                        messages = encode(rv, defaults)
+                        if messages is not None:
                             await send(messages[0])
                             await send(messages[1])
+                            return
+                        self._fill_scope(scope, params)
+                        await to_response(rv, media_type, status_code)(scope, receive, send)
                     except Exception as exc:
+                        self._fill_scope(scope, params)
                         await self._handle_error(scope, receive, send, exc)
                     return
-                endpoint = entry.methods.get(method)
+            self._fill_scope(scope, params)
+            if entry is not None:
+                endpoint = entry.methods.get(scope["method"])
                 if endpoint is not None:
                     try:
                         await endpoint(scope, receive, send)
@@ -408,11 +411,20 @@ class Carboy(Module):
             except Exception as exc:
                 await self._handle_error(scope, receive, send, exc)
         elif kind == "websocket":
+            scope["app"] = self
             await self._dispatch_websocket(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(scope, receive, send)
         else:
             raise RuntimeError(f"carboy does not handle ASGI scope type {kind!r}")
+
+    def _fill_scope(self, scope: Scope, params: dict[str, Any]) -> None:
+        """What endpoints, responses and error handlers read from the scope."""
+        scope["app"] = self
+        scope["path_params"] = {} if params is _NO_PARAMS else params
+        scope[DEFAULT_HEADERS_KEY] = (
+            self._https_headers if scope["scheme"] == "https" else self._http_headers
+        )
 
     async def _enter(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Build on first use, run lifespan, or pass through the middleware stack."""
@@ -577,6 +589,10 @@ class Carboy(Module):
 
     def __repr__(self) -> str:
         return f"<Carboy {self.app_name!r} debug={self.debug}>"
+
+
+#: The path parameters of every static route (never handed out: see ``_fill_scope``).
+_NO_PARAMS: dict[str, Any] = {}
 
 
 def _route_path(scope: Scope) -> str:

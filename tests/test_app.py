@@ -354,3 +354,124 @@ def test_router_middleware_wraps_path_only_handlers() -> None:
         assert client.get("/t/ignored/x").status_code == 204
         assert client.get("/untapped").text == "u"
     assert seen == ["/t/plain", "/t/items/7", "/t/ignored/x"]
+
+
+# -- the dispatcher's direct calls (handlers that need only the path) ---------------
+def _direct_app() -> Carboy:
+    app = production()
+
+    @app.get("/text")
+    async def text() -> str:
+        return "hi"
+
+    @app.get("/items/{item_id:int}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    @app.get("/made")
+    async def made() -> Any:
+        from carboy import Response
+
+        return Response("made", 201, media_type="text/plain")
+
+    @app.get("/nothing", status_code=202)
+    async def nothing() -> None:
+        return None
+
+    @app.get("/broken")
+    async def broken() -> str:
+        raise RuntimeError("boom")
+
+    @app.get("/denied")
+    async def denied() -> str:
+        from carboy import HTTPException
+
+        raise HTTPException(403, "not yours")
+
+    @app.route("/only-head", methods=["HEAD"])
+    async def only_head() -> str:
+        return "never sent"
+
+    @app.exception_handler(RuntimeError)
+    async def on_runtime(request: Request, exc: RuntimeError) -> Any:
+        from carboy import JSONResponse
+
+        # The error handler sees a filled-in scope: app and path params.
+        return JSONResponse({"app": request.app is app, "params": request.path_params}, 500)
+
+    return app
+
+
+def test_direct_handlers_send_body_headers_and_defaults() -> None:
+    with TestClient(_direct_app(), base_url="http://testserver") as client:
+        r = client.get("/text")
+        assert (r.status_code, r.text, r.headers["content-length"]) == (200, "hi", "2")
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert "strict-transport-security" not in r.headers
+        assert client.get("/items/7").json() == {"id": 7}
+
+
+def test_direct_handlers_over_https_send_hsts() -> None:
+    with TestClient(_direct_app(), base_url="https://testserver") as client:
+        r = client.get("/items/7")
+        assert r.json() == {"id": 7}
+        assert r.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_direct_handlers_head_has_length_but_no_body() -> None:
+    with TestClient(_direct_app()) as client:
+        r = client.head("/items/12345")
+        assert r.status_code == 200
+        assert r.content == b""
+        assert r.headers["content-length"] == str(len(b'{"id":12345}'))
+        explicit = client.head("/only-head")
+        assert (explicit.status_code, explicit.content) == (200, b"")
+        assert explicit.headers["content-length"] == "10"
+        assert client.get("/only-head").status_code == 405
+
+
+def test_direct_handlers_returning_other_values_use_the_general_path() -> None:
+    with TestClient(_direct_app()) as client:
+        r = client.get("/made")
+        assert (r.status_code, r.text, r.headers["content-type"]) == (
+            201,
+            "made",
+            "text/plain; charset=utf-8",
+        )
+        assert r.headers["x-frame-options"] == "DENY"
+        empty = client.get("/nothing")
+        assert (empty.status_code, empty.content) == (202, b"")
+        assert empty.headers["x-frame-options"] == "DENY"
+
+
+def test_direct_handler_errors_reach_handlers_with_a_filled_scope() -> None:
+    with TestClient(_direct_app(), raise_server_exceptions=False) as client:
+        r = client.get("/broken")
+        assert (r.status_code, r.json()) == (500, {"app": True, "params": {}})
+        denied = client.get("/denied", headers={"accept": "application/json"})
+        assert denied.status_code == 403
+        assert denied.json()["detail"] == "not yours"
+        assert denied.headers["x-content-type-options"] == "nosniff"
+
+
+def test_static_routes_get_a_fresh_path_params_dict() -> None:
+    app = production()
+    seen: list[dict[str, Any]] = []
+
+    @app.get("/a")
+    async def a(request: Request) -> str:
+        seen.append(dict(request.path_params))
+        request.path_params["mutated"] = "yes"  # must not leak into other requests
+        return "a"
+
+    @app.get("/b")
+    async def b() -> Any:
+        from carboy import Response
+
+        return Response("b")
+
+    with TestClient(app) as client:
+        client.get("/a")
+        client.get("/a")
+        assert seen == [{}, {}]
+        assert client.get("/b").text == "b"

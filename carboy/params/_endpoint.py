@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from carboy._concurrency import run_in_threadpool
 from carboy.exceptions import RequestValidationError
 from carboy.params._markers import Depends
 from carboy.params._plan import Context, Plan, Provider, compile_plan, unwind
-from carboy.params._respond import make_encoder, make_responder, to_response
+from carboy.params._respond import Encoder, make_encoder, make_responder, to_response
 from carboy.requests import Request
 from carboy.types import ASGIApp, Receive, Scope, Send
 
@@ -46,7 +46,6 @@ def compile_http_endpoint(
     # Without router middleware the app's dispatcher calls these handlers itself
     # (see DIRECT_ATTR); the endpoints below serve them when middleware wraps them.
     if plan.path_only and is_async:
-        encode = make_encoder(media_type, status_code)
         names = tuple(plan.params)
         every = set(names) == set(path_params)
 
@@ -56,7 +55,15 @@ def compile_http_endpoint(
             await respond(rv, scope, receive, send)
 
         if every or not names:
-            _mark_direct(endpoint_path, (func, bool(names), encode, media_type, status_code))
+            direct = Direct(
+                func,
+                bool(names),
+                make_encoder(media_type, status_code),
+                make_encoder(media_type, status_code, head=True),
+                media_type,
+                status_code,
+            )
+            setattr(endpoint_path, DIRECT_ATTR, direct)
         return endpoint_path, plan
 
     async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
@@ -143,11 +150,27 @@ def _is_client_error(exc: Exception) -> bool:
     return isinstance(exc, WebSocketDisconnect | WebSocketException | HTTPException)
 
 
-#: Attribute on a fast-path endpoint: ``(handler, takes_path_params, encode, media_type,
-#: status_code)``, so the app's dispatcher can call the handler itself (one coroutine
-#: frame less per request). Middleware-wrapped endpoints do not carry it.
+class Direct(NamedTuple):
+    """A handler the app's dispatcher may call itself: it needs nothing but the path.
+
+    Read by :meth:`carboy.Carboy.__call__` with one unpacking per request (one
+    coroutine frame less than calling the endpoint). Middleware-wrapped endpoints
+    do not carry it.
+    """
+
+    func: Callable[..., Any]
+    #: Whether ``func`` takes the matched path parameters (all of them, by name).
+    takes_params: bool
+    encode: Encoder
+    #: The same encoder with an empty body, for HEAD.
+    encode_head: Encoder
+    media_type: str | None
+    status_code: int | None
+
+    def for_head(self) -> Direct:
+        """This handler as served for HEAD: same headers, no body."""
+        return self._replace(encode=self.encode_head)
+
+
+#: Attribute on a fast-path endpoint holding its :class:`Direct`.
 DIRECT_ATTR = "__carboy_direct__"
-
-
-def _mark_direct(endpoint: Any, direct: tuple[Any, ...]) -> None:
-    setattr(endpoint, DIRECT_ATTR, direct)

@@ -17,7 +17,7 @@ from typing import Any
 
 from carboy import _json
 from carboy.responses import DEFAULT_HEADERS_KEY, JSONResponse, Response
-from carboy.types import Message, Receive, Scope, Send
+from carboy.types import Message, RawHeaders, Receive, Scope, Send
 
 Responder = Callable[[Any, Scope, Receive, Send], Awaitable[None]]
 
@@ -58,16 +58,32 @@ def to_response(rv: Any, media_type: str | None = None, status_code: int | None 
 
 
 Encoded = tuple[Message, Message]
-Encoder = Callable[[Any, Scope], "Encoded | None"]
+Encoder = Callable[[Any, RawHeaders], "Encoded | None"]
+
+#: ``content-length`` header pairs by length, made once each (up to 64 KiB bodies).
+_LENGTH_HEADERS: dict[int, tuple[bytes, bytes]] = {}
+_LENGTH_CACHE_LIMIT = 65_536
 
 
-def make_encoder(media_type: str | None, status_code: int | None) -> Encoder:
+def _length_header(length: int) -> tuple[bytes, bytes]:
+    header = (b"content-length", b"%d" % length)
+    if length < _LENGTH_CACHE_LIMIT:
+        _LENGTH_HEADERS[length] = header
+    return header
+
+
+def make_encoder(media_type: str | None, status_code: int | None, *, head: bool = False) -> Encoder:
     """Compile the fast encoder of one route: ``str``, ``dict`` and ``list`` values to the
-    two ASGI messages, synchronously; None for anything else (see :func:`to_response`)."""
+    two ASGI messages, synchronously; None for anything else (see :func:`to_response`).
+
+    The encoder takes the value and the app's default headers for the request's
+    scheme. ``head=True`` compiles the HEAD variant: same headers, empty body.
+    """
     text_type = _content_type(media_type or "text/html")
     status = status_code or 200
+    lengths = _LENGTH_HEADERS
 
-    def encode(rv: Any, scope: Scope) -> Encoded | None:
+    def encode(rv: Any, defaults: RawHeaders) -> Encoded | None:
         kind = type(rv)
         if kind is str:
             body = rv.encode()
@@ -77,17 +93,14 @@ def make_encoder(media_type: str | None, status_code: int | None) -> Encoder:
             ctype = _JSON_TYPE
         else:
             return None
+        length = len(body)
         return (
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [
-                    ctype,
-                    (b"content-length", b"%d" % len(body)),
-                    *scope[DEFAULT_HEADERS_KEY],
-                ],
+                "headers": [ctype, lengths.get(length) or _length_header(length), *defaults],
             },
-            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body},
+            {"type": "http.response.body", "body": b"" if head else body},
         )
 
     return encode
@@ -96,9 +109,12 @@ def make_encoder(media_type: str | None, status_code: int | None) -> Encoder:
 def make_responder(media_type: str | None, status_code: int | None) -> Responder:
     """Compile the return-value sender for one route (its media type and status fixed)."""
     encode = make_encoder(media_type, status_code)
+    encode_head = make_encoder(media_type, status_code, head=True)
 
     async def respond(rv: Any, scope: Scope, receive: Receive, send: Send) -> None:
-        messages = encode(rv, scope)
+        messages = (encode_head if scope["method"] == "HEAD" else encode)(
+            rv, scope[DEFAULT_HEADERS_KEY]
+        )
         if messages is None:
             await to_response(rv, media_type, status_code)(scope, receive, send)
         else:

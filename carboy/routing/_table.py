@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from carboy.exceptions import ConfigurationError
-from carboy.params._endpoint import DIRECT_ATTR
+from carboy.params._endpoint import DIRECT_ATTR, Direct
 from carboy.routing._paths import PathTemplate, PathTree
 from carboy.types import ASGIApp
 
@@ -24,7 +24,7 @@ class Endpoints:
     websocket_source: str = ""
     allow: str = ""
     #: Per method, the handler the dispatcher may call directly (see params._endpoint).
-    direct: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    direct: dict[str, Direct] = field(default_factory=dict)
 
 
 class NoMatchFound(LookupError):
@@ -118,9 +118,9 @@ class RouteTable:
             allowed = set(entry.methods) | {"OPTIONS"}
             entry.allow = ", ".join(sorted(allowed))
             for method, endpoint in entry.methods.items():
-                direct = getattr(endpoint, DIRECT_ATTR, None)
+                direct: Direct | None = getattr(endpoint, DIRECT_ATTR, None)
                 if direct is not None:
-                    entry.direct[method] = direct
+                    entry.direct[method] = direct.for_head() if method == "HEAD" else direct
 
     def lookup(self, path: str, params: dict[str, Any]) -> Endpoints | None:
         """The endpoints for ``path`` (static first), filling ``params``."""

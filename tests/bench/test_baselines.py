@@ -1,0 +1,82 @@
+"""The bare baselines the benchmarks divide by: same answers, and the same headers as carboy."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from bench.apps import bare_app, bare_secure_app
+from bench.report import summarize
+from carboy.middleware import SecurityHeaders
+
+
+def call(app: Any, path: str, method: str = "GET") -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
+    asyncio.run(app(scope, receive, send))
+    start, body = sent
+    return start["status"], list(start["headers"]), body["body"]
+
+
+def test_secure_baseline_sends_carboys_default_headers() -> None:
+    assert bare_secure_app.SECURITY_HEADERS == SecurityHeaders().encode(https=False)
+
+
+@pytest.mark.parametrize("path", ["/plaintext", "/json"])
+def test_secure_baseline_answers_exactly_like_carboy(path: str) -> None:
+    from bench.apps import carboy_app
+
+    assert call(bare_secure_app.app, path) == call(carboy_app.app, path)
+
+
+@pytest.mark.parametrize("path", ["/plaintext", "/json"])
+def test_plain_baseline_answers_the_same_bodies_with_two_headers(path: str) -> None:
+    status, headers, body = call(bare_app.app, path)
+    assert (status, body) == call(bare_secure_app.app, path)[::2]
+    assert [name for name, _ in headers] == [b"content-type", b"content-length"]
+
+
+def test_unknown_paths_are_404() -> None:
+    assert call(bare_secure_app.app, "/nope")[0] == 404
+
+
+def test_report_gives_carboy_both_baseline_ratios() -> None:
+    def run(framework: str, rps: float) -> dict[str, Any]:
+        return {
+            "test": "json",
+            "framework": framework,
+            "server": "uvicorn",
+            "status": "ok",
+            "rps": rps,
+            "p99_ms": 1.0,
+            "rss_kib": 1024,
+        }
+
+    results = {
+        "runs": [run("bare", 100.0), run("bare_secure", 90.0), run("carboy", 81.0)],
+    }
+    rows = {row["framework"]: row for row in summarize(results)}
+    assert rows["carboy"]["vs_bare"] == pytest.approx(0.81)
+    assert rows["carboy"]["vs_bare_secure"] == pytest.approx(0.90)
