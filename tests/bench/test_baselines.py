@@ -41,7 +41,7 @@ def call(app: Any, path: str, method: str = "GET") -> tuple[int, list[tuple[byte
 
 
 def test_secure_baseline_sends_carboys_default_headers() -> None:
-    assert bare_secure_app.SECURITY_HEADERS == SecurityHeaders().encode(https=False)
+    assert SecurityHeaders().encode(https=False) == bare_secure_app.SECURITY_HEADERS
 
 
 @pytest.mark.parametrize("path", ["/plaintext", "/json"])

@@ -265,3 +265,44 @@ def test_unknown_converter_is_named_at_build() -> None:
 
     with pytest.raises(ConfigurationError, match=r"unknown converter 'year'.*register_converter"):
         app.build()
+
+
+@pytest.mark.parametrize("text", ["-1", "+1", "١٢", "１２", "²", "1.0", " 1", "", "0x10", "1_000"])
+def test_int_segments_in_routes_match_exactly_what_the_converter_takes(text: str) -> None:
+    """The tree walk checks built-in ints inline; it must agree with IntConverter."""
+    app = Carboy(debug=True)
+
+    @app.get("/n/{n:int}")
+    async def number(n: int) -> dict[str, int]:
+        return {"n": n}
+
+    @app.get("/n/{word}")
+    async def word(word: str) -> dict[str, str]:
+        return {"word": word}
+
+    with TestClient(app) as client:
+        assert client.get("/n/0042").json() == {"n": 42}
+        if text:
+            assert client.get(f"/n/{text}").json() == {"word": text}
+        else:
+            assert client.get("/n/").status_code == 404
+
+
+def test_an_int_converter_subclass_keeps_its_own_to_python() -> None:
+    class EvenConverter(IntConverter):
+        def to_python(self, value: str) -> int:
+            number = super().to_python(value)
+            if number % 2:
+                raise ValueError(value)
+            return number
+
+    app = Carboy(debug=True)
+    app.register_converter("even", EvenConverter())
+
+    @app.get("/even/{n:even}")
+    async def even(n: int) -> dict[str, int]:
+        return {"n": n}
+
+    with TestClient(app) as client:
+        assert client.get("/even/4").json() == {"n": 4}
+        assert client.get("/even/3").status_code == 404
