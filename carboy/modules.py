@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -114,7 +114,8 @@ class Module(Router):
         self.static_dir = self._resolve(static)
         self.startup_hooks: list[Hook] = []
         self.shutdown_hooks: list[Hook] = []
-        self.commands: list[click.Command] = []
+        self._commands: list[click.Command] = []
+        self._command_factories: list[Callable[[], Iterable[click.Command]]] = []
         self.providers: dict[type, Provider] = {}
         self.checks: list[Check] = []
         self.exception_handlers = ExceptionHandlers()
@@ -159,7 +160,33 @@ class Module(Router):
     def add_command(self, command: click.Command) -> None:
         """Add a ready-made click command or group to the ``carboy`` CLI."""
         self._check_open("add a command")
-        self.commands.append(command)
+        self._commands.append(command)
+
+    def add_commands(self, factory: Callable[[], Iterable[click.Command]]) -> None:
+        """Add the commands ``factory`` returns, made only when the CLI first asks.
+
+        For a battery whose commands import what serving never needs (click
+        groups, rich, Alembic): a server process, or a serverless cold start,
+        then does not pay for them.
+
+        Example:
+            >>> shop = Module("shop")
+            >>> def shop_commands():
+            ...     import click
+            ...     return [click.Command("restock", callback=lambda: None)]
+            >>> shop.add_commands(shop_commands)
+            >>> [c.name for c in shop.commands]
+            ['restock']
+        """
+        self._check_open("add commands")
+        self._command_factories.append(factory)
+
+    @property
+    def commands(self) -> list[click.Command]:
+        """The module's ``carboy`` CLI commands, in the order they were added."""
+        while self._command_factories:
+            self._commands.extend(self._command_factories.pop(0)())
+        return self._commands
 
     def provide(
         self, type_: type[T], value: T | None = None, *, factory: Callable[..., Any] | None = None

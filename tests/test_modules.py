@@ -9,7 +9,7 @@ import click
 import pytest
 
 from carboy import Carboy, CheckMessage, HTTPException, Module, Request
-from carboy.exceptions import ConfigurationError
+from carboy.exceptions import ConfigurationError, SetupError
 from carboy.testing import TestClient
 
 
@@ -214,3 +214,27 @@ def test_http_exception_handlers_from_a_module() -> None:
         response = client.get("/nowhere")
     assert (response.status_code, response.text) == (404, "<p>custom 404</p>")
     assert response.headers["content-type"] == "text/html; charset=utf-8"
+
+
+def test_command_factories_run_only_when_commands_are_read() -> None:
+
+    calls: list[str] = []
+
+    def make() -> list[click.Command]:
+        calls.append("made")
+        return [click.Command("late")]
+
+    shop = Module("shop")
+    shop.add_command(click.Command("early"))
+    shop.add_commands(make)
+    assert calls == []
+    assert [c.name for c in shop.commands] == ["early", "late"]
+    assert [c.name for c in shop.commands] == ["early", "late"]  # made once
+    assert calls == ["made"]
+
+
+def test_command_factories_are_refused_after_start_up() -> None:
+    app = Carboy(debug=True)
+    app.build()
+    with pytest.raises(SetupError, match="add commands"):
+        app.add_commands(list)

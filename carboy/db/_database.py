@@ -163,10 +163,8 @@ class Database(Module):
         from carboy.db.checks import check_database
 
         self.check(check_database)
-        from carboy.db.cli import commands
-
-        for command in commands():
-            self.add_command(command)
+        # Imported when the CLI lists commands: serving never loads click groups or rich.
+        self.add_commands(lambda: importlib.import_module("carboy.db.cli").commands())
 
     # -- wiring ----------------------------------------------------------------------
     @classmethod

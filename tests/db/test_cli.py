@@ -266,3 +266,17 @@ def test_migrate_shows_a_progress_display_on_a_terminal(
     assert "Applied 1 migration." in result.output
     assert "\x1b[" in result.output  # a live display, with colours
     assert db.migrations.pending() == []
+
+
+def test_serving_does_not_import_the_cli() -> None:
+    """A server (or a serverless cold start) with a Database loads no CLI code."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from carboy import Carboy; from carboy.db import Database; "
+        "app = Carboy(debug=True); app.install(Database('sqlite:///:memory:')); app.build(); "
+        "print(sorted(m for m in ('carboy.db.cli', 'carboy.cli', 'rich') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
