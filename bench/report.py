@@ -338,8 +338,10 @@ def _method_section(meta: dict[str, Any]) -> list[str]:
         "query loads the user); Django uses `django.contrib.sessions` (database-backed, on "
         "PostgreSQL) and `django.contrib.auth`, applied to the login and page views only, "
         "so the other tests are not charged for them (one query for the session, one for the "
-        "user). Both then read the fortunes and render the same template. carboy's slot "
-        'stays "not implemented" until its auth battery exists.',
+        "user). carboy has no auth battery yet: its app checks an HMAC-signed session cookie "
+        "written by hand (as lean as Flask-Login's) and loads the user by primary key through "
+        "`carboy.db`'s pooled driver connection (one query). All three then read the "
+        "fortunes and render the same template.",
         "- **Caveat**: one machine, two cores, loopback networking and a local database: "
         "absolute numbers are far below TechEmpower's hardware; the ratios are the point.",
         "",

@@ -44,7 +44,7 @@ FRAMEWORKS: tuple[Framework, ...] = (
     Framework("bare", "bare ASGI", "asgi", ("plaintext", "json"), ("orjson",), peer=False),
     Framework(
         "bare_secure",
-        "bare ASGI + carboy's headers",
+        "bare + carboy's headers",
         "asgi",
         ("plaintext", "json"),
         ("orjson",),
