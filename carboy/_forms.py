@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qsl
 
-from python_multipart.multipart import MultipartParser, parse_options_header
-
 from carboy.datastructures import FormData, Headers, UploadFile
 from carboy.exceptions import HTTPException
 
@@ -41,6 +39,9 @@ async def parse_multipart(
     content_type: bytes, stream: AsyncIterator[bytes], limits: FormLimits
 ) -> FormData:
     """Parse a ``multipart/form-data`` body from ``stream``; 400 if it is malformed."""
+    # Imported on first use: an app that takes no uploads does not load the parser.
+    from python_multipart.multipart import MultipartParser, parse_options_header
+
     _, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if not boundary:
