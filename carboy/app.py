@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from carboy._lifespan import serve_lifespan
 from carboy.errors import (
     ExceptionHandlers,
     call_handler,
@@ -17,7 +18,7 @@ from carboy.errors import (
     response_for_http_exception,
 )
 from carboy.exceptions import ConfigurationError, HTTPException
-from carboy.modules import CheckMessage, Module, _caller_root, run_hook
+from carboy.modules import CheckMessage, Module, _caller_root
 from carboy.params import (
     Plan,
     Provider,
@@ -27,7 +28,7 @@ from carboy.params import (
 )
 from carboy.requests import Request
 from carboy.responses import DEFAULT_HEADERS_KEY, RedirectResponse, Response
-from carboy.responses._base import STARTED_KEY, with_default_headers
+from carboy.responses._base import STARTED_KEY, MountGuard
 from carboy.routing import (
     Converter,
     Endpoints,
@@ -38,7 +39,7 @@ from carboy.routing import (
     default_converters,
     parse_path,
 )
-from carboy.types import ASGIApp, Message, Receive, Scope, Send
+from carboy.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from carboy.middleware import Middleware, SecurityHeaders
@@ -133,7 +134,6 @@ class Carboy(Module):
         self._providers: dict[type, Provider] = {}
         self._http_headers: list[tuple[bytes, bytes]] = []
         self._https_headers: list[tuple[bytes, bytes]] = []
-        self._started = False
 
     # -- configuration ----------------------------------------------------
     @property
@@ -269,7 +269,7 @@ class Carboy(Module):
     def _add_route(self, resolved: ResolvedRoute) -> None:
         route = resolved.route
         if isinstance(route, Mount):
-            app: ASGIApp = _MountGuard(route.app)
+            app: ASGIApp = MountGuard(route.app)
             for mw in reversed(resolved.middleware):
                 app = mw.wrap(app)
             self._table.add_mount(resolved.path, app, route.source)
@@ -414,7 +414,7 @@ class Carboy(Module):
             scope["app"] = self
             await self._dispatch_websocket(scope, receive, send)
         elif kind == "lifespan":
-            await self._lifespan(scope, receive, send)
+            await serve_lifespan(self, receive, send)
         else:
             raise RuntimeError(f"carboy does not handle ASGI scope type {kind!r}")
 
@@ -429,7 +429,7 @@ class Carboy(Module):
     async def _enter(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Build on first use, run lifespan, or pass through the middleware stack."""
         if scope["type"] == "lifespan":
-            await self._lifespan(scope, receive, send)
+            await serve_lifespan(self, receive, send)
             return
         self.build()
         if self._direct:
@@ -544,49 +544,6 @@ class Carboy(Module):
                 response = debug_response(scope, exc) if self.debug else error_response(scope, 500)
         await response(scope, receive, send)
 
-    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started: list[Module] = []
-        message: Message = await receive()
-        if message["type"] != "lifespan.startup":  # pragma: no cover - protocol guarantee
-            return
-        try:
-            self.build()
-            for module in self._startup_order():
-                for hook in module.startup_hooks:
-                    await run_hook(hook)
-                started.append(module)
-        except BaseException as exc:
-            logger.error("Startup failed", exc_info=exc)
-            await self._run_shutdown(started)
-            await send(
-                {"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"}
-            )
-            return
-        self._started = True
-        await send({"type": "lifespan.startup.complete"})
-        message = await receive()
-        failure = await self._run_shutdown(started)
-        if failure is not None:
-            await send({"type": "lifespan.shutdown.failed", "message": failure})
-        else:
-            await send({"type": "lifespan.shutdown.complete"})
-
-    def _startup_order(self) -> list[Module]:
-        # Modules after those they installed, in install order; the app last.
-        # Shutdown runs in the reverse order.
-        return self.walk(children_first=True)
-
-    async def _run_shutdown(self, started: list[Module]) -> str | None:
-        failure: str | None = None
-        for module in reversed(started):
-            for hook in reversed(module.shutdown_hooks):
-                try:
-                    await run_hook(hook)
-                except Exception as exc:
-                    logger.error("Shutdown hook %r failed", hook, exc_info=exc)
-                    failure = failure or f"{type(exc).__name__}: {exc}"
-        return failure
-
     def __repr__(self) -> str:
         return f"<Carboy {self.app_name!r} debug={self.debug}>"
 
@@ -602,25 +559,3 @@ def _route_path(scope: Scope) -> str:
     if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
         return path[len(root) :] or "/"
     return path
-
-
-class _MountGuard:
-    """Wraps a mounted ASGI app: adds the app's default headers its responses lack,
-    and notes when a response starts (so a later error is not answered twice)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def guarded_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                scope[STARTED_KEY] = True
-                headers = list(message.get("headers", ()))
-                message = {**message, "headers": with_default_headers(headers, scope)}
-            await send(message)
-
-        await self.app(scope, receive, guarded_send)

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from carboy import _json
 from carboy.datastructures import MutableHeaders
-from carboy.types import RawHeaders, Receive, Scope, Send
+from carboy.types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
 
 #: Key in the ASGI scope where the app puts its pre-encoded default headers
 #: (security headers and the like); every response appends them.
@@ -36,6 +36,28 @@ def with_default_headers(raw: RawHeaders, scope: Scope) -> RawHeaders:
         return raw
     names = {k for k, _ in raw}
     return raw + [h for h in defaults if h[0] not in names]
+
+
+class MountGuard:
+    """Wraps a mounted ASGI app: adds the app's default headers its responses lack,
+    and notes when a response starts (so a later error is not answered twice)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def guarded_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                scope[STARTED_KEY] = True
+                headers = list(message.get("headers", ()))
+                message = {**message, "headers": with_default_headers(headers, scope)}
+            await send(message)
+
+        await self.app(scope, receive, guarded_send)
 
 
 class Response:

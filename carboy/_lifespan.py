@@ -1,0 +1,59 @@
+"""The ASGI lifespan protocol for a :class:`~carboy.Carboy` app: start-up and shutdown hooks."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from carboy.modules import Module, run_hook
+from carboy.types import Receive, Send
+
+if TYPE_CHECKING:
+    from carboy.app import Carboy
+
+logger = logging.getLogger("carboy.error")
+
+
+async def serve_lifespan(app: Carboy, receive: Receive, send: Send) -> None:
+    """Build ``app``, run every module's start-up hooks, wait, then the shutdown hooks.
+
+    Modules start after those they installed, in install order, the app last;
+    shutdown runs in the reverse order, and only for modules that started. A
+    failing start-up hook shuts down what started and reports the failure; a
+    failing shutdown hook is logged and the others still run.
+    """
+    message = await receive()
+    if message["type"] != "lifespan.startup":  # pragma: no cover - protocol guarantee
+        return
+    started: list[Module] = []
+    try:
+        app.build()
+        for module in app.walk(children_first=True):
+            for hook in module.startup_hooks:
+                await run_hook(hook)
+            started.append(module)
+    except BaseException as exc:
+        logger.error("Startup failed", exc_info=exc)
+        await run_shutdown(started)
+        await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
+        return
+    await send({"type": "lifespan.startup.complete"})
+    await receive()  # lifespan.shutdown
+    failure = await run_shutdown(started)
+    if failure is not None:
+        await send({"type": "lifespan.shutdown.failed", "message": failure})
+    else:
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+async def run_shutdown(started: list[Module]) -> str | None:
+    """Run the shutdown hooks of ``started`` in reverse; the first failure, if any."""
+    failure: str | None = None
+    for module in reversed(started):
+        for hook in reversed(module.shutdown_hooks):
+            try:
+                await run_hook(hook)
+            except Exception as exc:
+                logger.error("Shutdown hook %r failed", hook, exc_info=exc)
+                failure = failure or f"{type(exc).__name__}: {exc}"
+    return failure
