@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -369,3 +370,68 @@ def test_static_routes_get_a_fresh_path_params_dict() -> None:
         client.get("/a")
         assert seen == [{}, {}]
         assert client.get("/b").text == "b"
+
+
+# -- the Host check in production (in the dispatcher, or outermost in a stack) ------------
+class _Seen:
+    """User middleware that records the paths it is called with."""
+
+    def __init__(self, app: ASGIApp, seen: list[str]) -> None:
+        self.app = app
+        self.seen = seen
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            self.seen.append(scope["path"])
+        await self.app(scope, receive, send)
+
+
+def _guarded_app(seen: list[str] | None = None) -> Carboy:
+    app = production()
+    if seen is not None:
+        app.add_middleware(_Seen, seen)
+
+    @app.get("/json")
+    async def hello() -> dict[str, str]:
+        return {"hello": "world"}
+
+    @app.get("/items/{item_id:int}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    @app.websocket("/ws")
+    async def ws_route(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text("in")
+        await ws.close()
+
+    return app
+
+
+@pytest.mark.parametrize("with_middleware", [False, True], ids=["dispatcher", "stack"])
+def test_bad_hosts_are_refused_before_anything_runs(
+    with_middleware: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[str] = []
+    app = _guarded_app(seen if with_middleware else None)
+    with TestClient(app) as client:
+        assert client.get("/json").json() == {"hello": "world"}
+        assert client.get("/items/3").json() == {"id": 3}
+        with caplog.at_level(logging.WARNING, logger="carboy.security"):
+            bad = client.get("/json", headers={"host": "evil.example"})
+        assert bad.status_code == 400
+        assert bad.headers["x-frame-options"] == "DENY"  # the app's headers, even on a 400
+        assert "evil.example" in caplog.text
+        assert client.get("/items/3", headers={"host": "testserver:80@evil"}).status_code == 400
+        twice = client.get("/json", headers=[("host", "testserver"), ("host", "evil.example")])
+        assert twice.status_code == 400
+        with client.websocket_connect("/ws") as ws:
+            assert ws.receive_text() == "in"
+        with (
+            pytest.raises(WebSocketDenied),
+            client.websocket_connect("/ws", headers={"host": "evil.example"}),
+        ):
+            pass  # pragma: no cover
+    if with_middleware:
+        # The user's middleware saw only the requests that passed the Host check.
+        assert seen == ["/json", "/items/3", "/ws"]
