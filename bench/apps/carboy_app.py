@@ -48,7 +48,8 @@ app = Carboy(
     Settings(
         debug=False,
         secret_key=SECRET_KEY,
-        allowed_hosts=["*"],
+        # Production as deployed: the Host header is checked on every request.
+        allowed_hosts=["127.0.0.1", "localhost"],
         templates_dir=str(TEMPLATES_DIR),
     )
 )
