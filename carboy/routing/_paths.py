@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from carboy.exceptions import ConfigurationError
-from carboy.routing._converters import Converter, IntConverter, PathConverter
+from carboy.routing._converters import Converter, PathConverter
 
 T = TypeVar("T")
 
@@ -129,28 +129,11 @@ def parse_path(path: str, converters: Mapping[str, Converter]) -> PathTemplate:
 @dataclass(slots=True)
 class _Node(Generic[T]):
     static: dict[str, _Node[T]] = field(default_factory=dict)
-    #: ``(name, converter, kind, child)``; ``kind`` lets the walk inline the built-ins.
-    params: list[tuple[str, Converter, int, _Node[T]]] = field(default_factory=list)
+    #: ``(name, converter, accepts_any_segment, child)``, narrow converters first.
+    params: list[tuple[str, Converter, bool, _Node[T]]] = field(default_factory=list)
     mixed: list[tuple[Segment, _Node[T]]] = field(default_factory=list)
     rest: list[tuple[str, Converter, T]] = field(default_factory=list)
     value: T | None = None
-
-
-#: How the greedy walk converts a segment: by calling ``to_python``, or inline.
-_CALL, _ANY_SEGMENT, _INT = 0, 1, 2
-
-
-def _kind(conv: Converter) -> int:
-    if getattr(conv, "accepts_any_segment", False):
-        return _ANY_SEGMENT
-    if type(conv) is IntConverter:  # exactly: a subclass may override to_python
-        return _INT
-    return _CALL
-
-
-def _priority(conv: Converter) -> int:
-    # Narrow converters are tried before the catch-all string converter.
-    return 1 if getattr(conv, "accepts_any_segment", False) else 0
 
 
 class PathTree(Generic[T]):
@@ -179,8 +162,10 @@ class PathTree(Generic[T]):
                         break
                 else:
                     child = _Node()
-                    node.params.append((name, conv, _kind(conv), child))
-                    node.params.sort(key=lambda p: _priority(p[1]))
+                    any_segment = bool(getattr(conv, "accepts_any_segment", False))
+                    node.params.append((name, conv, any_segment, child))
+                    # Narrow converters are tried before the catch-all string converter.
+                    node.params.sort(key=lambda p: p[2])
                     node = child
             elif seg.kind == "mixed":
                 for s, child in node.mixed:
@@ -209,15 +194,10 @@ class PathTree(Generic[T]):
         for seg in segs:
             child = node.static.get(seg)
             if child is None:
-                for name, conv, kind, candidate in node.params:
-                    if kind == _ANY_SEGMENT:
+                for name, conv, any_segment, candidate in node.params:
+                    if any_segment:
                         if seg:
                             params[name] = seg
-                            child = candidate
-                            break
-                    elif kind == _INT:  # IntConverter.to_python, without its frame
-                        if seg.isascii() and seg.isdigit():
-                            params[name] = int(seg)
                             child = candidate
                             break
                     else:
@@ -262,8 +242,8 @@ def _match_all(
     child = node.static.get(seg)
     if child is not None:
         yield from _match_all(child, segs, i + 1, params)
-    for name, conv, kind, child in node.params:
-        if kind == _ANY_SEGMENT:
+    for name, conv, any_segment, child in node.params:
+        if any_segment:
             if not seg:
                 continue
             value: Any = seg
