@@ -397,6 +397,7 @@ class Carboy(Module):
                     # A handler that needs only the path: called here, no endpoint
                     # frame, and the scope is only filled in if something else runs.
                     func, takes_params, encode, _, media_type, status_code = direct
+                    # _default_headers(scope), inlined: this is the hot path.
                     defaults = (
                         self._https_headers if scope["scheme"] == "https" else self._http_headers
                     )
@@ -441,9 +442,11 @@ class Carboy(Module):
         """What endpoints, responses and error handlers read from the scope."""
         scope["app"] = self
         scope["path_params"] = {} if params is _NO_PARAMS else params
-        scope[DEFAULT_HEADERS_KEY] = (
-            self._https_headers if scope["scheme"] == "https" else self._http_headers
-        )
+        scope[DEFAULT_HEADERS_KEY] = self._default_headers(scope)
+
+    def _default_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        """The pre-encoded headers every response gets, for the request's scheme."""
+        return self._https_headers if scope["scheme"] == "https" else self._http_headers
 
     async def _enter(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Build on first use, run lifespan, or pass through the middleware stack."""
@@ -457,9 +460,7 @@ class Carboy(Module):
         scope[_INNER_KEY] = self
         if scope["type"] == "http":
             # Middleware may answer on its own (400, 413): with the same headers.
-            scope[DEFAULT_HEADERS_KEY] = (
-                self._https_headers if scope["scheme"] == "https" else self._http_headers
-            )
+            scope[DEFAULT_HEADERS_KEY] = self._default_headers(scope)
         await self._stack(scope, receive, send)  # type: ignore[misc]
 
     async def _dispatch_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
