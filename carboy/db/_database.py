@@ -433,13 +433,8 @@ class Database(Module):
             await run_in_threadpool(self._end, session, None)
 
     async def _request_async_session(self) -> AsyncIterator[AsyncSession]:
-        session = self.async_session()
-        try:
+        async with self.atransaction() as session:
             yield session
-        except BaseException as exc:
-            await self._aend(session, exc)
-            raise
-        await self._aend(session, None)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
