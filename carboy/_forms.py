@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from urllib.parse import parse_qsl
+from typing import TYPE_CHECKING
+from urllib.parse import unquote_plus
 
 from carboy.datastructures import FormData, Headers, UploadFile
 from carboy.exceptions import HTTPException
 
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks, QuerystringCallbacks
+
 
 class FormLimits:
-    """Bounds on what a form body may hold (beyond the request body limit)."""
+    """Bounds on what a form body may hold (beyond the request body limit).
+
+    The same bounds apply to urlencoded and multipart bodies, checked while the
+    body streams in: the request fails with 413 the moment one is passed.
+
+    Args:
+        max_fields: Most non-file fields a form may have.
+        max_files: Most files a multipart form may carry.
+        max_field_size: Largest non-file field value in bytes (for urlencoded
+            bodies, as sent, percent-escapes and all; its name is bounded the same).
+        spool_threshold: Bytes of an upload kept in memory before it moves to disk.
+
+    Example:
+        >>> await request.form(limits=FormLimits(max_fields=20))  # doctest: +SKIP
+    """
 
     def __init__(
         self,
@@ -26,13 +45,84 @@ class FormLimits:
         self.spool_threshold = spool_threshold
 
 
-def parse_urlencoded(body: bytes) -> FormData:
-    """Parse an ``application/x-www-form-urlencoded`` body."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise HTTPException(400, "Form body is not valid UTF-8") from None
-    return FormData(parse_qsl(text, keep_blank_values=True))
+#: A chunk bigger than this is parsed in slices, with the event loop let run
+#: between them: one large body in one ASGI message never holds the loop for
+#: the whole parse.
+_SLICE = 16 * 1024
+
+
+async def _slices(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    async for chunk in stream:
+        if len(chunk) <= _SLICE:
+            yield chunk
+            continue
+        for start in range(0, len(chunk), _SLICE):
+            if start:
+                await asyncio.sleep(0)
+            yield chunk[start : start + _SLICE]
+
+
+def _too_many_fields(limits: FormLimits) -> HTTPException:
+    return HTTPException(413, f"Too many fields (limit {limits.max_fields})")
+
+
+def _field_too_big(limits: FormLimits) -> HTTPException:
+    return HTTPException(413, f"Form field exceeds {limits.max_field_size} bytes")
+
+
+async def parse_urlencoded(stream: AsyncIterator[bytes], limits: FormLimits) -> FormData:
+    """Parse an ``application/x-www-form-urlencoded`` body from ``stream``.
+
+    Fields are counted and measured as they arrive, so a body with too many
+    fields or a too-big field fails with 413 without being parsed to its end;
+    a body that is not UTF-8 gets 400.
+    """
+    from python_multipart.multipart import QuerystringParser
+
+    items: list[tuple[str, str | UploadFile]] = []
+    field = bytearray()  # "name=value" as sent; "=" marks where the value starts
+    value_at = -1
+
+    def on_field_start() -> None:
+        nonlocal value_at
+        field.clear()
+        value_at = -1
+
+    def on_field_name(data: bytes, start: int, end: int) -> None:
+        field.extend(data[start:end])
+        if len(field) > limits.max_field_size:
+            raise _field_too_big(limits)
+
+    def on_field_data(data: bytes, start: int, end: int) -> None:
+        nonlocal value_at
+        if value_at < 0:
+            value_at = len(field)
+        field.extend(data[start:end])
+        if len(field) - value_at > limits.max_field_size:
+            raise _field_too_big(limits)
+
+    def on_field_end() -> None:
+        if len(items) >= limits.max_fields:
+            raise _too_many_fields(limits)
+        split = len(field) if value_at < 0 else value_at
+        try:
+            name = field[:split].decode("utf-8")
+            value = field[split:].decode("utf-8")
+        except UnicodeDecodeError:
+            raise HTTPException(400, "Form body is not valid UTF-8") from None
+        items.append((unquote_plus(name), unquote_plus(value)))
+
+    callbacks: QuerystringCallbacks = {
+        "on_field_start": on_field_start,
+        "on_field_name": on_field_name,
+        "on_field_data": on_field_data,
+        "on_field_end": on_field_end,
+    }
+    parser = QuerystringParser(callbacks)
+    async for chunk in _slices(stream):
+        parser.write(chunk)
+    parser.finalize()
+    return FormData(items)
 
 
 async def parse_multipart(
@@ -55,6 +145,7 @@ async def parse_multipart(
     field_data = bytearray()
     finished = False
     files = 0
+    fields = 0
     error: HTTPException | None = None
 
     def on_part_begin() -> None:
@@ -74,7 +165,7 @@ async def parse_multipart(
         header_value.clear()
 
     def on_headers_finished() -> None:
-        nonlocal files, error
+        nonlocal files, fields, error
         disposition = b""
         ctype = b"text/plain"
         for k, v in part_headers:
@@ -99,8 +190,10 @@ async def parse_multipart(
                 headers=Headers(raw=list(part_headers)),
                 max_memory=limits.spool_threshold,
             )
-        elif len(items) >= limits.max_fields:
-            error = error or HTTPException(413, f"Too many fields (limit {limits.max_fields})")
+        else:
+            fields += 1
+            if fields > limits.max_fields:
+                error = error or _too_many_fields(limits)
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         nonlocal error
@@ -110,9 +203,7 @@ async def parse_multipart(
         else:
             field_data.extend(data[start:end])
             if len(field_data) > limits.max_field_size:
-                error = error or HTTPException(
-                    413, f"Form field exceeds {limits.max_field_size} bytes"
-                )
+                error = error or _field_too_big(limits)
 
     def on_part_end() -> None:
         name = current.get("name")
@@ -133,19 +224,20 @@ async def parse_multipart(
         nonlocal finished
         finished = True
 
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": on_part_begin,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished,
-            "on_end": on_end,
-        },
-    )
+    callbacks: MultipartCallbacks = {
+        "on_part_begin": on_part_begin,
+        "on_part_data": on_part_data,
+        "on_part_end": on_part_end,
+        "on_header_field": on_header_field,
+        "on_header_value": on_header_value,
+        "on_header_end": on_header_end,
+        "on_headers_finished": on_headers_finished,
+        "on_end": on_end,
+    }
+    try:
+        parser = MultipartParser(boundary, callbacks)
+    except Exception as exc:  # a boundary the parser refuses (over 256 characters...)
+        raise HTTPException(400, f"Malformed multipart Content-Type: {exc}") from None
 
     async def discard() -> None:
         # The files parsed so far, and the one cut off mid-way (not in items yet).
@@ -155,7 +247,7 @@ async def parse_multipart(
         await FormData(items).close()
 
     try:
-        async for chunk in stream:
+        async for chunk in _slices(stream):
             parser.write(chunk)
             if error is not None:
                 break

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from carboy._forms import FormLimits
 from carboy._lifespan import serve_lifespan
 from carboy.errors import (
     ExceptionHandlers,
@@ -147,6 +148,16 @@ class Carboy(Module):
     def max_body_size(self) -> int:
         """The largest request body accepted, in bytes (413 past it)."""
         return int(self.settings.max_body_size)
+
+    @property
+    def form_limits(self) -> FormLimits:
+        """The bounds every form body is parsed within (from the ``form_max_*`` settings)."""
+        s = self.settings
+        return FormLimits(
+            max_fields=s.form_max_fields,
+            max_files=s.form_max_files,
+            max_field_size=s.form_max_field_size,
+        )
 
     def add_middleware(self, cls: Callable[..., ASGIApp], *args: Any, **options: Any) -> None:
         """Add app-wide middleware; the first added is the outermost.

@@ -173,15 +173,21 @@ class Request(HTTPConnection):
     async def form(self, *, limits: FormLimits | None = None) -> FormData:
         """The body parsed as a form (urlencoded or multipart); files spool to disk.
 
-        Raises 415 for any other content type and 400 for a malformed body.
+        Both kinds are parsed while the body streams in, within ``limits`` (by
+        default the app's :attr:`~carboy.Carboy.form_limits`): 413 past a limit,
+        415 for any other content type and 400 for a malformed body.
         """
         if self._form is None:
+            if limits is None:
+                app = self.scope.get("app")
+                found = getattr(app, "form_limits", None)
+                limits = found if isinstance(found, FormLimits) else FormLimits()
             ctype = self.content_type
             if ctype == "multipart/form-data":
                 raw_ctype = self.headers.get("content-type", "").encode("latin-1")
-                self._form = await parse_multipart(raw_ctype, self.stream(), limits or FormLimits())
+                self._form = await parse_multipart(raw_ctype, self.stream(), limits)
             elif ctype in ("application/x-www-form-urlencoded", ""):
-                self._form = parse_urlencoded(await self.body())
+                self._form = await parse_urlencoded(self.stream(), limits)
             else:
                 raise HTTPException(415, f"Expected a form body, got Content-Type {ctype!r}")
         return self._form

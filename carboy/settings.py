@@ -103,6 +103,21 @@ class Settings(BaseSettings):
     server_header: str | None = Field(
         default=None, description="Value of the Server response header; None sends none."
     )
+    # -- hardening limits (forms, WebSockets, the server `carboy run` starts) --
+    form_max_fields: int = Field(
+        default=1000,
+        gt=0,
+        description="Most non-file fields a form body (urlencoded or multipart) may have; "
+        "413 past it.",
+    )
+    form_max_files: int = Field(
+        default=100, gt=0, description="Most files a multipart body may carry; 413 past it."
+    )
+    form_max_field_size: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="Largest non-file form field, in bytes; 413 past it.",
+    )
 
     if not TYPE_CHECKING:
         # Hidden from type checkers so the pydantic plugin keeps the typed

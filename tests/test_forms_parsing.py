@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import warnings
 from collections.abc import AsyncIterator
@@ -9,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from carboy._forms import FormLimits, parse_multipart, parse_urlencoded
-from carboy.datastructures import UploadFile
+from carboy.datastructures import FormData, UploadFile
 from carboy.exceptions import HTTPException
 
 CTYPE = b"multipart/form-data; boundary=XyZ"
@@ -35,12 +36,92 @@ async def chunks(data: bytes, size: int = 7) -> AsyncIterator[bytes]:
         yield data[i : i + size]
 
 
-def test_parse_urlencoded() -> None:
-    form = parse_urlencoded(b"a=1&a=2&b=%C3%A9&c=&d+e=f+g")
-    assert form.multi_items() == [("a", "1"), ("a", "2"), ("b", "é"), ("c", ""), ("d e", "f g")]
+async def urlencoded(body: bytes, limits: FormLimits | None = None, size: int = 7) -> FormData:
+    return await parse_urlencoded(chunks(body, size), limits or FormLimits())
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("size", [1, 3, 7, 1000])
+async def test_parse_urlencoded(size: int) -> None:
+    form = await urlencoded(b"a=1&a=2&b=%C3%A9&c=&d+e=f+g&&k&=v&x==y", size=size)
+    assert form.multi_items() == [
+        ("a", "1"),
+        ("a", "2"),
+        ("b", "é"),
+        ("c", ""),
+        ("d e", "f g"),
+        ("k", ""),
+        ("", "v"),
+        ("x", "=y"),
+    ]
+    assert (await urlencoded(b"")).multi_items() == []
     with pytest.raises(HTTPException) as info:
-        parse_urlencoded(b"a=\xff")
-    assert info.value.status_code == 400
+        await urlencoded(b"a=\xff")
+    assert (info.value.status_code, info.value.detail) == (400, "Form body is not valid UTF-8")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("body", "limits", "detail"),
+    [
+        (b"a=1&b=2&c=3", FormLimits(max_fields=2), "Too many fields (limit 2)"),
+        (b"a=" + b"x" * 20, FormLimits(max_field_size=10), "Form field exceeds 10 bytes"),
+        (b"n" * 20 + b"=1", FormLimits(max_field_size=10), "Form field exceeds 10 bytes"),
+        (b"n" * 20, FormLimits(max_field_size=10), "Form field exceeds 10 bytes"),
+    ],
+)
+async def test_urlencoded_limits(body: bytes, limits: FormLimits, detail: str) -> None:
+    with pytest.raises(HTTPException) as info:
+        await urlencoded(body, limits)
+    assert (info.value.status_code, info.value.detail) == (413, detail)
+
+
+@pytest.mark.anyio
+async def test_urlencoded_field_bomb_fails_fast() -> None:
+    # The review's shape: millions of empty fields in one body, in one message.
+    bomb = b"a=&" * 3_000_000
+    read = 0
+
+    async def one_message() -> AsyncIterator[bytes]:
+        nonlocal read
+        for start in range(0, len(bomb), 1024 * 1024):
+            read += 1
+            yield bomb[start : start + 1024 * 1024]
+
+    with pytest.raises(HTTPException) as info:
+        await parse_urlencoded(one_message(), FormLimits())
+    assert (info.value.status_code, info.value.detail) == (413, "Too many fields (limit 1000)")
+    assert read == 1  # refused within the first chunk, the rest never read
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["urlencoded", "multipart"])
+async def test_one_big_chunk_lets_the_loop_run(kind: str) -> None:
+    # With limits raised by the app, a long parse still yields to other tasks.
+    if kind == "urlencoded":
+        body = b"a=1&" * 100_000
+    else:
+        body = b"".join(part(f"f{i}", b"v") for i in range(5_000)) + END
+    limits = FormLimits(max_fields=10**6)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    before = ticks
+    if kind == "urlencoded":
+        form = await parse_urlencoded(chunks(body, len(body)), limits)
+    else:
+        form = await parse_multipart(CTYPE, chunks(body, len(body)), limits)
+    during = ticks - before
+    task.cancel()
+    assert len(form.multi_items()) == (100_000 if kind == "urlencoded" else 5_000)
+    assert during >= len(body) // (64 * 1024)
 
 
 @pytest.mark.anyio
@@ -145,6 +226,24 @@ async def test_no_boundary() -> None:
     with pytest.raises(HTTPException) as info:
         await parse_multipart(b"multipart/form-data", chunks(b""), FormLimits())
     assert info.value.detail == "Multipart body has no boundary in its Content-Type"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("length", [257, 1000, 70_000])
+async def test_overlong_boundary_is_400(length: int) -> None:
+    ctype = b"multipart/form-data; boundary=" + b"b" * length
+    with pytest.raises(HTTPException) as info:
+        await parse_multipart(ctype, chunks(b"--" + b"b" * length + b"--\r\n"), FormLimits())
+    assert info.value.status_code == 400
+    assert str(info.value.detail).startswith("Malformed multipart Content-Type: Boundary length")
+
+
+@pytest.mark.anyio
+async def test_multipart_field_limit_counts_fields_not_files() -> None:
+    body = part("f", b"x", filename="a") + part("g", b"y", filename="b") + part("a", b"1") + END
+    form = await parse_multipart(CTYPE, chunks(body), FormLimits(max_fields=1))
+    await form.close()
+    assert [k for k, _ in form.multi_items()] == ["f", "g", "a"]
 
 
 @pytest.mark.anyio
