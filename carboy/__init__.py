@@ -10,6 +10,7 @@ Example:
 
 from carboy._forms import FormLimits as FormLimits
 from carboy.app import Carboy as Carboy
+from carboy.background import Background as Background
 from carboy.connections import HTTPConnection as HTTPConnection
 from carboy.datastructures import URL as URL
 from carboy.datastructures import FormData as FormData
@@ -23,8 +24,13 @@ from carboy.exceptions import RequestValidationError as RequestValidationError
 from carboy.exceptions import SetupError as SetupError
 from carboy.exceptions import WebSocketDisconnect as WebSocketDisconnect
 from carboy.exceptions import WebSocketException as WebSocketException
+from carboy.identity import AnonymousUser as AnonymousUser
+from carboy.identity import AuthCredentials as AuthCredentials
+from carboy.identity import BaseUser as BaseUser
+from carboy.identity import SessionStore as SessionStore
 from carboy.middleware import Middleware as Middleware
 from carboy.middleware import SecurityHeaders as SecurityHeaders
+from carboy.modules import CheckLevel as CheckLevel
 from carboy.modules import CheckMessage as CheckMessage
 from carboy.modules import Module as Module
 from carboy.params import Body as Body
@@ -58,8 +64,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "URL",
+    "AnonymousUser",
+    "AuthCredentials",
+    "Background",
+    "BaseUser",
     "Body",
     "Carboy",
+    "CheckLevel",
     "CheckMessage",
     "ConfigurationError",
     "Cookie",
@@ -89,6 +100,7 @@ __all__ = [
     "Router",
     "SecurityHeaders",
     "ServerSentEvent",
+    "SessionStore",
     "Settings",
     "SetupError",
     "State",

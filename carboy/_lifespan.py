@@ -17,6 +17,9 @@ logger = logging.getLogger("carboy.error")
 async def serve_lifespan(app: Carboy, receive: Receive, send: Send) -> None:
     """Build ``app``, run every module's start-up hooks, wait, then the shutdown hooks.
 
+    ``app.background`` accepts tasks from the start-up hooks on; at shutdown
+    it waits for them (then cancels them) before any shutdown hook runs.
+
     Modules start after those they installed, in install order, the app last;
     shutdown runs in the reverse order, and only for modules that started. A
     failing start-up hook shuts down what started and reports the failure; a
@@ -28,17 +31,21 @@ async def serve_lifespan(app: Carboy, receive: Receive, send: Send) -> None:
     started: list[Module] = []
     try:
         app.build()
+        app.background._start()
         for module in app.walk(children_first=True):
             for hook in module.startup_hooks:
                 await run_hook(hook)
             started.append(module)
     except BaseException as exc:
         logger.error("Startup failed", exc_info=exc)
+        await app.background._stop()
         await run_shutdown(started)
         await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
         return
     await send({"type": "lifespan.startup.complete"})
     await receive()  # lifespan.shutdown
+    # Background tasks stop first: they may use what the shutdown hooks close.
+    await app.background._stop()
     failure = await run_shutdown(started)
     if failure is not None:
         await send({"type": "lifespan.shutdown.failed", "message": failure})

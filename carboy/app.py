@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from carboy._forms import FormLimits
 from carboy._lifespan import serve_lifespan
+from carboy.background import Background
 from carboy.errors import (
     ExceptionHandlers,
     call_handler,
@@ -121,6 +122,8 @@ class Carboy(Module):
         from carboy.datastructures import State
 
         self.state = State()
+        #: Tasks that live as long as the app runs; shutdown waits for them.
+        self.background = Background()
         self._table = RouteTable()
         self._stack: ASGIApp | None = None
         self._built = False
@@ -367,7 +370,7 @@ class Carboy(Module):
         return None if app is self else app
 
     def _run_checks(self, modules: list[Module]) -> None:
-        errors = [m for m in self.run_checks(modules) if m.is_error]
+        errors = [m for m in self.run_checks(modules) if m.is_error and not m.deploy]
         if errors:
             listed = "\n".join(f"  {m}" for m in errors)
             raise ConfigurationError(f"carboy refuses to start; checks failed:\n{listed}")
@@ -469,6 +472,8 @@ class Carboy(Module):
             await self(scope, receive, send)
             return
         scope[_INNER_KEY] = self
+        # App-wide middleware runs before dispatch and may need the app (settings, url_for).
+        scope["app"] = self
         if scope["type"] == "http":
             # Middleware may answer on its own (400, 413): with the same headers.
             scope[DEFAULT_HEADERS_KEY] = self._default_headers(scope)

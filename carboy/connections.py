@@ -6,6 +6,17 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from carboy.datastructures import URL, Address, Headers, QueryParams, State
+from carboy.exceptions import ConfigurationError
+from carboy.identity import (
+    ANONYMOUS,
+    AUTH_KEY,
+    NO_CREDENTIALS,
+    SESSION_KEY,
+    USER_KEY,
+    AuthCredentials,
+    BaseUser,
+    Session,
+)
 from carboy.types import Scope
 
 if TYPE_CHECKING:
@@ -116,6 +127,57 @@ class HTTPConnection:
             state = State(state if isinstance(state, dict) else None)
             self.scope["state"] = state
         return state
+
+    @property
+    def user(self) -> BaseUser:
+        """The authenticated user, or :class:`~carboy.identity.AnonymousUser`.
+
+        An auth backend sets it (``request.user = member``, or ``scope["user"]``
+        from ASGI middleware); with none installed every request is anonymous.
+
+        Example:
+            >>> if not request.user.is_authenticated: ...  # redirect to the login page
+        """
+        user: BaseUser = self.scope.get(USER_KEY, ANONYMOUS)
+        return user
+
+    @user.setter
+    def user(self, user: BaseUser) -> None:
+        self.scope[USER_KEY] = user
+
+    @property
+    def auth(self) -> AuthCredentials:
+        """The credentials the request authenticated with; no scopes when anonymous.
+
+        Example:
+            >>> if not request.auth.has("articles:write"): ...  # answer 403
+        """
+        auth: AuthCredentials = self.scope.get(AUTH_KEY, NO_CREDENTIALS)
+        return auth
+
+    @auth.setter
+    def auth(self, auth: AuthCredentials) -> None:
+        self.scope[AUTH_KEY] = auth
+
+    @property
+    def session(self) -> Session:
+        """The session's data (a mutable mapping), loaded by session middleware.
+
+        Raises:
+            ConfigurationError: No session middleware runs for this route.
+
+        Example:
+            >>> request.session["cart"] = [3, 7]
+        """
+        try:
+            session: Session = self.scope[SESSION_KEY]
+        except KeyError:
+            raise ConfigurationError(
+                "request.session needs session middleware, and none ran for this route: "
+                "install the sessions of carboy.auth (or middleware that sets "
+                'scope["session"] from a carboy.identity.SessionStore)'
+            ) from None
+        return session
 
     @property
     def is_secure(self) -> bool:

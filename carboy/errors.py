@@ -8,7 +8,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from carboy._concurrency import run_in_threadpool
+from carboy.concurrency import run_sync
 from carboy.exceptions import HTTPException, RequestValidationError
 from carboy.requests import Request
 from carboy.responses import HTMLResponse, JSONResponse, Response, status_phrase
@@ -164,7 +164,7 @@ async def call_handler(handler: ErrorHandler, request: Request, exc: BaseExcepti
     if inspect.iscoroutinefunction(handler):
         result = await handler(request, exc)
     else:
-        result = await run_in_threadpool(handler, request, exc)
+        result = await run_sync(handler, request, exc)
         if inspect.isawaitable(result):
             result = await result
     status = exc.status_code if isinstance(exc, HTTPException) else 500

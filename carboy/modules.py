@@ -9,11 +9,12 @@ providers, error handlers and start-up checks. Installing it on the app with
 
 from __future__ import annotations
 
+import enum
 import inspect
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,26 +31,59 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
+M = TypeVar("M", bound="Module")
 
 Hook = Callable[[], Any]
 
 
+class CheckLevel(enum.IntEnum):
+    """How serious a check's finding is; ``ERROR`` and above stop the app at start-up.
+
+    The values are those of :mod:`logging`, so levels compare and sort.
+
+    Example:
+        >>> CheckLevel.WARNING < CheckLevel.ERROR
+        True
+    """
+
+    DEBUG = 10
+    INFO = 20
+    WARNING = 30
+    ERROR = 40
+    CRITICAL = 50
+
+
 @dataclass(frozen=True, slots=True)
 class CheckMessage:
-    """A finding of a start-up check: ``db.E001``-style id, a message and a hint.
+    """A finding of a start-up check: a stable id, a level, a message and a hint.
 
-    IDs ending in ``E…`` are errors (the app refuses to start); ``W…`` are warnings.
+    Args:
+        id: Stable and searchable, ``<module>.<letter><number>`` by convention
+            (``db.E001``, ``security.W004``).
+        message: What is wrong, naming the object and the field.
+        hint: What to do about it.
+        obj: The object concerned (``"settings"``, a model's name).
+        level: How serious it is; ``ERROR`` and ``CRITICAL`` stop the app at start-up.
+        deploy: Only a concern in production: reported by ``carboy check --deploy``,
+            never at start-up or by a plain ``carboy check``.
+
+    Example:
+        >>> msg = CheckMessage("shop.E001", "No payment provider", level=CheckLevel.ERROR)
+        >>> msg.is_error
+        True
     """
 
     id: str
     message: str
     hint: str = ""
     obj: str = ""
+    level: CheckLevel = field(kw_only=True)
+    deploy: bool = field(default=False, kw_only=True)
 
     @property
     def is_error(self) -> bool:
-        """True for ``X.E###`` ids."""
-        return ".E" in self.id
+        """True at ``ERROR`` and above: the app refuses to start (unless deploy-only)."""
+        return self.level >= CheckLevel.ERROR
 
     def __str__(self) -> str:
         where = f"{self.obj}: " if self.obj else ""
@@ -254,6 +288,38 @@ class Module(Router):
 
         At this point every module is installed and the settings are final.
         """
+
+    def shell_context(self) -> Mapping[str, Any]:
+        """Names that ``carboy shell`` starts with; override to add your own.
+
+        Later modules win over earlier ones; ``app`` and ``settings`` are always there.
+
+        Example:
+            >>> class Shop(Module):
+            ...     def shell_context(self) -> dict[str, object]:
+            ...         return {"Product": Product}
+        """
+        return {}
+
+    def get_module(self, cls: type[M]) -> M:
+        """The module of type ``cls`` installed here (or under a module installed here).
+
+        The one lookup for batteries and commands: ``app.get_module(Database)``.
+
+        Raises:
+            ConfigurationError: No such module is installed.
+
+        Example:
+            >>> db = app.get_module(Database)
+        """
+        for module in self.walk():
+            if isinstance(module, cls):
+                return module
+        where = f"module {self.name!r}" if self.name else "this app"
+        raise ConfigurationError(
+            f"No {cls.__qualname__} module is installed on {where}: "
+            f"add app.install({cls.__qualname__}(...))"
+        )
 
     # -- walking ---------------------------------------------------------
     def walk(self, *, children_first: bool = False) -> list[Module]:

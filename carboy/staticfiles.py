@@ -9,7 +9,7 @@ import stat
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from carboy._concurrency import run_in_threadpool
+from carboy.concurrency import run_sync
 from carboy.exceptions import ConfigurationError, HTTPException
 from carboy.responses._base import PlainTextResponse, RedirectResponse, Response
 from carboy.responses._file import FileResponse
@@ -210,7 +210,7 @@ class StaticFiles:
         # a mount that strips the prefix from scope["path"] works too.
         mounted = path.startswith(root_path)
         relative = path[len(root_path) :] if mounted else path
-        found = await run_in_threadpool(self._find, relative)
+        found = await run_sync(self._find, relative)
         if found is None:
             if in_app:
                 raise HTTPException(404)

@@ -435,3 +435,27 @@ def test_bad_hosts_are_refused_before_anything_runs(
     if with_middleware:
         # The user's middleware saw only the requests that passed the Host check.
         assert seen == ["/json", "/items/3", "/ws"]
+
+
+def test_app_middleware_sees_the_app_in_the_scope() -> None:
+    seen: list[object] = []
+
+    class NeedsApp:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                seen.append(scope.get("app"))
+            await self.app(scope, receive, send)
+
+    app = Carboy(debug=True)
+    app.add_middleware(NeedsApp)
+
+    @app.get("/")
+    async def index() -> str:
+        return "x"
+
+    with TestClient(app) as client:
+        client.get("/")
+    assert seen == [app]

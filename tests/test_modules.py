@@ -8,7 +8,7 @@ from typing import Any
 import click
 import pytest
 
-from carboy import Carboy, CheckMessage, HTTPException, Module, Request
+from carboy import Carboy, CheckLevel, CheckMessage, HTTPException, Module, Request
 from carboy.exceptions import ConfigurationError, SetupError
 from carboy.testing import TestClient
 
@@ -147,8 +147,14 @@ def test_install_refuses_other_objects() -> None:
 
 # -- checks -------------------------------------------------------------------------
 def test_check_messages() -> None:
-    error = CheckMessage("shop.E001", "No payment provider", hint="Set SHOP_PROVIDER", obj="shop")
-    warning = CheckMessage("shop.W001", "Slow")
+    error = CheckMessage(
+        "shop.E001",
+        "No payment provider",
+        hint="Set SHOP_PROVIDER",
+        obj="shop",
+        level=CheckLevel.ERROR,
+    )
+    warning = CheckMessage("shop.W001", "Slow", level=CheckLevel.WARNING)
     assert error.is_error and not warning.is_error
     assert str(error) == "shop.E001 shop: No payment provider\n\tHINT: Set SHOP_PROVIDER"
     assert str(warning) == "shop.W001 Slow"
@@ -160,8 +166,10 @@ def test_an_error_check_stops_the_build() -> None:
     @shop.check
     def needs_provider(app: Carboy) -> list[CheckMessage]:
         return [
-            CheckMessage("shop.E001", "No payment provider configured", obj="shop"),
-            CheckMessage("shop.W001", "Just a warning"),
+            CheckMessage(
+                "shop.E001", "No payment provider configured", obj="shop", level=CheckLevel.ERROR
+            ),
+            CheckMessage("shop.W001", "Just a warning", level=CheckLevel.WARNING),
         ]
 
     app = Carboy(debug=True)
@@ -176,7 +184,7 @@ def test_an_error_check_stops_the_build() -> None:
 
 def test_warnings_alone_do_not_stop_the_build() -> None:
     app = Carboy(debug=True)
-    app.check(lambda a: [CheckMessage("app.W001", "careful")])
+    app.check(lambda a: [CheckMessage("app.W001", "careful", level=CheckLevel.WARNING)])
     app.build()
     assert [m.id for m in app.run_checks()] == ["app.W001"]
 
@@ -238,3 +246,45 @@ def test_command_factories_are_refused_after_start_up() -> None:
     app.build()
     with pytest.raises(SetupError, match="add commands"):
         app.add_commands(list)
+
+
+def test_a_deploy_only_error_does_not_stop_the_build() -> None:
+    app = Carboy(debug=True)
+    app.check(lambda a: [CheckMessage("app.E001", "no CDN", level=CheckLevel.ERROR, deploy=True)])
+    app.build()
+    assert [m.deploy for m in app.run_checks()] == [True]
+
+
+def test_check_levels_order_and_decide_errors() -> None:
+    levels = sorted(CheckLevel, reverse=True)
+    assert [level.name for level in levels] == ["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
+    assert [CheckMessage("a.X1", "m", level=lv).is_error for lv in levels] == [
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
+
+
+# -- looking modules up ---------------------------------------------------------------
+def test_get_module_finds_an_installed_module_at_any_depth() -> None:
+    class Payments(Module):
+        pass
+
+    app = Carboy(debug=True)
+    shop = Module("shop")
+    payments = Payments("payments")
+    shop.install(payments)
+    app.install(shop)
+    assert app.get_module(Payments) is payments
+    assert shop.get_module(Payments) is payments
+    with pytest.raises(ConfigurationError) as info:
+        payments.get_module(Carboy)
+    assert str(info.value) == (
+        "No Carboy module is installed on module 'payments': add app.install(Carboy(...))"
+    )
+
+
+def test_shell_context_is_empty_by_default() -> None:
+    assert Module("plain").shell_context() == {}

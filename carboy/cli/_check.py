@@ -10,33 +10,31 @@ from carboy.app import Carboy
 from carboy.cli._console import make_console
 from carboy.cli._group import current_loader, pass_app
 from carboy.exceptions import ConfigurationError
-from carboy.modules import CheckMessage
+from carboy.modules import CheckLevel, CheckMessage
 
 #: Settings refused at start-up (no secret key in production...).
 SETTINGS_REFUSED = "carboy.E001"
 #: The app failed to build for a reason other than a check (a bad route...).
 BUILD_FAILED = "carboy.E002"
 
-_LEVELS = {"ERROR": 3, "WARNING": 2, "INFO": 1}
+#: The sections of the report, most serious first (CRITICAL is listed with the errors).
+_SECTIONS = (
+    (CheckLevel.ERROR, "ERRORS", "bold red"),
+    (CheckLevel.WARNING, "WARNINGS", "bold yellow"),
+    (CheckLevel.INFO, "INFOS", "bold"),
+    (CheckLevel.DEBUG, "DEBUGS", "dim"),
+)
 
 
-def severity(message: CheckMessage) -> str:
-    """``"ERROR"``, ``"WARNING"`` or ``"INFO"`` from the id (``db.E001``, ``security.W003``).
-
-    Example:
-        >>> severity(CheckMessage("security.W001", "debug is on"))
-        'WARNING'
-    """
-    if message.is_error:
-        return "ERROR"
-    return "WARNING" if ".W" in message.id else "INFO"
+def _section(message: CheckMessage) -> CheckLevel:
+    return min(message.level, CheckLevel.ERROR)
 
 
 @click.command("check")
 @click.option("--deploy", is_flag=True, help="Also check the settings for production.")
 @click.option(
     "--fail-level",
-    type=click.Choice(["ERROR", "WARNING"], case_sensitive=False),
+    type=click.Choice([level.name for level in CheckLevel], case_sensitive=False),
     default="ERROR",
     show_default=True,
     help="Exit with status 1 when a finding is at least this serious.",
@@ -54,24 +52,26 @@ def check(app: Carboy, deploy: bool, fail_level: str) -> None:
     """
     messages = collect_messages(app, deploy=deploy)
     console = make_console()
-    threshold = _LEVELS[fail_level.upper()]
+    threshold = CheckLevel[fail_level.upper()]
     if not messages:
         console.print("System check identified no issues.")
         return
     console.print("System check identified some issues:")
-    for level, style in (("ERROR", "bold red"), ("WARNING", "bold yellow"), ("INFO", "bold")):
-        found = [m for m in messages if severity(m) == level]
+    for level, title, style in _SECTIONS:
+        found = [m for m in messages if _section(m) == level]
         if found:
-            _print_section(console, f"{level}S", style, found)
+            _print_section(console, title, style, found)
     count = len(messages)
     console.print()
     console.print(f"System check identified {count} issue{'s' * (count != 1)}.")
-    if any(_LEVELS[severity(m)] >= threshold for m in messages):
+    if any(m.level >= threshold for m in messages):
         click.get_current_context().exit(1)
 
 
 def collect_messages(app: Carboy, *, deploy: bool = False) -> list[CheckMessage]:
     """Every finding: refused settings, build errors, the modules' checks, deploy warnings.
+
+    Findings marked ``deploy=True`` are only included with ``deploy``.
 
     Example:
         >>> [m.id for m in collect_messages(app, deploy=True)]
@@ -81,15 +81,16 @@ def collect_messages(app: Carboy, *, deploy: bool = False) -> list[CheckMessage]
     try:
         app.settings.validate_for_startup()
     except ConfigurationError as exc:
-        messages.append(CheckMessage(SETTINGS_REFUSED, str(exc), obj="settings"))
+        messages.append(
+            CheckMessage(SETTINGS_REFUSED, str(exc), obj="settings", level=CheckLevel.ERROR)
+        )
     else:
         messages.extend(_build_and_check(app))
-    if deploy:
-        messages.extend(
-            CheckMessage(check_id, text, obj="settings")
-            for check_id, text in app.settings.deploy_warnings()
-        )
-    return messages
+    messages.extend(
+        CheckMessage(check_id, text, obj="settings", level=CheckLevel.WARNING, deploy=True)
+        for check_id, text in app.settings.deploy_warnings()
+    )
+    return [m for m in messages if deploy or not m.deploy]
 
 
 def _build_and_check(app: Carboy) -> list[CheckMessage]:
@@ -99,9 +100,9 @@ def _build_and_check(app: Carboy) -> list[CheckMessage]:
         # build() refuses to finish when a check finds an error: list them all
         # (with the warnings); a failure before the checks ran is reported as is.
         findings = _checks_or_none(app)
-        if findings and any(m.is_error for m in findings):
+        if findings and any(m.is_error and not m.deploy for m in findings):
             return findings
-        return [CheckMessage(BUILD_FAILED, exc.format_message(), obj="app")]
+        return [CheckMessage(BUILD_FAILED, exc.format_message(), obj="app", level=CheckLevel.ERROR)]
     return app.run_checks()
 
 

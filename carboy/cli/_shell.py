@@ -59,8 +59,8 @@ def shell(app: Carboy, command: str | None, plain: bool) -> None:
 def shell_namespace(app: Carboy) -> dict[str, Any]:
     """The names a shell starts with: ``app``, ``settings``, then each module's own.
 
-    A module contributes by having a ``shell_context()`` method that returns
-    a mapping of names to objects; later modules win over earlier ones.
+    A module contributes by overriding :meth:`~carboy.Module.shell_context`,
+    which returns a mapping of names to objects; later modules win over earlier ones.
 
     Example:
         >>> sorted(shell_namespace(app))
@@ -68,10 +68,7 @@ def shell_namespace(app: Carboy) -> dict[str, Any]:
     """
     namespace: dict[str, Any] = {"app": app, "settings": app.settings}
     for module in app.walk():
-        provider = getattr(module, "shell_context", None)
-        if not callable(provider):
-            continue
-        names = provider()
+        names = module.shell_context()
         if not isinstance(names, Mapping):
             raise CliError(
                 f"Module {module.name!r}: shell_context() must return a dict of names, "

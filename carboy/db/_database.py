@@ -30,7 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.util import greenlet_spawn
 
-from carboy._concurrency import THREADPOOL_SIZE, run_in_threadpool
+from carboy.concurrency import THREADPOOL_SIZE, run_sync
 from carboy.db._engines import (
     CONNECT_TIMEOUT,
     configure_engine,
@@ -80,7 +80,7 @@ class MigrationSource:
         packages: Python packages whose models' tables this history owns.
 
     Example:
-        >>> [s.label for s in Database.of(app).migration_sources]
+        >>> [s.label for s in app.get_module(Database).migration_sources]
         ['shop']
     """
 
@@ -167,20 +167,6 @@ class Database(Module):
         self.add_commands(lambda: importlib.import_module("carboy.db.cli").commands())
 
     # -- wiring ----------------------------------------------------------------------
-    @classmethod
-    def of(cls, app: Module) -> Database:
-        """The ``Database`` installed on ``app`` (for batteries and commands).
-
-        Example:
-            >>> db = Database.of(app)
-        """
-        for module in app.walk():
-            if isinstance(module, cls):
-                return module
-        raise ConfigurationError(
-            "No carboy.db Database is installed on this app: add app.install(Database())"
-        )
-
     def setup(self, app: Carboy) -> None:
         """Take the URL from the settings, the app's folder, and import the models."""
         self._app = app
@@ -222,7 +208,7 @@ class Database(Module):
         left out of the project's own migrations, which depend on the branch.
 
         Example:
-            >>> Database.of(app).add_migrations(
+            >>> app.get_module(Database).add_migrations(
             ...     "auth", Path(__file__).parent / "migrations", ["carboy.auth"])
         """
         source = MigrationSource(label, Path(directory), tuple(packages))
@@ -428,9 +414,9 @@ class Database(Module):
             try:
                 yield session
             except BaseException as exc:
-                await run_in_threadpool(self._end, session, exc)
+                await run_sync(self._end, session, exc)
                 raise
-            await run_in_threadpool(self._end, session, None)
+            await run_sync(self._end, session, None)
 
     async def _request_async_session(self) -> AsyncIterator[AsyncSession]:
         async with self.atransaction() as session:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session as _SASession
 
 from carboy.exceptions import ConfigurationError
-from carboy.modules import CheckMessage
+from carboy.modules import CheckLevel, CheckMessage
 
 if TYPE_CHECKING:
     from carboy.app import Carboy
@@ -53,6 +53,7 @@ def check_database(app: Carboy) -> list[CheckMessage]:
                 "db.E002",
                 f"{len(databases)} Database modules are installed",
                 "Install one Database per app; it serves sync and async sessions alike.",
+                level=CheckLevel.ERROR,
             )
         )
     for db in databases[:1]:
@@ -71,6 +72,7 @@ def _check_url(db: Any) -> list[CheckMessage]:
                 str(exc),
                 "Set DATABASE_URL (CARBOY_DATABASE_URL) or Database(url=...).",
                 obj="Database.url",
+                level=CheckLevel.ERROR,
             )
         ]
     messages = []
@@ -86,6 +88,7 @@ def _check_url(db: Any) -> list[CheckMessage]:
                     f"The database driver {driver!r} for {url.drivername} URLs is not installed",
                     f"pip install {module}  (or: pip install 'carboy[postgres]' for PostgreSQL)",
                     obj="Database.url",
+                    level=CheckLevel.ERROR,
                 )
             )
     return messages
@@ -122,6 +125,7 @@ def _check_handlers(app: Carboy) -> list[CheckMessage]:
                 "Type the parameter AsyncSession (and await the queries), or make the "
                 "handler a plain `def` (it then runs in a thread).",
                 obj=f"{resolved.path} ({route.source})",
+                level=CheckLevel.WARNING,
             )
         )
     return messages

@@ -45,7 +45,7 @@ def _database(app: Carboy) -> Database:
 
     current_loader().build(app)
     try:
-        return Database.of(app)
+        return app.get_module(Database)
     except ConfigurationError as exc:
         raise CliError(str(exc)) from None
 

@@ -154,7 +154,7 @@ class Migrations:
     Every method opens its own short-lived connection with the sync driver.
 
     Example:
-        >>> migrations = Database.of(app).migrations
+        >>> migrations = app.get_module(Database).migrations
         >>> migrations.make("add posts")
         [PosixPath('.../migrations/20250101_1200_3f2a9c1b7d4e_add_posts.py')]
         >>> migrations.migrate()

@@ -18,7 +18,7 @@ Example (``conftest.py``):
     ...         yield url
     >>> @pytest.fixture
     ... def session(app, database_url):
-    ...     db = Database.of(app)
+    ...     db = app.get_module(Database)
     ...     with transaction(db) as session:
     ...         yield session
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from carboy._concurrency import run_in_threadpool
+from carboy.concurrency import run_sync
 from carboy.exceptions import RequestValidationError
 from carboy.params._markers import Depends
 from carboy.params._plan import Context, Plan, Provider, compile_plan, unwind
@@ -76,7 +76,7 @@ def compile_http_endpoint(
                 if is_async:
                     rv = await func(**kwargs)
                 else:
-                    rv = await run_in_threadpool(func, **kwargs)
+                    rv = await run_sync(func, **kwargs)
                 if ctx.exits:
                     # Render before cleanup, so a value that cannot be sent rolls back too.
                     rv = to_response(rv, media_type, status_code)
@@ -126,7 +126,7 @@ def compile_websocket_endpoint(
             if plan.kind == "async":
                 await func(**kwargs)
             else:
-                await run_in_threadpool(func, **kwargs)
+                await run_sync(func, **kwargs)
         except BaseException as exc:
             if ctx.exits:
                 try:

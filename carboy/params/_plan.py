@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, get_args, get_origin
 
-from carboy._concurrency import run_in_threadpool
+from carboy.concurrency import run_sync
 from carboy.datastructures import FormData, UploadFile
 from carboy.exceptions import ConfigurationError, FieldError, HTTPException
 from carboy.params._markers import MISSING, Body, Depends, Param
@@ -133,7 +133,7 @@ class Plan:
         if self.kind == _ASYNC:
             value = await func(**kwargs)
         elif self.kind == _SYNC:
-            value = await run_in_threadpool(func, **kwargs)
+            value = await run_sync(func, **kwargs)
         elif self.kind == _ASYNC_GEN:
             gen = func(**kwargs)
             value = await anext(gen, _DONE)
@@ -142,7 +142,7 @@ class Plan:
             ctx.exits.append(gen)
         else:
             gen = func(**kwargs)
-            value = await run_in_threadpool(next, gen, _DONE)
+            value = await run_sync(next, gen, _DONE)
             if value is _DONE:
                 raise RuntimeError(f"Dependency {self.name!r} returned without yielding")
             ctx.exits.append(gen)
@@ -168,9 +168,9 @@ async def unwind(exits: list[Any], exc: BaseException | None) -> None:
             elif exc is None:
                 # StopIteration cannot cross a thread-pool future (asyncio refuses
                 # it and the await never ends), so the end comes back as _DONE.
-                if await run_in_threadpool(next, gen, _DONE) is _DONE:
+                if await run_sync(next, gen, _DONE) is _DONE:
                     continue
-            elif await run_in_threadpool(_throw, gen, exc) is _DONE:
+            elif await run_sync(_throw, gen, exc) is _DONE:
                 continue
         except StopAsyncIteration:
             continue

@@ -18,7 +18,7 @@ from email.utils import formatdate, parsedate_tz
 from typing import BinaryIO
 from urllib.parse import quote
 
-from carboy._concurrency import run_in_threadpool
+from carboy.concurrency import run_sync
 from carboy.responses._base import Response
 from carboy.types import RawHeaders, Receive, Scope, Send
 
@@ -381,7 +381,7 @@ class FileResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         st = self.stat_result
         if st is None:
-            st = self.stat_result = await run_in_threadpool(self._stat)
+            st = self.stat_result = await run_sync(self._stat)
             self._add_validators(st)
         size = st.st_size
         method = scope.get("method", "GET")
@@ -462,13 +462,13 @@ class FileResponse(Response):
         if not heads and len(spans) <= 1:
             first, last = spans[0] if spans else (0, -1)
             if last - first < self.chunk_size:  # the common small file: one hop, read and close
-                body = await run_in_threadpool(_read_span, self.path, first, last - first + 1)
+                body = await run_sync(_read_span, self.path, first, last - first + 1)
                 self._check_length(body, last - first + 1)
                 await send(start)
                 await send({"type": "http.response.body", "body": body})
                 return
         # Opened before the start is sent, so a vanished file fails cleanly.
-        file: BinaryIO = await run_in_threadpool(open, self.path, "rb")
+        file: BinaryIO = await run_sync(open, self.path, "rb")
         watcher = asyncio.ensure_future(_wait_disconnect(receive))
         try:
             await send(start)
@@ -480,7 +480,7 @@ class FileResponse(Response):
                     if watcher.done():  # the client left: stop reading the file
                         return
                     wanted = min(self.chunk_size, last - position + 1)
-                    chunk = await run_in_threadpool(_read_at, file, position, wanted)
+                    chunk = await run_sync(_read_at, file, position, wanted)
                     self._check_length(chunk, wanted)
                     position += wanted
                     final = not tail and position > last and i == len(spans) - 1
@@ -492,7 +492,7 @@ class FileResponse(Response):
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
-            await run_in_threadpool(file.close)
+            await run_sync(file.close)
 
     def _absolute_path(self) -> str:
         # ASGI's pathsend extension wants an absolute path; getcwd() is a cheap syscall.

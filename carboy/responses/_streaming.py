@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from carboy import _json
-from carboy._concurrency import run_in_threadpool
+from carboy.concurrency import run_sync
 from carboy.responses._base import Response
 from carboy.types import Receive, Scope, Send
 
@@ -22,7 +22,7 @@ async def _aiter(content: Content) -> Any:
             yield chunk
     else:
         iterator = iter(content)
-        while (chunk := await run_in_threadpool(_next, iterator)) is not _END:
+        while (chunk := await run_sync(_next, iterator)) is not _END:
             yield chunk
 
 

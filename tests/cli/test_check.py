@@ -9,7 +9,7 @@ import pytest
 from .conftest import Invoke, WriteFile
 
 WITH_CHECKS = """
-from carboy import Carboy, CheckMessage, Module
+from carboy import Carboy, CheckLevel, CheckMessage, Module
 
 app = Carboy(debug=True)
 shop = Module("shop")
@@ -19,7 +19,10 @@ app.install(shop)
 @shop.check
 def shop_checks(app: Carboy) -> list[CheckMessage]:
     return [
-        CheckMessage("shop.W001", "no currency set", hint="Set CARBOY_CURRENCY.", obj="shop"),
+        CheckMessage(
+            "shop.W001", "no currency set", hint="Set CARBOY_CURRENCY.", obj="shop",
+            level=CheckLevel.WARNING,
+        ),
         {error}
     ]
 """
@@ -55,7 +58,12 @@ def test_fail_level_warning(invoke: Invoke, write: WriteFile, level: str) -> Non
 
 
 def test_errors_fail_and_are_listed_with_the_warnings(invoke: Invoke, write: WriteFile) -> None:
-    write("app.py", WITH_CHECKS.format(error='CheckMessage("shop.E001", "no products table"),'))
+    write(
+        "app.py",
+        WITH_CHECKS.format(
+            error='CheckMessage("shop.E001", "no products table", level=CheckLevel.ERROR),'
+        ),
+    )
     result = invoke("check")
     assert result.exit_code == 1
     assert result.output == (
@@ -138,3 +146,52 @@ def test_a_build_error_is_carboy_e002(invoke: Invoke, write: WriteFile) -> None:
         "  carboy.E002 app: Route GET '/' is declared twice (app.py:6 and app.py:11)"
         in result.output
     )
+
+
+LEVELS_AND_DEPLOY = """
+from carboy import Carboy, CheckLevel, CheckMessage
+
+app = Carboy(debug=True)
+
+
+@app.check
+def checks(app: Carboy) -> list[CheckMessage]:
+    return [
+        CheckMessage("shop.I001", "3 products", level=CheckLevel.INFO),
+        CheckMessage("shop.C001", "no storage", level=CheckLevel.CRITICAL),
+        CheckMessage("shop.E009", "no payments in production", level=CheckLevel.ERROR,
+                     deploy=True),
+    ]
+"""
+
+
+def test_levels_are_sections_and_deploy_only_findings_need_deploy(
+    invoke: Invoke, write: WriteFile
+) -> None:
+    write("app.py", LEVELS_AND_DEPLOY)
+    result = invoke("check")
+    assert result.exit_code == 1  # CRITICAL counts as an error
+    assert result.output == (
+        "System check identified some issues:\n"
+        "\n"
+        "ERRORS:\n"
+        "  shop.C001 no storage\n"
+        "\n"
+        "INFOS:\n"
+        "  shop.I001 3 products\n"
+        "\n"
+        "System check identified 2 issues.\n"
+    )
+    deployed = invoke("check", "--deploy")
+    assert "  shop.E009 no payments in production\n" in deployed.output
+
+
+def test_fail_level_info(invoke: Invoke, write: WriteFile) -> None:
+    write(
+        "app.py",
+        LEVELS_AND_DEPLOY.replace(
+            '"no storage", level=CheckLevel.CRITICAL', '"x", level=CheckLevel.DEBUG'
+        ),
+    )
+    assert invoke("check").exit_code == 0
+    assert invoke("check", "--fail-level", "INFO").exit_code == 1

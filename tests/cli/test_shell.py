@@ -28,7 +28,7 @@ def test_modules_add_names(invoke: Invoke, write: WriteFile) -> None:
 
 
         class Plain(Module):
-            shell_context = None  # not callable: ignored
+            pass  # the default shell_context() adds nothing
 
 
         app = Carboy(debug=True, name="shelled")

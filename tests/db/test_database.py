@@ -362,14 +362,17 @@ async def test_core_and_driver_connections(database_url: str, backend: str, blog
 
 
 # -- wiring ----------------------------------------------------------------------------------
-def test_database_of_finds_the_installed_module_or_says_how() -> None:
+def test_get_module_finds_the_installed_database_or_says_how() -> None:
     app = new_app()
-    with pytest.raises(ConfigurationError, match=r"app.install\(Database\(\)\)"):
-        Database.of(app)
+    with pytest.raises(ConfigurationError) as info:
+        app.get_module(Database)
+    assert str(info.value) == (
+        "No Database module is installed on this app: add app.install(Database(...))"
+    )
     db = Database("sqlite://")
     app.install(Module("blog"))
     app.install(db)
-    assert Database.of(app) is db
+    assert app.get_module(Database) is db
 
 
 async def test_the_database_itself_is_injectable(tmp_path: Path) -> None:

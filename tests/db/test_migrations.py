@@ -339,7 +339,7 @@ from carboy.db import Database
 
 class Shop(Module):
     def setup(self, app):
-        Database.of(app).add_migrations("shop", Path(__file__).parent / "migrations",
+        app.get_module(Database).add_migrations("shop", Path(__file__).parent / "migrations",
                                         [__name__])
 
 shop = Shop("shop")

@@ -37,7 +37,7 @@ def client(
     monkeypatch.setenv("CARBOY_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.db'}")
     app = create_app()
     app.build()
-    db = Database.of(app)
+    db = app.get_module(Database)
     db.migrations.migrate()
     with (DEMO / "demo" / "fixtures" / "posts.json").open() as fixture:
         load(db, [fixture])

@@ -1,0 +1,151 @@
+"""Who is making a request: the per-request user, credentials and session slots.
+
+The core defines the slots and the small protocols behind them; an auth
+backend (the ``carboy.auth`` battery, or your own middleware) fills them in.
+With no backend installed every request is anonymous:
+``request.user.is_authenticated`` is False and ``request.auth.scopes`` is empty.
+``request.session`` needs session middleware: without one, reading it raises
+a :class:`~carboy.ConfigurationError` that says what to install.
+
+Example:
+    >>> from carboy.identity import AnonymousUser
+    >>> AnonymousUser().is_authenticated
+    False
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+#: The scope keys an auth backend sets (the names Starlette's middleware use too).
+USER_KEY = "user"
+AUTH_KEY = "auth"
+SESSION_KEY = "session"
+
+
+@runtime_checkable
+class BaseUser(Protocol):
+    """What every user object offers: ``request.user`` is one.
+
+    A user model satisfies it with two attributes; nothing needs subclassing.
+
+    Example:
+        >>> class Member:
+        ...     is_authenticated = True
+        ...     display_name = "ann"
+        >>> isinstance(Member(), BaseUser)
+        True
+    """
+
+    @property
+    def is_authenticated(self) -> bool:
+        """True for a user who proved who they are."""
+        ...
+
+    @property
+    def display_name(self) -> str:
+        """A name to show (``"ann"``); empty for the anonymous user."""
+        ...
+
+
+class AnonymousUser:
+    """The user of a request that no auth backend identified.
+
+    Falsy, so ``if request.user:`` reads naturally.
+
+    Example:
+        >>> user = AnonymousUser()
+        >>> (user.is_authenticated, user.display_name, bool(user))
+        (False, '', False)
+    """
+
+    __slots__ = ()
+
+    @property
+    def is_authenticated(self) -> bool:
+        """Always False."""
+        return False
+
+    @property
+    def display_name(self) -> str:
+        """Always empty."""
+        return ""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AnonymousUser)
+
+    def __hash__(self) -> int:
+        return hash(AnonymousUser)
+
+    def __repr__(self) -> str:
+        return "AnonymousUser()"
+
+
+#: The one anonymous user handed to every unauthenticated request.
+ANONYMOUS = AnonymousUser()
+
+
+@dataclass(frozen=True, slots=True)
+class AuthCredentials:
+    """How a request authenticated: the scopes (permissions) its credentials grant.
+
+    Example:
+        >>> AuthCredentials(frozenset({"articles:write"})).has("articles:write")
+        True
+        >>> AuthCredentials().has("articles:write")
+        False
+    """
+
+    scopes: frozenset[str] = frozenset()
+
+    def has(self, scope: str) -> bool:
+        """True when the credentials grant ``scope``."""
+        return scope in self.scopes
+
+
+#: The credentials of an anonymous request: no scopes.
+NO_CREDENTIALS = AuthCredentials()
+
+
+class SessionStore(Protocol):
+    """Where session data lives between requests; the auth battery implements it.
+
+    Session middleware loads a request's data by the key in its cookie, hands
+    it out as ``request.session`` (a mutable mapping) and saves it when the
+    response starts. Keys are opaque strings the store makes; data is a plain
+    JSON-able dict.
+
+    Example:
+        >>> class MemoryStore:
+        ...     def __init__(self) -> None:
+        ...         self.data: dict[str, dict] = {}
+        ...     async def load(self, key: str) -> dict | None:
+        ...         return self.data.get(key)
+        ...     async def save(self, key: str | None, data: Mapping, max_age: int) -> str:
+        ...         key = key or "k1"
+        ...         self.data[key] = dict(data)
+        ...         return key
+        ...     async def delete(self, key: str) -> None:
+        ...         self.data.pop(key, None)
+    """
+
+    async def load(self, key: str) -> dict[str, Any] | None:
+        """The data saved under ``key``, or None when it is unknown or expired."""
+        ...
+
+    async def save(self, key: str | None, data: Mapping[str, Any], max_age: int) -> str:
+        """Store ``data`` for ``max_age`` seconds under ``key`` (a new key if None); the key."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Forget the data under ``key`` (logout, key rotation)."""
+        ...
+
+
+#: What ``request.session`` is: the session's data, changed in place by handlers.
+Session = MutableMapping[str, Any]
