@@ -58,7 +58,7 @@ _by_message = itemgetter(1)
 def _database(app: Carboy, url: str) -> Database:
     """The app's Database if it has one, else a new one for ``url``, pooled for the bench."""
     try:
-        return Database.of(app)
+        return app.get_module(Database)
     except ConfigurationError:
         db = Database(url, pool_size=POOL_SIZE, max_overflow=0, pool_timeout=30)
         app.install(db)
