@@ -4,7 +4,8 @@ PostgreSQL is the server on 127.0.0.1:5432 (``CARBOY_TEST_POSTGRES_URL`` to
 change it). Each test session works in a database of its own,
 ``carboy_test_<random>``, dropped at the end, so parallel runs do not collide.
 A PostgreSQL that cannot be reached fails the tests; set
-``CARBOY_SKIP_POSTGRES=1`` to skip them instead on a machine without it.
+``CARBOY_SKIP_POSTGRES=1`` to skip them instead on a machine without it (not
+under ``CI=true``, where tests/conftest.py turns that skip into a failure).
 """
 
 from __future__ import annotations

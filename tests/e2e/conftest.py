@@ -114,8 +114,7 @@ def browser() -> Iterator[object]:
     while it is open, which would break later tests that start their own loop.
     """
     if not shutil.which(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium")
+        # Under CI=true this skip fails the run (tests/conftest.py).
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
