@@ -44,7 +44,12 @@ from carboy.routing import (
 from carboy.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from carboy.middleware import Middleware, SecurityHeaders, TrustedHostMiddleware
+    from carboy.middleware import (
+        Middleware,
+        SecurityHeaders,
+        TrustedHostMiddleware,
+        WebSocketOriginMiddleware,
+    )
     from carboy.settings import Settings
     from carboy.templating import Templates
 
@@ -131,6 +136,7 @@ class Carboy(Module):
         self._direct = False
         #: The Host check the dispatcher runs itself (production, no other middleware).
         self._hosts: TrustedHostMiddleware | None = None
+        self._origins: WebSocketOriginMiddleware | None = None
         self._static: dict[str, Endpoints] = {}
         self._tree: PathTree[Endpoints] = PathTree()
         self._templates: Templates | None = None
@@ -359,6 +365,15 @@ class Carboy(Module):
         for mw in reversed(self.user_middleware):
             app = mw.wrap(app)
         hosts = list(self.settings.allowed_hosts)
+        if not self.debug:
+            from carboy.middleware import WebSocketOriginMiddleware
+
+            # The WebSocket Origin check runs in the dispatcher, behind any
+            # middleware (CORS may answer first, but never for a handshake).
+            origins = self.settings.websocket_allowed_origins
+            if origins is None:
+                origins = [host for host in hosts if host != "*"]
+            self._origins = WebSocketOriginMiddleware(self, allowed_origins=origins)
         if not self.debug and "*" not in hosts:
             from carboy.middleware import TrustedHostMiddleware
 
@@ -445,6 +460,10 @@ class Carboy(Module):
             scope["app"] = self
             if self._hosts is not None and not self._hosts.allows(scope):
                 await self._hosts.reject(scope, receive, send)
+                return
+            origins = self._origins
+            if origins is not None and not origins.allows(scope):
+                await origins.reject(scope, receive, send)
                 return
             await self._dispatch_websocket(scope, receive, send)
         elif kind == "lifespan":

@@ -118,6 +118,24 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest non-file form field, in bytes; 413 past it.",
     )
+    websocket_allowed_origins: Annotated[list[str] | None, NoDecode] = Field(
+        default=None,
+        description="Origins ('https://app.example.com') or host patterns ('.example.com') "
+        "whose pages may open WebSockets, besides the page's own; None means the "
+        "allowed_hosts, '*' any origin. Checked outside debug mode; other origins get 403.",
+    )
+    websocket_max_message_size: int = Field(
+        default=1024 * 1024,
+        ge=0,
+        description="Largest WebSocket message the app reads, in bytes; a bigger one closes "
+        "the connection with 1009. 0 means no limit.",
+    )
+    websocket_max_messages_per_second: int = Field(
+        default=100,
+        ge=0,
+        description="Messages per second one WebSocket may send (bursts up to the same "
+        "number); faster clients are closed with 1008. 0 means no limit.",
+    )
 
     if not TYPE_CHECKING:
         # Hidden from type checkers so the pydantic plugin keeps the typed
@@ -135,7 +153,7 @@ class Settings(BaseSettings):
                 ) from None
 
     # -- validation ----------------------------------------------------
-    @field_validator("allowed_hosts", mode="before")
+    @field_validator("allowed_hosts", "websocket_allowed_origins", mode="before")
     @classmethod
     def _parse_hosts(cls, value: Any) -> Any:
         if not isinstance(value, str):
@@ -151,9 +169,11 @@ class Settings(BaseSettings):
                 ) from None
         return text.split(",")
 
-    @field_validator("allowed_hosts", mode="after")
+    @field_validator("allowed_hosts", "websocket_allowed_origins", mode="after")
     @classmethod
-    def _clean_hosts(cls, hosts: list[str]) -> list[str]:
+    def _clean_hosts(cls, hosts: list[str] | None) -> list[str] | None:
+        if hosts is None:
+            return None
         cleaned = [host.strip().lower() for host in hosts]
         return [host for host in cleaned if host]
 

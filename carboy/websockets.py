@@ -8,6 +8,8 @@ when something reads them.
 from __future__ import annotations
 
 import enum
+import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Literal
@@ -28,7 +30,15 @@ ABNORMAL_CLOSURE = 1006
 UNSUPPORTED_DATA = 1003
 INVALID_PAYLOAD = 1007
 POLICY_VIOLATION = 1008
+MESSAGE_TOO_BIG = 1009
 INTERNAL_ERROR = 1011
+
+#: Limits of a WebSocket outside a carboy app (plain ASGI use); an app takes
+#: them from its settings (``websocket_max_message_size``...).
+DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
+DEFAULT_MAX_MESSAGES_PER_SECOND = 100
+
+_logger = logging.getLogger("carboy.security")
 
 #: A close frame carries at most 125 bytes: a 2-byte code and a 123-byte reason.
 _MAX_REASON_BYTES = 123
@@ -65,7 +75,11 @@ class WebSocket(HTTPConnection):
     """
 
     __slots__ = (
+        "_allowance",
+        "_checked_at",
         "_disconnect",
+        "_max_size",
+        "_rate",
         "_receive",
         "_send",
         "application_state",
@@ -83,6 +97,17 @@ class WebSocket(HTTPConnection):
         self.client_state = WebSocketState.CONNECTING
         #: What the app has done: accepted, then maybe closed.
         self.application_state = WebSocketState.CONNECTING
+        settings = getattr(scope.get("app"), "settings", None)
+        self._max_size: int = getattr(
+            settings, "websocket_max_message_size", DEFAULT_MAX_MESSAGE_SIZE
+        )
+        self._rate: int = getattr(
+            settings, "websocket_max_messages_per_second", DEFAULT_MAX_MESSAGES_PER_SECOND
+        )
+        # A token bucket: one message per token, refilled at the rate, holding
+        # at most one second's worth.
+        self._allowance = float(self._rate)
+        self._checked_at = 0.0
 
     # -- what was asked ------------------------------------------------
     @property
@@ -96,7 +121,10 @@ class WebSocket(HTTPConnection):
         """The next raw ASGI message from the client.
 
         After the client disconnected, the ``websocket.disconnect`` message is
-        returned again rather than waiting forever.
+        returned again rather than waiting forever. A message bigger than the
+        app's ``websocket_max_message_size`` closes the connection with 1009,
+        one past ``websocket_max_messages_per_second`` with 1008; both then
+        raise :class:`~carboy.exceptions.WebSocketDisconnect` with that code.
 
         Example:
             >>> message = await ws.receive()  # {"type": "websocket.receive", "text": "hi"}
@@ -114,7 +142,43 @@ class WebSocket(HTTPConnection):
             self.client_state = WebSocketState.CONNECTED
         elif kind != "websocket.receive":
             raise RuntimeError(f"Expected a 'websocket.receive' message, got {kind!r}")
+        else:
+            await self._check_limits(message)
         return message
+
+    async def _check_limits(self, message: Message) -> None:
+        """Close the connection and raise if ``message`` is too big or came too fast."""
+        if self._max_size and self._too_big(message):
+            await self._refuse(MESSAGE_TOO_BIG, f"Message exceeds {self._max_size} bytes")
+        if self._rate:
+            now = time.monotonic()
+            if self._checked_at:
+                self._allowance = min(
+                    float(self._rate), self._allowance + (now - self._checked_at) * self._rate
+                )
+            self._checked_at = now
+            if self._allowance < 1.0:
+                await self._refuse(POLICY_VIOLATION, f"More than {self._rate} messages per second")
+            self._allowance -= 1.0
+
+    def _too_big(self, message: Message) -> bool:
+        limit = self._max_size
+        text: str | None = message.get("text")
+        if text is None:
+            return len(message.get("bytes") or b"") > limit
+        # A character is 1 to 4 bytes: encode only when the length cannot tell.
+        if len(text) > limit:
+            return True
+        return len(text) * 4 > limit and len(text.encode("utf-8")) > limit
+
+    async def _refuse(self, code: int, reason: str) -> None:
+        _logger.warning("Closed WebSocket %.200r with %d: %s", self.path, code, reason)
+        try:
+            await self.close(code, reason)
+        finally:
+            # The app is done with this connection: every later receive says so.
+            self._disconnect = {"type": "websocket.disconnect", "code": code, "reason": reason}
+        raise self._disconnected()
 
     async def send(self, message: Message) -> None:
         """Send a raw ASGI message, checking that it fits the connection's state.
@@ -287,6 +351,8 @@ class WebSocket(HTTPConnection):
             return _json.loads(data)
         except _json.DecodeError as exc:
             raise WebSocketException(INVALID_PAYLOAD, f"Malformed JSON: {exc}") from None
+        except RecursionError:
+            raise WebSocketException(INVALID_PAYLOAD, "Malformed JSON: nested too deeply") from None
 
     async def iter_text(self) -> AsyncIterator[str]:
         """Yield text messages until the client disconnects.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -594,3 +595,152 @@ async def test_state_wraps_a_plain_dict_from_the_server() -> None:
     assert ws.client is None
     assert ws.path_params == {}
     assert ws.subprotocols == []
+
+
+# -- hostile input: nesting, size and rate -------------------------------------------
+
+
+def test_deeply_nested_json_closes_with_1007_and_no_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The review's finding: RecursionError escaped (1011 and a logged traceback).
+    from carboy import Carboy
+
+    app = Carboy(debug=True)
+
+    @app.websocket("/ws")
+    async def handler(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.receive_json()
+
+    with TestClient(app) as client, client.websocket_connect("/ws") as ws:
+        ws.send_text("[" * 100_000)
+        with pytest.raises(WebSocketDisconnect) as info:
+            ws.receive_text()
+    assert (info.value.code, info.value.reason) == (1007, "Malformed JSON: nested too deeply")
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def limited_app(**settings: Any) -> Any:
+    from carboy import Carboy
+    from carboy.settings import Settings
+
+    app = Carboy(Settings(debug=True, **settings))
+
+    @app.websocket("/ws")
+    async def echo(ws: WebSocket) -> None:
+        await ws.accept()
+        async for text in ws.iter_text():
+            await ws.send_text(text)
+
+    @app.websocket("/raw")
+    async def raw(ws: WebSocket) -> None:
+        await ws.accept()
+        while True:
+            message = await ws.receive()
+            await ws.send_bytes(message.get("bytes") or b"")
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("message", "too_big"),
+    [
+        ({"text": "x" * 10}, False),
+        ({"text": "x" * 11}, True),
+        ({"text": "\u00e9" * 5}, False),  # 10 bytes in UTF-8
+        ({"text": "\u00e9" * 6}, True),  # 6 characters, 12 bytes
+        ({"text": "\U0001f600" * 3}, True),  # 3 characters, 12 bytes
+    ],
+)
+def test_message_size_limit_closes_with_1009(message: dict[str, Any], too_big: bool) -> None:
+    with (
+        TestClient(limited_app(websocket_max_message_size=10)) as client,
+        client.websocket_connect("/ws") as ws,
+    ):
+        ws.send_text(message["text"])
+        if not too_big:
+            assert ws.receive_text() == message["text"]
+            return
+        with pytest.raises(WebSocketDisconnect) as info:
+            ws.receive_text()
+    assert (info.value.code, info.value.reason) == (1009, "Message exceeds 10 bytes")
+
+
+def test_message_size_limit_on_raw_receive_and_bytes(caplog: pytest.LogCaptureFixture) -> None:
+    with (
+        caplog.at_level(logging.WARNING, logger="carboy.security"),
+        TestClient(limited_app(websocket_max_message_size=10)) as client,
+        client.websocket_connect("/raw") as ws,
+    ):
+        ws.send_bytes(b"x" * 10)
+        assert ws.receive_bytes() == b"x" * 10
+        ws.send_bytes(b"x" * 11)
+        with pytest.raises(WebSocketDisconnect) as info:
+            ws.receive_bytes()
+    assert info.value.code == 1009
+    assert any("Closed WebSocket '/raw' with 1009" in r.getMessage() for r in caplog.records)
+
+
+def test_size_limit_zero_means_none_and_the_default_is_one_mib() -> None:
+    big = "x" * (1024 * 1024 + 1)
+    with (
+        TestClient(limited_app(websocket_max_message_size=0)) as client,
+        client.websocket_connect("/ws") as ws,
+    ):
+        ws.send_text(big)
+        assert ws.receive_text() == big
+    with TestClient(limited_app()) as client, client.websocket_connect("/ws") as ws:
+        ws.send_text(big)
+        with pytest.raises(WebSocketDisconnect) as info:
+            ws.receive_text()
+    assert info.value.code == 1009
+
+
+def test_message_rate_limit_closes_with_1008() -> None:
+    with (
+        TestClient(limited_app(websocket_max_messages_per_second=3)) as client,
+        client.websocket_connect("/ws") as ws,
+    ):
+        for i in range(10):
+            ws.send_text(str(i))
+        assert [ws.receive_text() for _ in range(3)] == ["0", "1", "2"]
+        with pytest.raises(WebSocketDisconnect) as info:
+            ws.receive_text()
+    assert (info.value.code, info.value.reason) == (1008, "More than 3 messages per second")
+
+
+def test_rate_refills_over_time() -> None:
+    import time
+
+    with (
+        TestClient(limited_app(websocket_max_messages_per_second=20)) as client,
+        client.websocket_connect("/ws") as ws,
+    ):
+        for i in range(60):  # 3 s at the allowed pace: never refused
+            ws.send_text(str(i))
+            assert ws.receive_text() == str(i)
+            time.sleep(0.05)
+
+
+def test_rate_limit_zero_means_none_and_the_default_is_100() -> None:
+    with (
+        TestClient(limited_app(websocket_max_messages_per_second=0)) as client,
+        client.websocket_connect("/ws") as ws,
+    ):
+        for i in range(300):
+            ws.send_text(str(i))
+        assert [ws.receive_text() for _ in range(300)] == [str(i) for i in range(300)]
+    with TestClient(limited_app()) as client, client.websocket_connect("/ws") as ws:
+        for i in range(300):
+            ws.send_text(str(i))
+        got: list[str] = []
+
+        def drain() -> None:
+            while True:
+                got.append(ws.receive_text())
+
+        with pytest.raises(WebSocketDisconnect) as info:
+            drain()
+    assert info.value.code == 1008
+    assert 100 <= len(got) < 300

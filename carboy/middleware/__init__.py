@@ -14,6 +14,7 @@ from carboy.middleware.body_limit import BodyLimitMiddleware
 from carboy.middleware.cors import CORSMiddleware
 from carboy.middleware.gzip import GZipMiddleware
 from carboy.middleware.hosts import TrustedHostMiddleware, host_allowed
+from carboy.middleware.origins import WebSocketOriginMiddleware
 from carboy.middleware.request_id import RequestIdMiddleware
 from carboy.middleware.security import SecurityHeaders, SecurityHeadersMiddleware
 from carboy.types import ASGIApp
@@ -27,6 +28,7 @@ __all__ = [
     "SecurityHeaders",
     "SecurityHeadersMiddleware",
     "TrustedHostMiddleware",
+    "WebSocketOriginMiddleware",
     "host_allowed",
 ]
 
