@@ -18,8 +18,11 @@ from carboy.datastructures import Headers as Headers
 from carboy.datastructures import QueryParams as QueryParams
 from carboy.datastructures import State as State
 from carboy.datastructures import UploadFile as UploadFile
+from carboy.errors import ErrorDetails as ErrorDetails
 from carboy.exceptions import ConfigurationError as ConfigurationError
+from carboy.exceptions import FieldError as FieldError
 from carboy.exceptions import HTTPException as HTTPException
+from carboy.exceptions import InvalidFields as InvalidFields
 from carboy.exceptions import RequestValidationError as RequestValidationError
 from carboy.exceptions import SetupError as SetupError
 from carboy.exceptions import WebSocketDisconnect as WebSocketDisconnect
@@ -75,7 +78,9 @@ __all__ = [
     "ConfigurationError",
     "Cookie",
     "Depends",
+    "ErrorDetails",
     "EventSourceResponse",
+    "FieldError",
     "File",
     "FileResponse",
     "Form",
@@ -86,6 +91,7 @@ __all__ = [
     "HTTPException",
     "Header",
     "Headers",
+    "InvalidFields",
     "JSONResponse",
     "Middleware",
     "Module",

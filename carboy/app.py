@@ -13,6 +13,7 @@ from carboy._forms import FormLimits
 from carboy._lifespan import serve_lifespan
 from carboy.background import Background
 from carboy.errors import (
+    ErrorEnvelope,
     ExceptionHandlers,
     call_handler,
     debug_response,
@@ -75,6 +76,9 @@ class Carboy(Module):
         root: Folder that ``templates/`` and ``static/`` are relative to; defaults to the
             folder of the file that creates the app.
         name: The app's name (used by ``carboy`` CLI output).
+        error_envelope: Shapes the JSON body of every error response (404, 422, 413
+            from middleware...): a function of an :class:`~carboy.errors.ErrorDetails`
+            returning what to send; by default ``{"status", "detail", "errors"?}``.
 
     Example:
         >>> from carboy import Carboy
@@ -95,6 +99,7 @@ class Carboy(Module):
         security: SecurityHeaders | None = None,
         root: str | os.PathLike[str] | None = None,
         name: str = "app",
+        error_envelope: ErrorEnvelope | None = None,
     ) -> None:
         from carboy.middleware import SecurityHeaders
         from carboy.settings import Settings
@@ -120,6 +125,7 @@ class Carboy(Module):
         # Route names of the app itself have no prefix.
         self.name = None
         self.app_name = name
+        self.error_envelope = error_envelope
         self.settings = settings
         self.security = security if security is not None else SecurityHeaders()
         self.user_middleware: list[Middleware] = list(middleware)

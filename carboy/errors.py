@@ -6,25 +6,72 @@ import html
 import inspect
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from carboy.concurrency import run_sync
-from carboy.exceptions import HTTPException, RequestValidationError
+from carboy.exceptions import FieldError, HTTPException, InvalidFields
 from carboy.requests import Request
 from carboy.responses import HTMLResponse, JSONResponse, Response, status_phrase
 from carboy.types import Scope
 
 __all__ = [
+    "ErrorDetails",
+    "ErrorEnvelope",
     "ErrorHandler",
     "ExceptionHandlers",
     "call_handler",
     "debug_response",
+    "default_envelope",
     "error_response",
     "response_for_http_exception",
     "wants_html",
 ]
 
 ErrorHandler = Callable[[Request, Any], Any | Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetails:
+    """What an error response says, before it is shaped into a JSON body.
+
+    Attributes:
+        status: The HTTP status code.
+        detail: The message (``"Validation failed"``, ``"Not Found"``), or whatever
+            an ``HTTPException`` was given as ``detail``.
+        errors: The field errors, for an :class:`~carboy.InvalidFields` (422 and
+            the like); None for errors about the request as a whole.
+    """
+
+    status: int
+    detail: Any
+    errors: list[FieldError] | None = None
+
+
+#: Shapes every JSON error body of an app: ``Carboy(error_envelope=fn)``.
+ErrorEnvelope = Callable[[ErrorDetails], Any]
+
+
+def default_envelope(error: ErrorDetails) -> dict[str, Any]:
+    """carboy's own error body: ``{"status": 422, "detail": "...", "errors": [...]}``.
+
+    ``errors`` is there only when the error has field errors.
+
+    Example:
+        >>> default_envelope(ErrorDetails(404, "Not Found"))
+        {'status': 404, 'detail': 'Not Found'}
+    """
+    content: dict[str, Any] = {"status": error.status, "detail": error.detail}
+    if error.errors is not None:
+        content["errors"] = error.errors
+    return content
+
+
+def envelope_of(scope: Scope) -> ErrorEnvelope:
+    """The error envelope of the app serving ``scope`` (carboy's default without one)."""
+    # The scope may belong to another framework's app (carboy middleware used there).
+    envelope: ErrorEnvelope | None = getattr(scope.get("app"), "error_envelope", None)
+    return envelope if envelope is not None else default_envelope
 
 
 def wants_html(scope: Scope) -> bool:
@@ -56,7 +103,11 @@ def error_response(
     *,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """The standard error response: JSON ``{"status", "detail", "errors"?}`` or an HTML page."""
+    """The standard error response: a JSON body shaped by the app's envelope, or an HTML page.
+
+    The JSON body is ``{"status", "detail", "errors"?}`` unless the app was made
+    with another ``error_envelope``.
+    """
     phrase = status_phrase(status_code)
     errors = None
     if isinstance(detail, dict) and "errors" in detail:
@@ -75,9 +126,7 @@ def error_response(
             body += f"<ul>{items}</ul>"
         page = _PAGE.format(status=status_code, phrase=html.escape(phrase), body=body)
         return HTMLResponse(page, status_code, headers)
-    content: dict[str, Any] = {"status": status_code, "detail": detail}
-    if errors is not None:
-        content["errors"] = errors
+    content = envelope_of(scope)(ErrorDetails(status_code, detail, errors))
     return JSONResponse(content, status_code, headers)
 
 
@@ -174,6 +223,6 @@ async def call_handler(handler: ErrorHandler, request: Request, exc: BaseExcepti
 def response_for_http_exception(scope: Scope, exc: HTTPException) -> Response:
     """The default response for an ``HTTPException`` (including 422 validation errors)."""
     detail = exc.detail
-    if isinstance(exc, RequestValidationError):
-        detail = {"message": "Validation failed", "errors": exc.errors}
+    if isinstance(exc, InvalidFields):
+        detail = {"message": exc.message, "errors": exc.errors}
     return error_response(scope, exc.status_code, detail, headers=exc.headers)

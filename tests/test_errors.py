@@ -13,12 +13,13 @@ from carboy import (
     HTMLResponse,
     HTTPException,
     PlainTextResponse,
+    Query,
     Request,
     RequestValidationError,
     Response,
     StreamingResponse,
 )
-from carboy.errors import ExceptionHandlers, error_response, wants_html
+from carboy.errors import ErrorDetails, ExceptionHandlers, error_response, wants_html
 from carboy.exceptions import FieldError, WebSocketDisconnect, WebSocketException
 from carboy.testing import TestClient
 
@@ -369,3 +370,75 @@ def test_exception_handlers_registry() -> None:
     base.add(500, other)
     handlers.update(base)
     assert handlers.by_status == {404: h, 500: other}
+
+
+# -- the error envelope --------------------------------------------------------------
+def rails_style(error: ErrorDetails) -> dict[str, Any]:
+    """The envelope some API specs require: ``{"errors": {"field": ["msg", ...]}}``."""
+    if error.errors is None:
+        return {"errors": {"_": [str(error.detail)]}}
+    by_field: dict[str, list[str]] = {}
+    for e in error.errors:
+        by_field.setdefault(e.field, []).append(e.msg)
+    return {"errors": by_field}
+
+
+def test_error_envelope_reshapes_every_json_error() -> None:
+    app = Carboy(debug=True, error_envelope=rails_style)
+
+    @app.get("/items/{n:int}")
+    async def item(n: int, page: int = Query(ge=1)) -> int:
+        return n
+
+    with TestClient(app) as client:
+        invalid = client.get("/items/1?page=0")
+        assert invalid.status_code == 422
+        assert invalid.json() == {
+            "errors": {"page": ["Input should be greater than or equal to 1"]}
+        }
+        missing = client.get("/nothing")
+        assert missing.status_code == 404
+        assert missing.json() == {"errors": {"_": ["No route matches '/nothing'"]}}
+        # HTML error pages are not JSON, so they keep their shape.
+        assert (
+            "<h1>404 Not Found</h1>" in client.get("/nothing", headers={"accept": "text/html"}).text
+        )
+
+
+def test_error_envelope_shapes_middleware_replies_too() -> None:
+    app = Carboy(
+        secret_key="k3y-" + "aZ9_" * 20,
+        allowed_hosts=["example.com"],
+        error_envelope=rails_style,
+    )
+
+    @app.get("/")
+    async def index() -> str:
+        return "x"
+
+    with TestClient(app, base_url="http://evil.test") as client:
+        rejected = client.get("/", headers={"accept": "application/json"})
+    assert rejected.status_code == 400
+    assert rejected.json() == {"errors": {"_": ["Invalid Host header"]}}
+
+
+def test_without_an_envelope_the_default_shape() -> None:
+    app = Carboy(debug=True)
+
+    @app.get("/page")
+    async def page(n: int) -> int:
+        return n
+
+    with TestClient(app) as client:
+        assert client.get("/page?n=x").json() == {
+            "status": 422,
+            "detail": "Validation failed",
+            "errors": [
+                {
+                    "loc": ["query", "n"],
+                    "field": "n",
+                    "msg": "Input should be a valid integer, unable to parse string as an integer",
+                    "type": "int_parsing",
+                }
+            ],
+        }

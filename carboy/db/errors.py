@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ForeignKeyConstraint, MetaData, Table
 from sqlalchemy import exc as sa_exc
 
-from carboy.exceptions import ConfigurationError, FieldError, HTTPException
+from carboy.exceptions import ConfigurationError, FieldError, HTTPException, InvalidFields
 
 __all__ = [
     "ConstraintViolation",
@@ -89,13 +89,14 @@ class ConstraintViolation:
     other_table: str | None = field(default=None)
 
 
-class IntegrityViolation(HTTPException):
+class IntegrityViolation(InvalidFields):
     """409 or 422 for a violated constraint, with one error per column involved.
 
     Unique violations and deletes of still-referenced rows are conflicts (409);
     missing required values, references to rows that do not exist and failed
-    checks are invalid input (422). The body lists the fields as validation
-    errors do: ``{"loc": ["body", "email"], "msg": ..., "type": "unique"}``.
+    checks are invalid input (422). Like every :class:`~carboy.InvalidFields`
+    it has ``message`` and ``errors``, listed as validation errors are:
+    ``{"loc": ["body", "email"], "field": "email", "msg": ..., "type": "unique"}``.
 
     Example:
         >>> raise IntegrityViolation(ConstraintViolation("unique", "user", ("email",)))
@@ -108,11 +109,22 @@ class IntegrityViolation(HTTPException):
         errors = [
             FieldError(["body", column], per_field, violation.kind) for column in violation.columns
         ]
-        super().__init__(status, {"message": message, "errors": errors})
+        super().__init__(status, message, errors)
+
+
+# Words (or table names) spelled with a vowel but said with a consonant, and the reverse.
+_SAID_WITH_A_CONSONANT = ("eu", "ewe", "one", "once", "uni", "usa", "use", "usu", "uti", "ure")
+_SAID_WITH_A_VOWEL = ("heir", "honest", "honor", "honour", "hour")
 
 
 def _a(word: str) -> str:
-    return f"an {word}" if word[:1].lower() in "aeiou" else f"a {word}"
+    """``"an author"``, ``"a user"``, ``"an hour_log"``: the article a reader expects."""
+    lower = word.lower()
+    if lower.startswith(_SAID_WITH_A_VOWEL):
+        return f"an {word}"
+    if lower.startswith(_SAID_WITH_A_CONSONANT):
+        return f"a {word}"
+    return f"an {word}" if lower[:1] in ("a", "e", "i", "o", "u") else f"a {word}"
 
 
 def _messages(v: ConstraintViolation) -> tuple[str, str]:

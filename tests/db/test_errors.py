@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import String, UniqueConstraint, delete, insert, select, text, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from carboy import Carboy
+from carboy import Carboy, InvalidFields
 from carboy.db import AsyncSession, Database, Session, model_base
 from carboy.db.errors import (
     ConstraintViolation,
@@ -451,3 +451,28 @@ async def test_unique_indexes_and_composite_constraints_name_their_fields(
         "An account with this team, handle already exists (constraint uq_account_team_handle)."
     )
     assert [e["field"] for e in composite["errors"]] == ["team", "handle"]
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("user", "A user with this email already exists."),
+        ("author", "An author with this email already exists."),
+        ("hour_log", "An hour_log with this email already exists."),
+        ("european_site", "A european_site with this email already exists."),
+        ("post", "A post with this email already exists."),
+    ],
+)
+def test_messages_use_the_article_a_reader_expects(table: str, message: str) -> None:
+    violation = IntegrityViolation(ConstraintViolation("unique", table, ("email",)))
+    assert violation.message == message
+
+
+def test_an_integrity_violation_has_the_attributes_of_every_invalid_fields() -> None:
+    violation = IntegrityViolation(ConstraintViolation("not_null", "post", ("title",)))
+    assert isinstance(violation, InvalidFields)
+    assert violation.status_code == 422
+    assert [(e.loc, e.field, e.type) for e in violation.errors] == [
+        (["body", "title"], "title", "not_null")
+    ]
+    assert violation.detail == {"message": violation.message, "errors": violation.errors}
