@@ -42,6 +42,8 @@ from carboy.params import Depends as Depends
 from carboy.params import File as File
 from carboy.params import Form as Form
 from carboy.params import Header as Header
+from carboy.params import ParamInfo as ParamInfo
+from carboy.params import ParamSource as ParamSource
 from carboy.params import Path as Path
 from carboy.params import Query as Query
 from carboy.requests import Request as Request
@@ -54,6 +56,8 @@ from carboy.responses import RedirectResponse as RedirectResponse
 from carboy.responses import Response as Response
 from carboy.responses import ServerSentEvent as ServerSentEvent
 from carboy.responses import StreamingResponse as StreamingResponse
+from carboy.routing import MountInfo as MountInfo
+from carboy.routing import RouteInfo as RouteInfo
 from carboy.routing import Router as Router
 from carboy.settings import Settings as Settings
 from carboy.staticfiles import StaticFiles as StaticFiles
@@ -95,6 +99,9 @@ __all__ = [
     "JSONResponse",
     "Middleware",
     "Module",
+    "MountInfo",
+    "ParamInfo",
+    "ParamSource",
     "Path",
     "PlainTextResponse",
     "Query",
@@ -103,6 +110,7 @@ __all__ = [
     "Request",
     "RequestValidationError",
     "Response",
+    "RouteInfo",
     "Router",
     "SecurityHeaders",
     "ServerSentEvent",

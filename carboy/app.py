@@ -23,6 +23,7 @@ from carboy.errors import (
 from carboy.exceptions import ConfigurationError, HTTPException
 from carboy.modules import CheckMessage, Module, _caller_root
 from carboy.params import (
+    ParamSource,
     Plan,
     Provider,
     compile_http_endpoint,
@@ -36,12 +37,16 @@ from carboy.routing import (
     Converter,
     Endpoints,
     Mount,
+    MountInfo,
     PathTree,
     ResolvedRoute,
+    Route,
+    RouteInfo,
     RouteTable,
     default_converters,
     parse_path,
 )
+from carboy.routing._info import split_docstring
 from carboy.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -148,7 +153,7 @@ class Carboy(Module):
         self._templates: Templates | None = None
         self._handlers = ExceptionHandlers()
         self._routes: list[ResolvedRoute] = []
-        self._plans: dict[int, Plan] = {}
+        self._infos: list[RouteInfo | MountInfo] = []
         self._providers: dict[type, Provider] = {}
         self._http_headers: list[tuple[bytes, bytes]] = []
         self._https_headers: list[tuple[bytes, bytes]] = []
@@ -210,10 +215,22 @@ class Carboy(Module):
         self.build()
         return list(self._routes)
 
-    def plan_for(self, route: ResolvedRoute) -> Plan | None:
-        """The compiled argument plan of a route (for the API battery and tools)."""
+    def routes_info(self) -> list[RouteInfo | MountInfo]:
+        """What the app serves: every route and mount, static files included (builds the app).
+
+        In declaration order, the app's static mount first. This is what
+        ``carboy routes``, the API and the admin batteries read: methods, path,
+        name, handler, docs, tags, status, each parameter with its source,
+        type, default, constraints and description, the body and return types,
+        declared extra responses and the route's ``extra=`` mapping.
+
+        Example:
+            >>> for info in app.routes_info():
+            ...     if isinstance(info, RouteInfo):
+            ...         print(info.path, [p.name for p in info.params])
+        """
         self.build()
-        return self._plans.get(id(route))
+        return list(self._infos)
 
     @property
     def providers_by_type(self) -> dict[type, Provider]:
@@ -290,6 +307,7 @@ class Carboy(Module):
             check_dir=False,
         )
         self._table.add_mount(url, static, "carboy static files")
+        self._infos.append(MountInfo(url, "static", static, ""))
         self._table.add_name(
             "static", parse_path(url + "/{path:path}", self.converters), "carboy static files"
         )
@@ -308,6 +326,7 @@ class Carboy(Module):
                     route.source,
                 )
             self._routes.append(resolved)
+            self._infos.append(MountInfo(resolved.path, resolved.name, route.app, route.source))
             return
         template = parse_path(resolved.path, self.converters)
         kind = "WEBSOCKET" if route.websocket else "/".join(sorted(route.methods))
@@ -343,7 +362,7 @@ class Carboy(Module):
             source=route.source,
         )
         self._routes.append(resolved)
-        self._plans[id(resolved)] = plan
+        self._infos.append(_route_info(resolved, route, plan))
 
     def _make_templates(self) -> Templates:
         from carboy.templating import Templates
@@ -611,6 +630,33 @@ class Carboy(Module):
 
 #: The path parameters of every static route (never handed out: see ``_fill_scope``).
 _NO_PARAMS: dict[str, Any] = {}
+
+
+def _route_info(resolved: ResolvedRoute, route: Route, plan: Plan) -> RouteInfo:
+    summary, description = split_docstring(route.endpoint)
+    params = plan.request_params()
+    whole = [p for p in params if p.source is ParamSource.BODY and not p.embed]
+    status = route.status_code
+    if status is None:
+        status = 204 if plan.return_type is type(None) else 200
+    return RouteInfo(
+        methods=tuple(sorted(route.methods)),
+        path=resolved.path,
+        name=resolved.name or route.name,
+        handler=route.endpoint,
+        summary=route.extra.get("summary", summary),
+        description=route.extra.get("description", description),
+        tags=resolved.tags,
+        status_code=status,
+        params=tuple(params),
+        body_type=whole[0].type if whole else None,
+        return_type=plan.return_type,
+        response_model=route.response_model,
+        responses=dict(route.extra.get("responses", {})),
+        extra=dict(route.extra),
+        websocket=route.websocket,
+        source=route.source,
+    )
 
 
 def _route_path(scope: Scope) -> str:

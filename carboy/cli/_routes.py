@@ -1,4 +1,7 @@
-"""``carboy routes``: every route of the app, where it is declared, as a table or JSON."""
+"""``carboy routes``: every route of the app, where it is declared, as a table or JSON.
+
+It prints what :meth:`carboy.Carboy.routes_info` publishes and derives nothing itself.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ from rich.text import Text
 from carboy.app import Carboy
 from carboy.cli._console import make_console
 from carboy.cli._group import current_loader, pass_app
-from carboy.routing import Mount
+from carboy.params import ParamInfo
+from carboy.routing import MountInfo, RouteInfo
 
 # The usual reading order of methods; others follow alphabetically.
 _METHOD_ORDER = {m: i for i, m in enumerate(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"))}
@@ -21,8 +25,14 @@ _KIND_STYLE = {"http": "green", "websocket": "magenta", "mount": "blue"}
 
 @click.command("routes")
 @click.option("--json", "as_json", is_flag=True, help="Print the routes as a JSON list.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Under each route, print its description and parameters.",
+)
 @pass_app
-def routes(app: Carboy, as_json: bool) -> None:
+def routes(app: Carboy, as_json: bool, verbose: bool) -> None:
     """List the routes: methods, path, name, handler and source.
 
     Sorted by path.
@@ -48,40 +58,56 @@ def routes(app: Carboy, as_json: bool) -> None:
             Text(row["handler"]),
             Text(row["source"], style="dim"),
         )
-    make_console().print(table)
+    console = make_console()
+    console.print(table)
+    if verbose:
+        for row in rows:
+            if row["kind"] != "mount":
+                methods = ",".join(row["methods"]) or "WS"
+                console.print(Text(f"\n{methods} {row['path']}", style="bold"))
+                for line in _details(row):
+                    console.print(Text(line), highlight=False)
+
+
+def _details(row: dict[str, Any]) -> list[str]:
+    lines = [f"  {text}" for text in (row["summary"], row["description"]) if text]
+    for param in row["params"]:
+        parts = [f"{param['source']} {param['name']}: {param['type']}"]
+        if not param["required"]:
+            parts.append(f"= {param['default']}")
+        parts += [f"{k}={v!r}" for k, v in param["constraints"].items()]
+        if param["description"]:
+            parts.append(f"- {param['description']}")
+        if param["deprecated"]:
+            parts.append("(deprecated)")
+        lines.append("  " + " ".join(parts))
+    return lines
 
 
 def route_rows(app: Carboy) -> list[dict[str, Any]]:
-    """One dict per route (``kind``, ``methods``, ``path``, ``name``, ``handler``, ``source``).
+    """One JSON-ready dict per route and mount, from :meth:`carboy.Carboy.routes_info`.
 
-    ``kind`` is ``"http"``, ``"websocket"`` or ``"mount"``. The static files
-    the app serves are listed as a mount. Sorted by path, then method.
+    Every row has ``kind`` (``"http"``, ``"websocket"`` or ``"mount"``),
+    ``methods``, ``path``, ``name``, ``handler`` and ``source``; route rows
+    also ``summary``, ``description``, ``status_code`` and ``params`` (each
+    with ``name``, ``source``, ``type``, ``required``, ``default``,
+    ``constraints``, ``description``, ``examples``, ``deprecated``). The
+    static files the app serves are listed as a mount. Sorted by path, then method.
 
     Example:
         >>> route_rows(app)[0]
         {'kind': 'http', 'methods': ['GET'], 'path': '/', 'name': 'home', ...}
     """
     rows: list[dict[str, Any]] = []
-    for resolved in app.resolved_routes:
-        route = resolved.route
-        if isinstance(route, Mount):
-            rows.append(_row("mount", [], resolved.path, resolved.name, route.app, route.source))
-        elif route.websocket:
-            rows.append(
-                _row("websocket", [], resolved.path, resolved.name, route.endpoint, route.source)
-            )
-        else:
-            methods = sorted(route.methods, key=lambda m: (_METHOD_ORDER.get(m, 99), m))
-            rows.append(
-                _row("http", methods, resolved.path, resolved.name, route.endpoint, route.source)
-            )
-    # The app mounts its static files itself (not a declared route) unless a
-    # route took that path.
-    static_url = app.settings.static_url
-    if not any(row["kind"] == "mount" and row["path"] == static_url for row in rows):
-        from carboy.staticfiles import StaticFiles
-
-        rows.append(_row("mount", [], static_url, "static", StaticFiles, ""))
+    for info in app.routes_info():
+        if isinstance(info, MountInfo):
+            rows.append(_row("mount", [], info.path, info.name, info.app, info.source))
+            continue
+        kind = "websocket" if info.websocket else "http"
+        methods = sorted(info.methods, key=lambda m: (_METHOD_ORDER.get(m, 99), m))
+        row = _row(kind, methods, info.path, info.name, info.handler, info.source)
+        row.update(_route_details(info))
+        rows.append(row)
     rows.sort(key=lambda row: (row["path"], row["kind"] == "mount", row["methods"]))
     return rows
 
@@ -97,6 +123,41 @@ def _row(
         "handler": _dotted_name(handler),
         "source": source,
     }
+
+
+def _route_details(info: RouteInfo) -> dict[str, Any]:
+    return {
+        "summary": info.summary,
+        "description": info.description,
+        "status_code": info.status_code,
+        "params": [_param(p) for p in info.params],
+    }
+
+
+def _param(param: ParamInfo) -> dict[str, Any]:
+    return {
+        "name": param.wire_name,
+        "source": param.source.value,
+        "type": _type_name(param.type),
+        "required": param.required,
+        "default": None if param.required else _jsonable(param.default),
+        "constraints": {k: _jsonable(v) for k, v in param.constraints.items()},
+        "description": param.description,
+        "examples": [_jsonable(v) for v in param.examples],
+        "deprecated": param.deprecated,
+    }
+
+
+def _type_name(tp: Any) -> str:
+    return tp.__name__ if isinstance(tp, type) else repr(tp).replace("typing.", "")
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return repr(value)
 
 
 def _dotted_name(obj: object) -> str:

@@ -1,6 +1,7 @@
 """Handler parameters: where each value comes from, and the compiled plan that fetches it."""
 
 from carboy.params._endpoint import compile_http_endpoint, compile_websocket_endpoint
+from carboy.params._info import ParamInfo, ParamSource
 from carboy.params._markers import Body, Cookie, Depends, File, Form, Header, Param, Path, Query
 from carboy.params._plan import Context, Plan, Provider, compile_plan
 from carboy.params._respond import to_response
@@ -14,6 +15,8 @@ __all__ = [
     "Form",
     "Header",
     "Param",
+    "ParamInfo",
+    "ParamSource",
     "Path",
     "Plan",
     "Provider",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 __all__ = ["Body", "Cookie", "Depends", "File", "Form", "Header", "Param", "Path", "Query"]
@@ -20,15 +20,27 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
+#: The value constraints a marker accepts (checked by pydantic, published by introspection).
+CONSTRAINTS = frozenset(
+    {"ge", "le", "gt", "lt", "min_length", "max_length", "pattern", "multiple_of"}
+)
+
+
 class Param:
     """Base of the source markers; use a subclass (``Query``, ``Header``...).
 
     Args:
         default: Value when the client sends none (omit to make it required).
         alias: The name on the wire when it differs from the parameter's.
-        description: Shown in API docs.
-        **constraints: pydantic ``Field`` constraints (``ge``, ``le``,
-            ``min_length``, ``max_length``, ``pattern``...).
+        description: Shown in API docs and ``carboy routes --json``.
+        examples: Example values, for API docs.
+        deprecated: Marks the parameter deprecated in API docs (it still works).
+        **constraints: ``ge``, ``le``, ``gt``, ``lt``, ``min_length``,
+            ``max_length``, ``pattern``, ``multiple_of`` (checked by pydantic;
+            a value that breaks one is a 422).
+
+    Raises:
+        TypeError: For a constraint name not in the list above.
     """
 
     source: ClassVar[str] = ""
@@ -39,11 +51,21 @@ class Param:
         *,
         alias: str | None = None,
         description: str | None = None,
+        examples: Sequence[Any] = (),
+        deprecated: bool = False,
         **constraints: Any,
     ) -> None:
+        unknown = sorted(set(constraints) - CONSTRAINTS)
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}() got unknown constraint(s) {unknown}; "
+                f"the constraints are {sorted(CONSTRAINTS)}"
+            )
         self.default = default
         self.alias = alias
         self.description = description
+        self.examples = tuple(examples)
+        self.deprecated = deprecated
         self.constraints = constraints
 
     def __repr__(self) -> str:
@@ -87,9 +109,18 @@ class Header(Param):
         alias: str | None = None,
         convert_underscores: bool = True,
         description: str | None = None,
+        examples: Sequence[Any] = (),
+        deprecated: bool = False,
         **constraints: Any,
     ) -> None:
-        super().__init__(default, alias=alias, description=description, **constraints)
+        super().__init__(
+            default,
+            alias=alias,
+            description=description,
+            examples=examples,
+            deprecated=deprecated,
+            **constraints,
+        )
         self.convert_underscores = convert_underscores
 
 
@@ -104,10 +135,17 @@ class Cookie(Param):
 
 
 class Body(Param):
-    """The JSON (or form) body, or with ``embed=True`` one key of it.
+    """The JSON body, or with ``embed=True`` one key of it.
 
     Models (pydantic, msgspec Struct, dataclass) are read from the body
     without a marker; use ``Body()`` for other types (``dict``, ``list[int]``).
+
+    The request must say it is JSON (``Content-Type: application/json`` or
+    ``application/*+json``), otherwise it gets a 415: a cross-site ``<form>``
+    or a no-cors ``fetch`` cannot send those, so they cannot reach the handler.
+    ``strict_content_type=False`` also reads a body with no ``Content-Type``
+    (or ``text/plain``) as JSON, and a form body as a dict, for clients that
+    cannot set the header; such a route must be protected otherwise (CSRF).
 
     Example:
         >>> async def tags(tags: Annotated[list[str], Body()]): ...
@@ -122,10 +160,21 @@ class Body(Param):
         embed: bool = False,
         alias: str | None = None,
         description: str | None = None,
+        examples: Sequence[Any] = (),
+        deprecated: bool = False,
+        strict_content_type: bool = True,
         **constraints: Any,
     ) -> None:
-        super().__init__(default, alias=alias, description=description, **constraints)
+        super().__init__(
+            default,
+            alias=alias,
+            description=description,
+            examples=examples,
+            deprecated=deprecated,
+            **constraints,
+        )
         self.embed = embed
+        self.strict_content_type = strict_content_type
 
 
 class Form(Param):

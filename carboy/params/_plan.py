@@ -8,6 +8,7 @@ string never parses it.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import typing
 from collections.abc import Awaitable, Callable, Mapping
@@ -17,6 +18,7 @@ from typing import Annotated, Any, get_args, get_origin
 from carboy.concurrency import run_sync
 from carboy.datastructures import FormData, UploadFile
 from carboy.exceptions import ConfigurationError, FieldError, HTTPException
+from carboy.params._info import ParamInfo, ParamSource
 from carboy.params._markers import MISSING, Body, Depends, Param
 from carboy.params._validation import (
     Validator,
@@ -100,15 +102,34 @@ class Plan:
     #: Extra dependencies whose values are discarded (route/router ``dependencies=``).
     side_dependencies: list[Plan] = field(default_factory=list)
     use_cache: bool = True
-    #: Describes each parameter for docs and the API battery: name -> (source, wire name, type).
-    params: dict[str, tuple[str, str, Any]] = field(default_factory=dict)
+    #: Each parameter, for docs, OpenAPI and the CLI (see ``Carboy.routes_info``).
+    params: dict[str, ParamInfo] = field(default_factory=dict)
+    #: Path parameters passed as the router converted them (no validation of their own).
+    raw_path: set[str] = field(default_factory=set)
+    #: The return annotation (``inspect.Parameter.empty`` when there is none).
+    return_type: Any = inspect.Parameter.empty
 
     @property
     def path_only(self) -> bool:
         """True when every argument comes straight from the matched path, unconverted."""
         return not (self.body or self.dependencies or self.side_dependencies) and all(
-            src == "path-raw" for src, _, _ in self.params.values()
+            name in self.raw_path for name in self.params
         )
+
+    def request_params(self) -> list[ParamInfo]:
+        """Every parameter the client sends, this plan's and its dependencies', once each."""
+        found: dict[tuple[ParamSource, str], ParamInfo] = {}
+        for dep in self.side_dependencies:
+            for info in dep.request_params():
+                found.setdefault((info.source, info.wire_name), info)
+        deps = dict(self.dependencies)
+        for name, info in self.params.items():
+            if info.source.from_request:
+                found.setdefault((info.source, info.wire_name), info)
+            elif name in deps:
+                for sub in deps[name].request_params():
+                    found.setdefault((sub.source, sub.wire_name), sub)
+        return list(found.values())
 
     async def resolve(self, ctx: Context) -> dict[str, Any]:
         """Build the keyword arguments; errors are collected in ``ctx.errors``."""
@@ -265,6 +286,7 @@ def compile_plan(
         kind=_kind(func),
         name=getattr(func, "__qualname__", repr(func)),
         use_cache=use_cache,
+        return_type=hints.get("return", inspect.Parameter.empty),
     )
     sub: dict[str, Any] = {
         "path_params": path_params,
@@ -306,6 +328,9 @@ def compile_plan(
         full_type = Annotated[(annotation, *rest)] if rest else annotation
         here = f"{where}, parameter {pname!r}"
 
+        def describe(source: str, wire: str, embed: bool = False) -> ParamInfo:
+            return _describe(pname, source, wire, full_type, default, marker, embed)  # noqa: B023
+
         # 1. Dependencies.
         if isinstance(marker, Depends):
             plan.dependencies.append(
@@ -319,7 +344,7 @@ def compile_plan(
                     ),
                 )
             )
-            plan.params[pname] = ("depends", pname, annotation)
+            plan.params[pname] = describe("depends", pname)
             continue
         base = strip_optional(annotation)
         # 2. The connection itself.
@@ -329,7 +354,7 @@ def compile_plan(
             and marker is None
         ):
             plan.simple.append((pname, _connection))
-            plan.params[pname] = ("connection", pname, annotation)
+            plan.params[pname] = describe("connection", pname)
             continue
         # 3. App-level providers, by type.
         provider = _find_provider(base, providers) if marker is None else None
@@ -347,7 +372,7 @@ def compile_plan(
                 )
             else:
                 plan.simple.append((pname, _constant(provider.value)))
-            plan.params[pname] = ("provider", pname, annotation)
+            plan.params[pname] = describe("provider", pname)
             continue
         # 4. Values from the request.
         if marker is not None:
@@ -378,7 +403,9 @@ def compile_plan(
             conv_type = getattr(path_params[pname], "python_type", str)
             raw = base is conv_type and not constraints and not rest
             plan.simple.append((pname, _path_extractor(pname, None if raw else validator)))
-            plan.params[pname] = ("path-raw" if raw else "path", pname, annotation)
+            plan.params[pname] = describe("path", pname)
+            if raw:
+                plan.raw_path.add(pname)
         elif source in ("query", "header", "cookie"):
             if source == "header":
                 convert = getattr(marker, "convert_underscores", True)
@@ -386,14 +413,14 @@ def compile_plan(
             else:
                 key = alias or pname
             plan.simple.append((pname, _scalar_extractor(source, key, default, validator, multi)))
-            plan.params[pname] = (source, key, annotation)
+            plan.params[pname] = describe(source, key)
         elif source in ("body", "form", "file"):
             key = alias or pname
             embed = isinstance(marker, Body) and marker.embed
             body_specs.append(
                 (pname, source if not embed else "body-embed", key, default, validator, multi)
             )
-            plan.params[pname] = (source, key, annotation)
+            plan.params[pname] = describe(source, key, embed)
         else:  # pragma: no cover - markers define sources above
             raise ConfigurationError(f"{here}: unknown source {source!r}")
 
@@ -404,10 +431,37 @@ def compile_plan(
     else:
         for name, _, key, default, validator, _ in json_specs:
             plan.body.append((name, _body_key_extractor(key, default, validator)))
+            info = plan.params[name]
+            if not info.embed:
+                plan.params[name] = dataclasses.replace(info, embed=True)
     for name, source, key, default, validator, multi in body_specs:
         if source in ("form", "file"):
             plan.body.append((name, _form_extractor(source, key, default, validator, multi)))
     return plan
+
+
+def _describe(
+    name: str,
+    source: str,
+    wire: str,
+    type_: Any,
+    default: Any,
+    marker: Param | Depends | None,
+    embed: bool,
+) -> ParamInfo:
+    m = marker if isinstance(marker, Param) else None
+    return ParamInfo(
+        name=name,
+        source=ParamSource(source),
+        wire_name=wire,
+        type=type_,
+        default=default,
+        constraints=dict(m.constraints) if m else {},
+        description=m.description if m else None,
+        examples=m.examples if m else (),
+        deprecated=m.deprecated if m else False,
+        embed=embed,
+    )
 
 
 def _find_provider(base: Any, providers: Mapping[type, Provider]) -> Provider | None:

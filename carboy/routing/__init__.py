@@ -10,6 +10,7 @@ from carboy.routing._converters import (
     UUIDConverter,
     default_converters,
 )
+from carboy.routing._info import MountInfo, RouteInfo
 from carboy.routing._paths import PathTemplate, PathTree, parse_path
 from carboy.routing._router import Mount, ResolvedRoute, Route, Router, source_of
 from carboy.routing._table import Endpoints, NoMatchFound, RouteTable
@@ -20,12 +21,14 @@ __all__ = [
     "FloatConverter",
     "IntConverter",
     "Mount",
+    "MountInfo",
     "NoMatchFound",
     "PathConverter",
     "PathTemplate",
     "PathTree",
     "ResolvedRoute",
     "Route",
+    "RouteInfo",
     "RouteTable",
     "Router",
     "SlugConverter",

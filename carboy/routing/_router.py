@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -70,11 +70,45 @@ class Route:
     media_type: str | None = None
     dependencies: tuple[Depends, ...] = ()
     tags: tuple[str, ...] = ()
-    include_in_schema: bool = True
     websocket: bool = False
     summary: str | None = None
     source: str = ""
+    #: The type the return value is serialized as (``response_model=``), if set.
+    response_model: Any = None
+    #: Rarely used options and tool metadata (see :data:`EXTRA_KEYS`).
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def include_in_schema(self) -> bool:
+        """Whether OpenAPI lists the route (``extra={"include_in_schema": False}`` hides it)."""
+        return bool(self.extra.get("include_in_schema", True))
+
+
+#: The ``extra=`` keys carboy reads itself; any other key is kept for batteries and tools.
+EXTRA_KEYS: dict[str, type | tuple[type, ...]] = {
+    "include_in_schema": bool,
+    "responses": dict,
+    "openapi_extra": dict,
+    "deprecated": bool,
+    "summary": str,
+    "description": str,
+    "exclude_none": bool,
+}
+
+
+def _check_extra(path: str, extra: Mapping[str, Any]) -> dict[str, Any]:
+    for key, kind in EXTRA_KEYS.items():
+        if key in extra and not isinstance(extra[key], kind):
+            expected = kind.__name__ if isinstance(kind, type) else kind
+            raise ConfigurationError(
+                f"Route {path!r}: extra[{key!r}] must be a {expected}, got {extra[key]!r}"
+            )
+    for status in extra.get("responses", {}):
+        if not isinstance(status, int) or not 100 <= status <= 599:
+            raise ConfigurationError(
+                f"Route {path!r}: extra['responses'] keys are status codes 100-599, got {status!r}"
+            )
+    return dict(extra)
 
 
 @dataclass(slots=True)
@@ -164,7 +198,8 @@ class Router:
         media_type: str | None = None,
         dependencies: Sequence[Depends] = (),
         tags: Sequence[str] = (),
-        include_in_schema: bool = True,
+        response_model: Any = None,
+        extra: Mapping[str, Any] | None = None,
         websocket: bool = False,
     ) -> Route:
         """Register ``endpoint`` for ``path``; see :meth:`route` for the options."""
@@ -187,10 +222,11 @@ class Router:
             media_type=media_type,
             dependencies=tuple(dependencies),
             tags=tuple(tags),
-            include_in_schema=include_in_schema,
             websocket=websocket,
             summary=doc.splitlines()[0] if doc else None,
             source=source_of(endpoint),
+            response_model=response_model,
+            extra=_check_extra(path, extra or {}),
         )
         self.routes.append(route)
         return route
@@ -205,7 +241,8 @@ class Router:
         media_type: str | None = None,
         dependencies: Sequence[Depends] = (),
         tags: Sequence[str] = (),
-        include_in_schema: bool = True,
+        response_model: Any = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> Callable[[F], F]:
         """Decorator: register a handler for ``path`` and ``methods``.
 
@@ -217,7 +254,16 @@ class Router:
             media_type: Content type for ``str`` returns (default ``text/html``).
             dependencies: ``Depends`` run before the handler, values discarded.
             tags: Grouping for API docs.
-            include_in_schema: Whether OpenAPI lists the route.
+            response_model: Serialize the return value as this type instead of the
+                return annotation (fields it lacks are dropped, aliases applied).
+            extra: Rarely used options, one mapping so the signature stays small:
+                ``include_in_schema`` (bool, default True), ``responses``
+                (status -> description or type, for API docs), ``openapi_extra``
+                (dict merged into the OpenAPI operation), ``deprecated``,
+                ``summary`` and ``description`` (override the docstring's),
+                ``exclude_none`` (leave ``None`` fields out of the JSON). Other
+                keys are kept as they are for batteries and tools; all of it is
+                published by :meth:`carboy.Carboy.routes_info`.
 
         Example:
             >>> @app.route("/items", methods=["GET", "POST"])
@@ -235,7 +281,8 @@ class Router:
                 media_type=media_type,
                 dependencies=dependencies,
                 tags=tags,
-                include_in_schema=include_in_schema,
+                response_model=response_model,
+                extra=extra,
             )
             return func
 

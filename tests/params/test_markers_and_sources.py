@@ -549,17 +549,28 @@ def test_plan_describes_each_parameter(app: Carboy) -> None:
     ) -> None:  # pragma: no cover
         pass
 
-    route = next(r for r in app.resolved_routes if r.path == "/p/{id:int}")
-    plan = app.plan_for(route)
+    from carboy.params._plan import compile_plan
+    from carboy.routing import IntConverter
+
+    plan = compile_plan(
+        handler,
+        path_params={"id": IntConverter()},
+        providers={},
+        connection_type=Request,
+        where="test",
+    )
     assert isinstance(plan, Plan)
-    assert {k: v[:2] for k, v in plan.params.items()} == {
-        "id": ("path-raw", "id"),
+    assert {k: (v.source.value, v.wire_name) for k, v in plan.params.items()} == {
+        "id": ("path", "id"),
         "q": ("query", "q"),
         "item": ("body", "item"),
         "ua": ("header", "ua"),
         "request": ("connection", "request"),
     }
+    assert plan.raw_path == {"id"}
     assert not plan.path_only
+    # The client's parameters only, for docs.
+    assert [p.name for p in plan.request_params()] == ["id", "q", "item", "ua"]
 
 
 class Database:
