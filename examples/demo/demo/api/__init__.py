@@ -1,7 +1,12 @@
-"""A JSON API for notes with typed validation (kept in memory)."""
+"""A JSON API for notes with typed validation, kept in memory.
+
+Every input has a bound (the model's and the query's ``max_length``), and so
+has the store: at most ``MAX_NOTES`` notes, the oldest let go first.
+"""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -12,12 +17,18 @@ from carboy import HTTPException, Module, Query
 api = Module("api", prefix="/api", tags=["notes"])
 
 
+#: A tag: 1 to 30 characters.
+Tag = Annotated[str, Field(min_length=1, max_length=30)]
+#: Notes kept at most; creating one more lets the oldest go.
+MAX_NOTES = 1000
+
+
 class NoteIn(BaseModel):
     """What a client sends to create a note."""
 
     title: str = Field(min_length=1, max_length=200)
     body: str = Field(default="", max_length=10_000)
-    tags: list[str] = Field(default_factory=list, max_length=10)
+    tags: list[Tag] = Field(default_factory=list, max_length=10)
 
 
 class Note(NoteIn):
@@ -27,12 +38,14 @@ class Note(NoteIn):
     created: datetime
 
 
-NOTES: dict[int, Note] = {}
+NOTES: dict[int, Note] = {}  # in creation order, oldest first
+_ids = itertools.count(1)
 
 
 @api.get("/notes")
 async def list_notes(
-    tag: str | None = None, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    tag: Annotated[str | None, Query(max_length=30)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[Note]:
     """Notes, newest first, optionally those with ``tag``."""
     notes = [n for n in reversed(NOTES.values()) if tag is None or tag in n.tags]
@@ -42,8 +55,10 @@ async def list_notes(
 @api.post("/notes", status_code=201)
 async def create_note(note: NoteIn) -> Note:
     """Create a note from a JSON body."""
-    new = Note(id=max(NOTES, default=0) + 1, created=datetime.now(UTC), **note.model_dump())
+    new = Note(id=next(_ids), created=datetime.now(UTC), **note.model_dump())
     NOTES[new.id] = new
+    while len(NOTES) > MAX_NOTES:
+        del NOTES[next(iter(NOTES))]
     return new
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Annotated
 
 from carboy import Form, Module, Query, Request
@@ -18,7 +19,8 @@ FRAMEWORKS = [
     ("Starlette", "The ASGI toolkit."),
 ]
 
-MESSAGES: list[dict[str, str]] = []
+#: The latest contact messages, at most 100 (a real site would store or mail them).
+MESSAGES: deque[dict[str, str]] = deque(maxlen=100)
 
 
 @pages.get("/")
@@ -39,11 +41,14 @@ async def contact_form() -> object:
 
 @pages.post("/contact")
 async def contact_send(
-    name: Annotated[str, Form()] = "",
-    email: Annotated[str, Form()] = "",
-    message: Annotated[str, Form()] = "",
+    name: Annotated[str, Form(max_length=100)] = "",
+    email: Annotated[str, Form(max_length=254)] = "",
+    message: Annotated[str, Form(max_length=2000)] = "",
 ) -> object:
-    """Validate the form; show it again with errors, or thank the sender."""
+    """Validate the form; show it again with errors, or thank the sender.
+
+    Longer values than the form's ``maxlength`` are refused before this runs (422).
+    """
     values = {"name": name.strip(), "email": email.strip(), "message": message.strip()}
     errors: dict[str, str] = {}
     if not values["name"]:
