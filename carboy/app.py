@@ -52,6 +52,7 @@ from carboy.types import ASGIApp, Receive, Scope, Send
 if TYPE_CHECKING:
     from carboy.middleware import (
         Middleware,
+        ProxyHeadersMiddleware,
         SecurityHeaders,
         TrustedHostMiddleware,
         WebSocketOriginMiddleware,
@@ -148,6 +149,8 @@ class Carboy(Module):
         #: The Host check the dispatcher runs itself (production, no other middleware).
         self._hosts: TrustedHostMiddleware | None = None
         self._origins: WebSocketOriginMiddleware | None = None
+        #: Reads the forwarding headers of trusted proxies (``settings.trusted_proxies``).
+        self._proxies: ProxyHeadersMiddleware | None = None
         self._static: dict[str, Endpoints] = {}
         self._tree: PathTree[Endpoints] = PathTree()
         self._templates: Templates | None = None
@@ -273,7 +276,17 @@ class Carboy(Module):
         self._table.finish()
         self._http_headers = self.security.encode(https=False)
         self._https_headers = self.security.encode(https=True)
+        server = _server_header(self.settings.server_header)
+        if server is not None:
+            self._http_headers.append(server)
+            self._https_headers.append(server)
         self._stack = self._build_stack()
+        if self.settings.trusted_proxies:
+            from carboy.middleware import ProxyHeadersMiddleware
+
+            self._proxies = ProxyHeadersMiddleware(
+                self, trusted_proxies=self.settings.trusted_proxies
+            )
         self._static = self._table.static
         self._tree = self._table.tree
         self._run_checks(modules)
@@ -281,7 +294,8 @@ class Carboy(Module):
             module._freeze()
         self._freeze()
         self._built = True
-        self._direct = self._stack is None
+        # A trusted proxy's headers are applied in _enter, before everything else.
+        self._direct = self._stack is None and self._proxies is None
 
     def _setup_modules(self) -> list[Module]:
         done: list[Module] = []
@@ -389,6 +403,10 @@ class Carboy(Module):
         app: ASGIApp = self
         for mw in reversed(self.user_middleware):
             app = mw.wrap(app)
+        if self.settings.https_redirect:
+            from carboy.middleware import HTTPSRedirectMiddleware
+
+            app = HTTPSRedirectMiddleware(app)
         hosts = list(self.settings.allowed_hosts)
         if not self.debug:
             from carboy.middleware import WebSocketOriginMiddleware
@@ -515,13 +533,19 @@ class Carboy(Module):
         if self._direct:
             await self(scope, receive, send)
             return
+        if self._proxies is not None:
+            # First: the Host check, HSTS and the HTTPS redirect see what the proxy saw.
+            self._proxies.apply(scope)
         scope[_INNER_KEY] = self
+        if self._stack is None:
+            await self(scope, receive, send)
+            return
         # App-wide middleware runs before dispatch and may need the app (settings, url_for).
         scope["app"] = self
         if scope["type"] == "http":
             # Middleware may answer on its own (400, 413): with the same headers.
             scope[DEFAULT_HEADERS_KEY] = self._default_headers(scope)
-        await self._stack(scope, receive, send)  # type: ignore[misc]
+        await self._stack(scope, receive, send)
 
     async def _dispatch_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = _route_path(scope)
@@ -657,6 +681,22 @@ def _route_info(resolved: ResolvedRoute, route: Route, plan: Plan) -> RouteInfo:
         websocket=route.websocket,
         source=route.source,
     )
+
+
+def _server_header(value: str | None) -> tuple[bytes, bytes] | None:
+    """The pre-encoded ``Server`` header of ``settings.server_header``, if one is set."""
+    if not value:
+        return None
+    if "\r" in value or "\n" in value or not value.isprintable():
+        raise ConfigurationError(
+            f"server_header {value!r} is not a valid header value (no control characters)"
+        )
+    try:
+        return (b"server", value.encode("latin-1"))
+    except UnicodeEncodeError:
+        raise ConfigurationError(
+            f"server_header {value!r} must be Latin-1 text (HTTP header values are bytes)"
+        ) from None
 
 
 def _route_path(scope: Scope) -> str:

@@ -7,6 +7,7 @@ file in the working directory, then the defaults below.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import TYPE_CHECKING, Annotated, Any, Self
 from urllib.parse import urlsplit, urlunsplit
@@ -76,6 +77,13 @@ class Settings(BaseSettings):
         "its subdomains, '*' matches any host. Ignored in debug mode, where every host "
         "is allowed. From the environment as JSON or comma-separated.",
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Addresses and networks ('10.0.0.0/8') of the proxies in front of the app. "
+        "Only from these peers do Forwarded and X-Forwarded-For/-Proto/-Host set the client, "
+        "scheme and host. Empty: those headers are ignored. From the environment as JSON or "
+        "comma-separated.",
+    )
     max_body_size: int = Field(
         default=10 * 1024 * 1024,
         gt=0,
@@ -89,19 +97,18 @@ class Settings(BaseSettings):
         default="/static", description="URL path where static files are served; starts with '/'."
     )
     https_redirect: bool = Field(
-        default=False, description="Redirect every plain-HTTP request to HTTPS."
-    )
-    session_cookie_secure: bool | None = Field(
-        default=None,
-        description="Mark the session cookie Secure; None means 'when the request came over "
-        "HTTPS'.",
+        default=False,
+        description="Redirect every plain-HTTP request to the same URL over HTTPS (308, path "
+        "and query kept). Behind a TLS-terminating proxy, list it in trusted_proxies.",
     )
     database_url: str | None = Field(
         default=None,
         description="Database URL for the carboy.db battery, e.g. 'sqlite+aiosqlite:///app.db'.",
     )
     server_header: str | None = Field(
-        default=None, description="Value of the Server response header; None sends none."
+        default=None,
+        description="Value of the Server response header, e.g. 'carboy'; None (the default) "
+        "sends none, so the response does not advertise the software it runs.",
     )
     # -- hardening limits (forms, WebSockets, the server `carboy run` starts) --
     form_max_fields: int = Field(
@@ -153,7 +160,7 @@ class Settings(BaseSettings):
                 ) from None
 
     # -- validation ----------------------------------------------------
-    @field_validator("allowed_hosts", "websocket_allowed_origins", mode="before")
+    @field_validator("allowed_hosts", "websocket_allowed_origins", "trusted_proxies", mode="before")
     @classmethod
     def _parse_hosts(cls, value: Any) -> Any:
         if not isinstance(value, str):
@@ -176,6 +183,20 @@ class Settings(BaseSettings):
             return None
         cleaned = [host.strip().lower() for host in hosts]
         return [host for host in cleaned if host]
+
+    @field_validator("trusted_proxies", mode="after")
+    @classmethod
+    def _check_proxies(cls, proxies: list[str]) -> list[str]:
+        cleaned = [entry.strip() for entry in proxies if entry.strip()]
+        for entry in cleaned:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network; write '10.0.0.5', "
+                    "'10.0.0.0/8' or '::1' (host names are not resolved)"
+                ) from None
+        return cleaned
 
     @field_validator("static_url", mode="after")
     @classmethod
@@ -244,8 +265,8 @@ class Settings(BaseSettings):
         """Deployment problems as ``(check_id, message)`` pairs, for ``carboy check --deploy``.
 
         The IDs are stable: ``security.W001`` debug on, ``W002`` any host
-        allowed, ``W003`` weak secret key, ``W004`` no HTTPS redirect, ``W005``
-        session cookie not Secure, ``W006`` only local hosts allowed.
+        allowed, ``W003`` weak secret key, ``W004`` no HTTPS redirect, ``W006`` only
+        local hosts allowed.
 
         Example:
             >>> [check_id for check_id, _ in Settings(debug=True).deploy_warnings()][:2]
@@ -278,15 +299,6 @@ class Settings(BaseSettings):
                     "security.W004",
                     "https_redirect is off, so the site can be used over plain HTTP. Set "
                     "CARBOY_HTTPS_REDIRECT=1 unless a proxy in front already redirects to HTTPS.",
-                )
-            )
-        if self.session_cookie_secure is False:
-            warnings.append(
-                (
-                    "security.W005",
-                    "session_cookie_secure is False, so the session cookie is sent over plain "
-                    "HTTP where it can be stolen. Set CARBOY_SESSION_COOKIE_SECURE=1 (or leave "
-                    "it unset to follow the request's scheme).",
                 )
             )
         if not set(self.allowed_hosts) - _LOCAL_HOSTS:

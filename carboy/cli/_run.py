@@ -146,6 +146,10 @@ def _serve_uvicorn(
         "port": port,
         "log_level": log_level,
         "lifespan": "on",
+        # carboy sends the Server header it is told to (settings.server_header),
+        # and reads X-Forwarded-* only from settings.trusted_proxies.
+        "server_header": False,
+        "proxy_headers": False,
     }
     if reload or workers > 1:
         # Each server process imports the app again, from its import string.

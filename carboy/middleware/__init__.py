@@ -14,7 +14,9 @@ from carboy.middleware.body_limit import BodyLimitMiddleware
 from carboy.middleware.cors import CORSMiddleware
 from carboy.middleware.gzip import GZipMiddleware
 from carboy.middleware.hosts import TrustedHostMiddleware, host_allowed
+from carboy.middleware.https import HTTPSRedirectMiddleware
 from carboy.middleware.origins import WebSocketOriginMiddleware
+from carboy.middleware.proxy import ProxyHeadersMiddleware
 from carboy.middleware.request_id import RequestIdMiddleware
 from carboy.middleware.security import SecurityHeaders, SecurityHeadersMiddleware
 from carboy.types import ASGIApp
@@ -23,7 +25,9 @@ __all__ = [
     "BodyLimitMiddleware",
     "CORSMiddleware",
     "GZipMiddleware",
+    "HTTPSRedirectMiddleware",
     "Middleware",
+    "ProxyHeadersMiddleware",
     "RequestIdMiddleware",
     "SecurityHeaders",
     "SecurityHeadersMiddleware",

@@ -214,6 +214,8 @@ def test_new_single_file_app_runs_and_its_tests_pass(tmp_path: Path, server: str
         hello = httpx.get(url + "/api/hello", params={"name": "carboy"})
     assert home.status_code == 200
     assert "<h1>Welcome to app</h1>" in home.text
+    if server == "uvicorn":  # carboy run turns uvicorn's own Server header off
+        assert "server" not in home.headers
     assert hello.status_code == 200
     assert hello.json() == {"message": "Hello, carboy!"}
 
