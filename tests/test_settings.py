@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 from typing import Any
@@ -541,8 +542,8 @@ def test_field_trusted_proxies() -> None:
     assert proxied(trusted_proxies=["10.0.0.0/8"]).startswith("max-age=")
 
 
-#: The test that proves each field of Settings does something.
-FIELD_TESTS = {
+#: The test that proves each field of Settings does something (here, or "module:test").
+FIELD_TESTS: dict[str, Any] = {
     "debug": test_field_debug,
     "secret_key": test_field_secret_key,
     "allowed_hosts": test_field_allowed_hosts,
@@ -557,8 +558,20 @@ FIELD_TESTS = {
     "form_max_fields": test_field_form_max_fields,
     "form_max_files": test_field_form_max_files,
     "form_max_field_size": test_field_form_max_field_size,
+    "websocket_allowed_origins": (
+        "tests.middleware.test_origins:test_websocket_allowed_origins_setting"
+    ),
+    "websocket_max_message_size": "tests.test_websockets:test_message_size_limit_closes_with_1009",
+    "websocket_max_messages_per_second": (
+        "tests.test_websockets:test_message_rate_limit_closes_with_1008"
+    ),
 }
 
 
 def test_every_field_has_a_test_that_it_changes_behaviour() -> None:
     assert sorted(FIELD_TESTS) == sorted(Settings.model_fields)
+    for test in FIELD_TESTS.values():
+        if isinstance(test, str):
+            module, _, name = test.partition(":")
+            test = getattr(importlib.import_module(module), name)
+        assert callable(test), test
