@@ -1,10 +1,13 @@
 """``carboy new``: start a project in the conventional layout, or as one file.
 
 The files are package data under ``carboy/cli/project_template/``: ``common/``
-goes into every project, then ``project/`` or ``single/``. In their paths,
+goes into every project; a package project adds ``package/`` (pyproject,
+README, settings, test fixtures) and then ``project/`` (a site: pages,
+templates, static files, htmx) or ``api/`` (a JSON API); a single-file app
+adds ``single/``. In their paths,
 ``project_name`` becomes the project's name, a ``dot-`` prefix becomes ``.``
 and the ``.tmpl`` suffix is dropped; in their text, ``${name}``,
-``${secret_key}`` and ``${carboy_version}`` are filled in
+``${secret_key}``, ``${carboy_version}``, ``${kind}`` and ``${tree}`` are filled in
 (:class:`string.Template`, so ``$$`` is a literal ``$``).
 """
 
@@ -18,6 +21,7 @@ import string
 import sys
 import unicodedata
 from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
@@ -44,19 +48,29 @@ _TAKEN_NAMES = frozenset({"carboy", "tests", "test"}) | frozenset(sys.stdlib_mod
     help="Make one app.py (with its test and .env): the smallest start.",
 )
 @click.option(
+    "--api",
+    "api",
+    is_flag=True,
+    help="Make a JSON-API project: no templates, static files or htmx.",
+)
+@click.option(
     "--directory",
     "-d",
     type=click.Path(file_okay=False, path_type=Path),
     help="The folder to create (default: ./NAME). It must not exist or be empty.",
 )
-def new(name: str, single_file: bool, directory: Path | None) -> None:
+def new(name: str, single_file: bool, api: bool, directory: Path | None) -> None:
     """Create a new project NAME: a package with a first module and tests.
 
     \b
-      carboy new mysite                 the conventional layout
+      carboy new mysite                 the conventional layout: a site
+      carboy new shop --api             the conventional layout: a JSON API
       carboy new blog --single-file     one app.py, the smallest start
     """
     _check_name(name)
+    if api and single_file:
+        raise CliError("Choose one of --api and --single-file: an API project is a package.")
+    layout = _SINGLE if single_file else _API if api else _SITE
     target = directory if directory is not None else Path(name)
     if target.exists():
         if not target.is_dir():
@@ -66,14 +80,14 @@ def new(name: str, single_file: bool, directory: Path | None) -> None:
                 f"The folder {target} already exists and is not empty; carboy new never "
                 "overwrites files. Choose another NAME, or --directory for a new folder."
             )
-    files = _render(name, single_file=single_file)
+    files = _render(name, layout)
     for relative, text in files.items():
         path = target.joinpath(*relative.parts)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
 
     console = make_console()
-    kind = "single-file app" if single_file else "project"
+    kind = layout.kind
     console.print(
         Text.assemble(
             "Created the carboy ", kind, " ", (name, "bold"), " in ", str(target.resolve())
@@ -114,17 +128,54 @@ def _suggest_name(name: str) -> str:
     return suggestion
 
 
-def _render(name: str, *, single_file: bool) -> dict[PurePosixPath, str]:
+@dataclass(frozen=True)
+class _Layout:
+    """One kind of new project: the template folders it is made of, in order."""
+
+    kind: str
+    folders: tuple[str, ...]
+    #: The "Find your way" tree of its README (``${name}`` is filled in later).
+    tree: str = ""
+
+
+_SITE = _Layout(
+    "project",
+    ("common", "package", "project"),
+    """\
+${name}/
+  app.py           the app: settings, modules, middleware, wired in one place
+  settings.py      the project's settings (CARBOY_* environment variables, .env)
+  pages/           a module: the site's pages (one module per feature area)
+  templates/       Jinja2 templates, a folder per module
+  static/          CSS, images, scripts, served under /static
+tests/             the tests (carboy.testing.TestClient)""",
+)
+_API = _Layout(
+    "API project",
+    ("common", "package", "api"),
+    """\
+${name}/
+  app.py           the app: settings, modules, middleware, wired in one place
+  settings.py      the project's settings (CARBOY_* environment variables, .env)
+  api/             a module: the JSON endpoints under /api (one module per feature area)
+tests/             the tests (carboy.testing.TestClient)""",
+)
+_SINGLE = _Layout("single-file app", ("common", "single"))
+
+
+def _render(name: str, layout: _Layout) -> dict[PurePosixPath, str]:
     """Every file of the new project: its path in the project and its text."""
     values = {
         "name": name,
         "secret_key": _new_secret_key(),
         "carboy_version": carboy.__version__,
+        "kind": layout.kind,
     }
+    values["tree"] = string.Template(layout.tree).substitute(values)
     root = resources.files("carboy.cli").joinpath(_TEMPLATE_DIR)
     files: dict[PurePosixPath, str] = {}
-    for layout in ("common", "single" if single_file else "project"):
-        for parts, source in _walk(root.joinpath(layout)):
+    for folder in layout.folders:
+        for parts, source in _walk(root.joinpath(folder)):
             target = PurePosixPath(*(_target_part(part, name) for part in parts))
             text = source.read_text(encoding="utf-8")
             files[target] = string.Template(text).substitute(values)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -26,8 +30,22 @@ PROJECT_FILES = {
     "mysite/templates/base.html",
     "mysite/templates/pages/home.html",
     "mysite/static/css/site.css",
+    "tests/__init__.py",
     "tests/conftest.py",
     "tests/test_pages.py",
+}
+API_FILES = {
+    ".env",
+    ".gitignore",
+    "README.md",
+    "pyproject.toml",
+    "shop/__init__.py",
+    "shop/app.py",
+    "shop/settings.py",
+    "shop/api/__init__.py",
+    "tests/__init__.py",
+    "tests/conftest.py",
+    "tests/test_api.py",
 }
 SINGLE_FILES = {".env", ".gitignore", "app.py", "test_app.py"}
 
@@ -106,6 +124,55 @@ def test_the_generated_project_serves_its_home_page_in_process(
     assert found.app.debug is True
 
 
+def test_the_readme_installs_with_the_pip_of_a_fresh_venv(invoke: Invoke, project: Path) -> None:
+    # ``pip install --group`` needs pip 25.1; Python 3.11's venv ships an older pip.
+    assert invoke("new", "mysite").exit_code == 0
+    readme = (project / "mysite/README.md").read_text()
+    assert "pip install -e '.[dev]'" in readme
+    assert "--group" not in readme
+    pyproject = tomllib.loads((project / "mysite/pyproject.toml").read_text())
+    assert "dependency-groups" not in pyproject
+    dev = pyproject["project"]["optional-dependencies"]["dev"]
+    assert any(req.startswith("pytest") for req in dev)
+    assert any(req.startswith("carboy[testing]") for req in dev)
+
+
+def test_api_project(invoke: Invoke, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = invoke("new", "shop", "--api")
+    assert result.exit_code == 0, result.output
+    target = project / "shop"
+    assert _files(target) == API_FILES
+    assert "Created the carboy API project shop" in result.output
+    readme = (target / "README.md").read_text()
+    assert "api/             a module: the JSON endpoints under /api" in readme
+    assert "templates" not in readme and "htmx" not in readme
+    for path in target.rglob("*.py"):
+        text = path.read_text()
+        assert "${" not in text and "project_name" not in text, path
+        assert "htmx" not in text and "render(" not in text, path
+    monkeypatch.chdir(target)
+    found = discover_app()
+    assert found.import_string == "shop.app:app"
+    with TestClient(found.app) as client:
+        status = client.get("/api/status")
+        created = client.post("/api/greetings", json={"name": "Ada"})
+        bad = client.post("/api/greetings", json={"name": ""})
+        home = client.get("/")
+    assert status.json() == {"status": "ok", "service": "shop"}
+    assert created.status_code == 201
+    assert created.json() == {"message": "Hello, Ada."}
+    assert bad.status_code == 422
+    assert home.status_code == 404
+    assert home.headers["content-type"].startswith("application/json")
+
+
+def test_api_and_single_file_do_not_mix(invoke: Invoke, project: Path) -> None:
+    result = invoke("new", "shop", "--api", "--single-file")
+    assert result.exit_code == 1
+    assert "Choose one of --api and --single-file" in result.output
+    assert not (project / "shop").exists()
+
+
 def test_single_file(invoke: Invoke, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = invoke("new", "blog", "--single-file")
     assert result.exit_code == 0, result.output
@@ -175,3 +242,43 @@ def test_invalid_names_get_a_suggestion(
     assert f"Error: {name!r} {problem}" in result.stderr
     assert result.stderr.rstrip().endswith(f"Try: carboy new {suggestion}")
     assert list(project.iterdir()) == []
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARBOY_", "PYTEST_"))}
+    env.pop("VIRTUAL_ENV", None)
+    return subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+@pytest.mark.slow
+def test_new_projects_install_by_their_readme_and_pass_their_tests(tmp_path: Path) -> None:
+    """In a fresh venv (its own old pip) with carboy installed editable, as a user would."""
+    repo = Path(carboy.__file__).resolve().parents[1]
+    venv = tmp_path / "venv"
+    made = _run([sys.executable, "-m", "venv", str(venv)], tmp_path)
+    assert made.returncode == 0, made.stderr
+    python = str(venv / "bin" / "python")
+    installed = _run([python, "-m", "pip", "install", "-q", "-e", str(repo)], tmp_path)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+
+    for name, extra, passed in [("mysite", [], "3 passed"), ("shop", ["--api"], "4 passed")]:
+        created = _run([python, "-m", "carboy", "new", name, *extra], tmp_path)
+        assert created.returncode == 0, created.stdout + created.stderr
+        folder = tmp_path / name
+        readme = (folder / "README.md").read_text()
+        [install] = [line for line in readme.splitlines() if line.startswith("$ pip install")]
+        command = [python, "-m", *shlex.split(install.removeprefix("$ ").split("#")[0])]
+        done = _run(command, folder)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+        tests = _run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], folder)
+        assert tests.returncode == 0, tests.stdout + tests.stderr
+        assert passed in tests.stdout
+        # Neither carboy's tests/ and bench/ nor the project's tests/ leak onto the
+        # path through an editable install: `import tests` means the folder you are in.
+        found = _run([python, "-c", "import tests, sys; print(tests.__file__)"], folder)
+        assert found.stdout.strip() == str(folder / "tests" / "__init__.py"), found.stderr
+        elsewhere = _run([python, "-c", "import tests"], tmp_path)
+        assert "No module named 'tests'" in elsewhere.stderr
