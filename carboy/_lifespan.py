@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from carboy.background import Background
 from carboy.modules import Module, run_hook
 from carboy.types import Receive, Send
-
-if TYPE_CHECKING:
-    from carboy.app import Carboy
 
 logger = logging.getLogger("carboy.error")
 
 
-async def serve_lifespan(app: Carboy, receive: Receive, send: Send) -> None:
+class LifespanApp(Protocol):
+    """What the lifespan needs of the app (the app module imports this one, not the reverse)."""
+
+    background: Background
+
+    def build(self) -> None: ...
+
+    def walk(self, *, children_first: bool = False) -> list[Module]: ...
+
+
+async def serve_lifespan(app: LifespanApp, receive: Receive, send: Send) -> None:
     """Build ``app``, run every module's start-up hooks, wait, then the shutdown hooks.
 
     ``app.background`` accepts tasks from the start-up hooks on; at shutdown

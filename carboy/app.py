@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -12,10 +13,11 @@ from urllib.parse import quote
 from carboy._forms import FormLimits
 from carboy._lifespan import serve_lifespan
 from carboy.background import Background
+from carboy.concurrency import run_sync
 from carboy.errors import (
     ErrorEnvelope,
+    ErrorHandler,
     ExceptionHandlers,
-    call_handler,
     debug_response,
     error_response,
     response_for_http_exception,
@@ -31,8 +33,13 @@ from carboy.params import (
     to_response,
 )
 from carboy.requests import Request
-from carboy.responses import DEFAULT_HEADERS_KEY, RedirectResponse, Response
-from carboy.responses._base import STARTED_KEY, MountGuard
+from carboy.responses import (
+    DEFAULT_HEADERS_KEY,
+    STARTED_KEY,
+    MountGuard,
+    RedirectResponse,
+    Response,
+)
 from carboy.routing import (
     Converter,
     Endpoints,
@@ -60,7 +67,6 @@ if TYPE_CHECKING:
     from carboy.settings import Settings
     from carboy.templating import Templates
 
-__all__ = ["Carboy"]
 
 #: Scope key marking that a request already went through this app's middleware.
 _INNER_KEY = "carboy.app"
@@ -634,7 +640,7 @@ class Carboy(Module):
         handler = self._handlers.find(exc)
         if handler is not None:
             try:
-                response = await call_handler(handler, Request(scope, receive), exc)
+                response = await _call_handler(handler, Request(scope, receive), exc)
             except Exception as inner:
                 logger.error("Error handler %r failed", handler, exc_info=inner)
                 exc = inner
@@ -650,6 +656,18 @@ class Carboy(Module):
 
     def __repr__(self) -> str:
         return f"<Carboy {self.app_name!r} debug={self.debug}>"
+
+
+async def _call_handler(handler: ErrorHandler, request: Request, exc: BaseException) -> Response:
+    """Run a user error handler (sync or async) and turn its result into a Response."""
+    if inspect.iscoroutinefunction(handler):
+        result = await handler(request, exc)
+    else:
+        result = await run_sync(handler, request, exc)
+        if inspect.isawaitable(result):
+            result = await result
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    return to_response(result, status_code=status)
 
 
 #: The path parameters of every static route (never handed out: see ``_fill_scope``).

@@ -22,8 +22,6 @@ from carboy.types import Scope
 if TYPE_CHECKING:
     from carboy.app import Carboy
 
-__all__ = ["HTTPConnection", "parse_cookies"]
-
 
 def parse_cookies(header: str) -> dict[str, str]:
     """Parse a ``Cookie`` header leniently: one bad pair never drops the others.

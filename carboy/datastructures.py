@@ -12,18 +12,6 @@ from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 from carboy.types import RawHeaders, Scope
 
-__all__ = [
-    "URL",
-    "Address",
-    "FormData",
-    "Headers",
-    "MultiDict",
-    "MutableHeaders",
-    "QueryParams",
-    "State",
-    "UploadFile",
-]
-
 
 class Address(NamedTuple):
     """A client or server address."""

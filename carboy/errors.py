@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import html
-import inspect
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from carboy.concurrency import run_sync
 from carboy.exceptions import FieldError, HTTPException, InvalidFields
 from carboy.requests import Request
 from carboy.responses import HTMLResponse, JSONResponse, Response, status_phrase
 from carboy.types import Scope
-
-__all__ = [
-    "ErrorDetails",
-    "ErrorEnvelope",
-    "ErrorHandler",
-    "ExceptionHandlers",
-    "call_handler",
-    "debug_response",
-    "default_envelope",
-    "error_response",
-    "response_for_http_exception",
-    "wants_html",
-]
 
 ErrorHandler = Callable[[Request, Any], Any | Awaitable[Any]]
 
@@ -204,20 +189,6 @@ class ExceptionHandlers:
             if handler is not None:
                 return handler
         return None
-
-
-async def call_handler(handler: ErrorHandler, request: Request, exc: BaseException) -> Response:
-    """Run a user error handler (sync or async) and turn its result into a Response."""
-    from carboy.params import to_response
-
-    if inspect.iscoroutinefunction(handler):
-        result = await handler(request, exc)
-    else:
-        result = await run_sync(handler, request, exc)
-        if inspect.isawaitable(result):
-            result = await result
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
-    return to_response(result, status_code=status)
 
 
 def response_for_http_exception(scope: Scope, exc: HTTPException) -> Response:

@@ -6,17 +6,6 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
-__all__ = [
-    "ConfigurationError",
-    "FieldError",
-    "HTTPException",
-    "InvalidFields",
-    "RequestValidationError",
-    "SetupError",
-    "WebSocketDisconnect",
-    "WebSocketException",
-]
-
 
 class HTTPException(Exception):
     """Raise to end a request with an HTTP error status.

@@ -12,15 +12,6 @@ from urllib.parse import quote
 
 from carboy.responses import Response
 
-__all__ = [
-    "hx_push_url",
-    "hx_redirect",
-    "hx_refresh",
-    "hx_reswap",
-    "hx_retarget",
-    "hx_trigger",
-]
-
 _R = TypeVar("_R", bound=Response)
 _TRIGGER_HEADERS = {
     "receive": "HX-Trigger",

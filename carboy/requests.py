@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from carboy import _json
 from carboy._forms import FormLimits, parse_multipart, parse_urlencoded
-from carboy.connections import HTTPConnection, parse_cookies
+from carboy.connections import HTTPConnection
 from carboy.datastructures import FormData, Headers
 from carboy.exceptions import HTTPException
 from carboy.types import Receive, Scope, Send
@@ -15,7 +15,6 @@ from carboy.types import Receive, Scope, Send
 if TYPE_CHECKING:
     pass
 
-__all__ = ["HtmxDetails", "Request", "parse_cookies"]
 
 #: Used when a request is built outside a carboy app (plain ASGI use).
 DEFAULT_MAX_BODY = 10 * 1024 * 1024

@@ -17,8 +17,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 
 from carboy.exceptions import ConfigurationError
 
-__all__ = ["MIN_SECRET_KEY_LENGTH", "RECOMMENDED_SECRET_KEY_LENGTH", "Settings"]
-
 #: Production refuses to start with a shorter secret key.
 MIN_SECRET_KEY_LENGTH = 32
 #: ``carboy check --deploy`` warns below this length (Django's figure).

@@ -11,8 +11,7 @@ from urllib.parse import quote
 
 from carboy.concurrency import run_sync
 from carboy.exceptions import ConfigurationError, HTTPException
-from carboy.responses._base import PlainTextResponse, RedirectResponse, Response
-from carboy.responses._file import FileResponse
+from carboy.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from carboy.types import Receive, Scope, Send
 
 StrPath = str | os.PathLike[str]

@@ -22,8 +22,6 @@ from carboy.requests import Request
 from carboy.responses import HTMLResponse, Response
 from carboy.types import Receive, Scope, Send
 
-__all__ = ["ContextProcessor", "TemplateResponse", "Templates", "render"]
-
 #: ``fn(request) -> dict`` (or an ``async def`` returning one), run before each render.
 ContextProcessor = Callable[[Request], Mapping[str, Any] | Awaitable[Mapping[str, Any]]]
 _P = TypeVar("_P", bound=ContextProcessor)

@@ -13,5 +13,3 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 RawHeaders = list[tuple[bytes, bytes]]
-
-__all__ = ["ASGIApp", "Message", "RawHeaders", "Receive", "Scope", "Send"]

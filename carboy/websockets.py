@@ -22,7 +22,6 @@ from carboy.types import Message, Receive, Scope, Send
 if TYPE_CHECKING:
     from carboy.responses import Response
 
-__all__ = ["WebSocket", "WebSocketState", "close_for_exception", "finish"]
 
 #: Close codes (RFC 6455, section 7.4.1) that carboy itself uses.
 NORMAL_CLOSURE = 1000

@@ -11,6 +11,8 @@ $BIN/ruff check carboy tests bench examples || exit 1
 $BIN/ruff format --check carboy tests examples || exit 1
 echo "== mypy (strict, carboy/)"
 $BIN/mypy || exit 1
+echo "== import-linter (the layers: core never imports a battery, no cycles, privates stay private)"
+$BIN/lint-imports --no-cache || exit 1
 echo "== pytest"
 $BIN/python -m pytest --cov --cov-report=term "$@"
 rc=$?

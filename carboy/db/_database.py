@@ -9,6 +9,7 @@ the routes that need no database while the database is down.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import logging
 import os
@@ -58,7 +59,6 @@ if TYPE_CHECKING:
     from carboy.app import Carboy
     from carboy.db.migrations import Migrations
 
-__all__ = ["DEFAULT_URL", "Database", "MigrationSource"]
 
 logger = logging.getLogger("carboy.db")
 
@@ -162,7 +162,7 @@ class Database(Module):
             self.add_exception_handler(kind, self._error_handler)
         from carboy.db.checks import check_database
 
-        self.check(check_database)
+        self.check(functools.partial(check_database, database_type=Database))
         # Imported when the CLI lists commands: serving never loads click groups or rich.
         self.add_commands(lambda: importlib.import_module("carboy.db.cli").commands())
 

@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session as _SASession
 
 from carboy.exceptions import ConfigurationError
-from carboy.modules import CheckLevel, CheckMessage
+from carboy.modules import CheckLevel, CheckMessage, Module
 
 if TYPE_CHECKING:
     from carboy.app import Carboy
 
-__all__ = ["check_database"]
 
 _DRIVER_MODULES = {
     "pysqlite": "sqlite3",
@@ -36,17 +35,18 @@ _DRIVER_MODULES = {
 }
 
 
-def check_database(app: Carboy) -> list[CheckMessage]:
-    """Run every ``db.*`` check on ``app``.
+def check_database(app: Carboy, database_type: type[Module]) -> list[CheckMessage]:
+    """Run every ``db.*`` check on ``app``; ``database_type`` is the ``Database`` class.
+
+    The class is passed in by the ``Database`` that registers the check, so this
+    module need not import the one that imports it.
 
     Example:
-        >>> [str(m) for m in check_database(app)]
+        >>> [str(m) for m in check_database(app, Database)]
         []
     """
-    from carboy.db._database import Database
-
     found: list[CheckMessage] = []
-    databases = [m for m in app.walk() if isinstance(m, Database)]
+    databases = [m for m in app.walk() if isinstance(m, database_type)]
     if len(databases) > 1:
         found.append(
             CheckMessage(

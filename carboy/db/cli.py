@@ -33,8 +33,6 @@ if TYPE_CHECKING:
     from carboy.db._database import Database
     from carboy.db.migrations import MigrationStep
 
-__all__ = ["commands", "shell_command"]
-
 
 def _console(*, stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
@@ -91,7 +89,7 @@ def makemigrations(
       carboy makemigrations
       carboy makemigrations -m "add post.subtitle"
     """
-    from carboy.db.migrations import MigrationError
+    from carboy.db.errors import MigrationError
 
     db = _database(app)
     console = _console()
@@ -144,7 +142,7 @@ def migrate(app: Carboy, target: str | None) -> None:
       carboy migrate 3f2a9c
       carboy migrate zero
     """
-    from carboy.db.migrations import MigrationError
+    from carboy.db.errors import MigrationError
 
     db = _database(app)
     console = _console()
@@ -210,7 +208,7 @@ def _migrate_with_progress(
 @pass_app
 def migrations(app: Carboy) -> None:
     """List the migrations: [X] applied, [ ] pending."""
-    from carboy.db.migrations import MigrationError
+    from carboy.db.errors import MigrationError
 
     db = _database(app)
     console = _console()

@@ -22,16 +22,6 @@ from sqlalchemy import exc as sa_exc
 
 from carboy.exceptions import ConfigurationError, FieldError, HTTPException, InvalidFields
 
-__all__ = [
-    "ConstraintViolation",
-    "DatabaseUnavailable",
-    "IntegrityViolation",
-    "MigrationError",
-    "describe_violation",
-    "is_unavailable",
-    "translate_error",
-]
-
 #: Seconds a client is told to wait before retrying when the database is down.
 RETRY_AFTER = 5
 

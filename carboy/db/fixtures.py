@@ -35,16 +35,6 @@ from carboy.exceptions import ConfigurationError
 if TYPE_CHECKING:
     from carboy.db._database import Database
 
-__all__ = [
-    "FixtureError",
-    "count_rows",
-    "decode_value",
-    "dump",
-    "encode_value",
-    "load",
-    "resolve_tables",
-]
-
 
 class FixtureError(ConfigurationError):
     """A fixture cannot be dumped or loaded; the message names the row or model.

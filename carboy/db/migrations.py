@@ -56,16 +56,6 @@ if TYPE_CHECKING:
 
     from carboy.db._database import Database, MigrationSource
 
-__all__ = [
-    "PROJECT_LABEL",
-    "MigrationError",
-    "MigrationPlan",
-    "MigrationState",
-    "MigrationStep",
-    "Migrations",
-    "RenameConfirm",
-    "run_environment",
-]
 
 #: The Alembic branch label of the project's own history.
 PROJECT_LABEL = "project"

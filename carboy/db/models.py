@@ -37,15 +37,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("carboy.db")
 
-__all__ = [
-    "NAMING_CONVENTION",
-    "Model",
-    "ModelBase",
-    "TimestampMixin",
-    "UTCDateTime",
-    "model_base",
-    "table_name_for",
-]
 
 #: Names of constraints and indexes: ``uq_user_email``, ``fk_post_author_id_author``...
 #: Named constraints can be altered and dropped by migrations, and the error

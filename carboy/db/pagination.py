@@ -21,8 +21,6 @@ from sqlalchemy.orm import Session as _SASession
 from carboy.datastructures import URL
 from carboy.exceptions import FieldError, HTTPException, RequestValidationError
 
-__all__ = ["Page", "apaginate", "paginate"]
-
 T = TypeVar("T")
 
 #: The default and largest page sizes.

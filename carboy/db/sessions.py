@@ -24,16 +24,6 @@ from carboy.exceptions import HTTPException
 
 logger = logging.getLogger("carboy.db")
 
-__all__ = [
-    "AsyncSession",
-    "Session",
-    "acount",
-    "aexists",
-    "aget_or_404",
-    "count",
-    "exists",
-    "get_or_404",
-]
 
 M = TypeVar("M")
 

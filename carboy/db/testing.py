@@ -40,8 +40,6 @@ from carboy.db._database import Database
 from carboy.db._engines import parse_url
 from carboy.db.sessions import AsyncSession, Session
 
-__all__ = ["atransaction", "clear", "temporary_database", "transaction"]
-
 
 @contextmanager
 def transaction(db: Database) -> Iterator[Session]:

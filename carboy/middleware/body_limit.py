@@ -12,8 +12,6 @@ from carboy.exceptions import ConfigurationError, HTTPException
 from carboy.middleware._errors import ErrorReply
 from carboy.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyLimitMiddleware"]
-
 #: Scope key carboy's Request reads its body limit from.
 _LIMIT_KEY = "carboy.max_body"
 

@@ -17,8 +17,6 @@ from carboy.middleware._headers import add_vary, check_names, copy_response_head
 from carboy.responses import Response
 from carboy.types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
 
-__all__ = ["CORSMiddleware"]
-
 # Request headers a browser may always send cross-origin, so always allowed.
 _SAFELISTED_HEADERS = ("accept", "accept-language", "content-language", "content-type")
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")

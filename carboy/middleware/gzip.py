@@ -9,8 +9,6 @@ from carboy.exceptions import ConfigurationError
 from carboy.middleware._headers import add_vary, check_names, copy_response_headers, first_header
 from carboy.types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
 
-__all__ = ["GZipMiddleware"]
-
 # zlib's window bits for a gzip container (16 + 15).
 _GZIP_WBITS = 31
 # Browsers send a handful of distinct Accept-Encoding values; remember that

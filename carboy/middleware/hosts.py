@@ -16,8 +16,6 @@ from carboy.exceptions import ConfigurationError
 from carboy.middleware._errors import ErrorReply
 from carboy.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["TrustedHostMiddleware", "host_allowed"]
-
 _logger = logging.getLogger("carboy.security")
 
 # A registered name or IPv4 address, already lower-cased; an optional final

@@ -10,8 +10,6 @@ from carboy.exceptions import ConfigurationError
 from carboy.middleware._headers import copy_response_headers
 from carboy.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["RequestIdMiddleware"]
-
 # What an id from outside may look like: short, and nothing that could break
 # a log line or a header (no spaces, quotes, control characters).
 _SAFE_ID = re.compile(rb"[A-Za-z0-9._:+=/-]{1,200}")

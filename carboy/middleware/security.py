@@ -14,8 +14,6 @@ from carboy.exceptions import ConfigurationError
 from carboy.middleware._headers import check_header_value, copy_response_headers
 from carboy.types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
 
-__all__ = ["SecurityHeaders", "SecurityHeadersMiddleware"]
-
 _FRAME_OPTIONS = ("DENY", "SAMEORIGIN")
 _REFERRER_POLICIES = frozenset(
     {

@@ -2,8 +2,10 @@
 
 from carboy.responses._base import (
     DEFAULT_HEADERS_KEY,
+    STARTED_KEY,
     HTMLResponse,
     JSONResponse,
+    MountGuard,
     PlainTextResponse,
     RedirectResponse,
     Response,
@@ -15,10 +17,12 @@ from carboy.responses._streaming import EventSourceResponse, ServerSentEvent, St
 
 __all__ = [
     "DEFAULT_HEADERS_KEY",
+    "STARTED_KEY",
     "EventSourceResponse",
     "FileResponse",
     "HTMLResponse",
     "JSONResponse",
+    "MountGuard",
     "PlainTextResponse",
     "RedirectResponse",
     "Response",

@@ -7,17 +7,6 @@ import re
 import uuid
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-__all__ = [
-    "Converter",
-    "FloatConverter",
-    "IntConverter",
-    "PathConverter",
-    "SlugConverter",
-    "StringConverter",
-    "UUIDConverter",
-    "default_converters",
-]
-
 
 @runtime_checkable
 class Converter(Protocol):

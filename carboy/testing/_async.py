@@ -29,8 +29,6 @@ from carboy.testing._protocol import (
 )
 from carboy.types import ASGIApp, Message
 
-__all__ = ["AsyncTestClient", "AsyncWebSocketTestSession"]
-
 
 # -- the async driver: the test's own event loop -----------------------------
 class _AsyncCall:

@@ -33,8 +33,6 @@ from carboy.testing._protocol import (
 )
 from carboy.types import ASGIApp, Message
 
-__all__ = ["TestClient", "WebSocketTestSession"]
-
 
 # -- the sync driver: an event loop in a thread ------------------------------
 class _LoopThread:

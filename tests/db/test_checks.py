@@ -25,7 +25,7 @@ def test_a_well_configured_app_passes(tmp_path: Path) -> None:
         return "ok"
 
     app.build()
-    assert check_database(app) == []
+    assert check_database(app, Database) == []
 
 
 def test_bad_url_refuses_to_start(tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_an_async_handler_with_a_sync_session_is_warned_about(tmp_path: Path) ->
         return "ok"
 
     app.build()  # a warning does not stop the app
-    (message,) = check_database(app)
+    (message,) = check_database(app, Database)
     assert message.id == "db.W001"
     assert message.obj.startswith("/blocking (")
     assert "AsyncSession" in message.hint
