@@ -8,8 +8,9 @@ from typing import Annotated, Any
 import pytest
 
 from carboy import Carboy, Depends, Header, Query, Request, UploadFile
+from carboy.connections import parse_cookies
 from carboy.exceptions import HTTPException
-from carboy.requests import HtmxDetails, parse_cookies
+from carboy.requests import HtmxDetails
 from carboy.settings import Settings
 from carboy.testing import TestClient
 from carboy.types import Message, Scope
