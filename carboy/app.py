@@ -52,8 +52,8 @@ from carboy.routing import (
     RouteTable,
     default_converters,
     parse_path,
+    split_docstring,
 )
-from carboy.routing._info import split_docstring
 from carboy.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:

@@ -8,8 +8,6 @@ from carboy.middleware._headers import first_header
 from carboy.responses import RedirectResponse
 from carboy.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["HTTPSRedirectMiddleware"]
-
 #: 308 keeps the method and the body (a POST stays a POST), and is permanent.
 REDIRECT_STATUS = 308
 

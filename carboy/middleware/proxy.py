@@ -17,8 +17,6 @@ from carboy.exceptions import ConfigurationError
 from carboy.middleware.hosts import _parse_host
 from carboy.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["ProxyHeadersMiddleware", "parse_trusted_proxies"]
-
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 

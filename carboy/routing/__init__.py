@@ -10,7 +10,7 @@ from carboy.routing._converters import (
     UUIDConverter,
     default_converters,
 )
-from carboy.routing._info import MountInfo, RouteInfo
+from carboy.routing._info import MountInfo, RouteInfo, split_docstring
 from carboy.routing._paths import PathTemplate, PathTree, parse_path
 from carboy.routing._router import Mount, ResolvedRoute, Route, Router, source_of
 from carboy.routing._table import Endpoints, NoMatchFound, RouteTable
@@ -37,4 +37,5 @@ __all__ = [
     "default_converters",
     "parse_path",
     "source_of",
+    "split_docstring",
 ]
