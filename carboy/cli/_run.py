@@ -14,6 +14,7 @@ import carboy
 from carboy.cli._console import CliError, make_console
 from carboy.cli._discover import DiscoveredApp
 from carboy.cli._group import AppLoader, current_loader
+from carboy.cli._limits import ServerLimits, limit_options
 
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
@@ -58,6 +59,7 @@ _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
     show_default=True,
     help="The server's log level.",
 )
+@limit_options
 @click.option("--traceback", is_flag=True, help="Show the full traceback of configuration errors.")
 @click.pass_context
 def run(
@@ -69,6 +71,11 @@ def run(
     workers: int,
     server: str,
     log_level: str,
+    max_header_size: int,
+    max_headers: int,
+    header_timeout: float,
+    keep_alive_timeout: int,
+    limit_concurrency: int,
     traceback: bool,
 ) -> None:
     """Serve the app; APP is 'module:attr' (default: the one found here).
@@ -86,6 +93,15 @@ def run(
     loader.traceback = group_loader.traceback or traceback
     if reload and workers > 1:
         raise click.UsageError("--reload runs one worker; drop --workers or --reload.", ctx)
+    limits = ServerLimits(
+        max_header_size=max_header_size,
+        max_headers=max_headers,
+        header_timeout=header_timeout,
+        keep_alive_timeout=keep_alive_timeout,
+        limit_concurrency=limit_concurrency,
+    )
+    if server == "granian":
+        limits.check_granian()
     found = loader.load()
     loader.build(found.app)
     if (reload or workers > 1 or server == "granian") and found.import_string is None:
@@ -97,11 +113,23 @@ def run(
     _print_banner(found, host=host, port=port, reload=reload, workers=workers, server=server)
     if server == "granian":
         _serve_granian(
-            found, host=host, port=port, reload=reload, workers=workers, log_level=log_level
+            found,
+            host=host,
+            port=port,
+            reload=reload,
+            workers=workers,
+            log_level=log_level,
+            limits=limits,
         )
     else:
         _serve_uvicorn(
-            found, host=host, port=port, reload=reload, workers=workers, log_level=log_level
+            found,
+            host=host,
+            port=port,
+            reload=reload,
+            workers=workers,
+            log_level=log_level,
+            limits=limits,
         )
 
 
@@ -137,7 +165,14 @@ def _print_banner(
 
 
 def _serve_uvicorn(
-    found: DiscoveredApp, *, host: str, port: int, reload: bool, workers: int, log_level: str
+    found: DiscoveredApp,
+    *,
+    host: str,
+    port: int,
+    reload: bool,
+    workers: int,
+    log_level: str,
+    limits: ServerLimits,
 ) -> None:
     import uvicorn
 
@@ -150,6 +185,7 @@ def _serve_uvicorn(
         # and reads X-Forwarded-* only from settings.trusted_proxies.
         "server_header": False,
         "proxy_headers": False,
+        **limits.uvicorn_options(),
     }
     if reload or workers > 1:
         # Each server process imports the app again, from its import string.
@@ -163,7 +199,14 @@ def _serve_uvicorn(
 
 
 def _serve_granian(
-    found: DiscoveredApp, *, host: str, port: int, reload: bool, workers: int, log_level: str
+    found: DiscoveredApp,
+    *,
+    host: str,
+    port: int,
+    reload: bool,
+    workers: int,
+    log_level: str,
+    limits: ServerLimits,
 ) -> None:
     if importlib.util.find_spec("granian") is None:
         raise CliError(
@@ -185,4 +228,5 @@ def _serve_granian(
         log_level=LogLevels(log_level),
         factory=found.factory,
         working_dir=found.directory,
+        **limits.granian_options(),
     ).serve()
