@@ -28,7 +28,9 @@ _HOW_TO_SET_KEY = (
     "Settings(secret_key=...). Generate a key with:\n    " + _GENERATE_KEY
 )
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
-_DEV_KEY_PREFIXES = ("dev-", "dev_", "insecure", "django-insecure", "changeme", "secret")
+_DEV_KEY_PREFIXES = ("secret",)
+#: Words that mark a development, demo or example key (``carboy check --deploy`` fails).
+_DEV_KEY_WORDS = ("insecure", "changeme", "example", "demo", "dev")
 # Field names whose rejected input must never be echoed in an error message.
 _SENSITIVE_WORDS = ("secret", "password", "token", "key", "credential")
 
@@ -262,19 +264,25 @@ class Settings(BaseSettings):
     def deploy_warnings(self) -> list[tuple[str, str]]:
         """Deployment problems as ``(check_id, message)`` pairs, for ``carboy check --deploy``.
 
-        The IDs are stable: ``security.W001`` debug on, ``W002`` any host
-        allowed, ``W003`` weak secret key, ``W004`` no HTTPS redirect, ``W006`` only
-        local hosts allowed.
+        The IDs are stable. Errors (``.E``) make ``carboy check --deploy``
+        fail: ``security.E001`` debug on, ``E002`` any host allowed
+        (``'*'``), ``E003`` a secret key containing a development word
+        (``insecure``, ``dev``, ``demo``, ``example``, ``changeme``), ``E004``
+        no HTTPS redirect and no trusted proxy (that could redirect).
+        Warnings: ``W003`` missing or weak secret key, ``W004`` no HTTPS
+        redirect behind trusted proxies (make sure they redirect), ``W006``
+        only local hosts allowed. ``carboy check --deploy`` adds ``E005``, a
+        secret key committed to the project's git repository.
 
         Example:
             >>> [check_id for check_id, _ in Settings(debug=True).deploy_warnings()][:2]
-            ['security.W001', 'security.W003']
+            ['security.E001', 'security.W003']
         """
         warnings: list[tuple[str, str]] = []
         if self.debug:
             warnings.append(
                 (
-                    "security.W001",
+                    "security.E001",
                     "debug is on. Debug pages show source code, settings and tracebacks to "
                     "anyone, and every host is allowed. Set CARBOY_DEBUG=0 in production.",
                 )
@@ -282,21 +290,40 @@ class Settings(BaseSettings):
         if "*" in self.allowed_hosts:
             warnings.append(
                 (
-                    "security.W002",
+                    "security.E002",
                     "allowed_hosts contains '*', so any Host header is accepted (host header "
                     "attacks, poisoned password-reset links). List your domains in "
                     "CARBOY_ALLOWED_HOSTS, e.g. 'example.com,.example.com'.",
                 )
             )
-        problem = self._secret_key_problem()
-        if problem:
-            warnings.append(("security.W003", f"{problem} {_HOW_TO_SET_KEY}"))
-        if not self.https_redirect:
+        word = self._secret_key_dev_word()
+        if word:
+            warnings.append(
+                (
+                    "security.E003",
+                    f"secret_key contains {word!r}, so it looks like a development or example "
+                    f"key that others may know. {_HOW_TO_SET_KEY}",
+                )
+            )
+        else:
+            problem = self._secret_key_problem()
+            if problem:
+                warnings.append(("security.W003", f"{problem} {_HOW_TO_SET_KEY}"))
+        if not self.https_redirect and not self.trusted_proxies:
+            warnings.append(
+                (
+                    "security.E004",
+                    "https_redirect is off and no trusted proxy is configured, so nothing "
+                    "redirects plain HTTP to HTTPS. Set CARBOY_HTTPS_REDIRECT=1, or, behind a "
+                    "proxy that redirects, list it in CARBOY_TRUSTED_PROXIES.",
+                )
+            )
+        elif not self.https_redirect:
             warnings.append(
                 (
                     "security.W004",
-                    "https_redirect is off, so the site can be used over plain HTTP. Set "
-                    "CARBOY_HTTPS_REDIRECT=1 unless a proxy in front already redirects to HTTPS.",
+                    "https_redirect is off: make sure the trusted proxies in front redirect "
+                    "plain HTTP to HTTPS (or set CARBOY_HTTPS_REDIRECT=1).",
                 )
             )
         if not set(self.allowed_hosts) - _LOCAL_HOSTS:
@@ -309,6 +336,10 @@ class Settings(BaseSettings):
                 )
             )
         return warnings
+
+    def _secret_key_dev_word(self) -> str:
+        key = self.secret_key.get_secret_value().lower() if self.secret_key is not None else ""
+        return next((word for word in _DEV_KEY_WORDS if word in key), "")
 
     def _secret_key_problem(self) -> str:
         key = self.secret_key.get_secret_value() if self.secret_key is not None else ""

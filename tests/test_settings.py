@@ -336,30 +336,49 @@ def test_good_production_settings_have_no_warnings() -> None:
 
 
 def test_default_settings_warnings() -> None:
-    assert ids(Settings()) == ["security.W003", "security.W004", "security.W006"]
+    assert ids(Settings()) == ["security.W003", "security.E004", "security.W006"]
 
 
 def test_everything_wrong() -> None:
-    s = Settings(debug=True, allowed_hosts=["*"])
+    s = Settings(debug=True, allowed_hosts=["*"], secret_key="x" * 30 + "changeme" + "y" * 30)
     assert ids(s) == [
-        "security.W001",
-        "security.W002",
-        "security.W003",
-        "security.W004",
+        "security.E001",
+        "security.E002",
+        "security.E003",
+        "security.E004",
     ]
     messages = dict(s.deploy_warnings())
-    assert "CARBOY_DEBUG=0" in messages["security.W001"]
-    assert "'*'" in messages["security.W002"]
-    assert "secret_key is not set" in messages["security.W003"]
-    assert "CARBOY_HTTPS_REDIRECT=1" in messages["security.W004"]
+    assert "CARBOY_DEBUG=0" in messages["security.E001"]
+    assert "'*'" in messages["security.E002"]
+    assert "contains 'changeme'" in messages["security.E003"]
+    assert "xxxx" not in messages["security.E003"]
+    assert "CARBOY_HTTPS_REDIRECT=1" in messages["security.E004"]
+    assert "secret_key is not set" in dict(Settings().deploy_warnings())["security.W003"]
+
+
+@pytest.mark.parametrize("word", ["insecure", "dev", "demo", "example", "changeme"])
+@pytest.mark.parametrize("where", ["start", "middle", "end"])
+def test_development_words_anywhere_in_the_key_are_errors(word: str, where: str) -> None:
+    random = "k3J9xQ2mV7pL0aZr8TtY5uWc1bN4sD6fG-hE_iO2qR9yU3vX7zA0"
+    for case in (word, word.upper(), word.title()):
+        key = {"start": case + random, "middle": random[:20] + case + random[20:]}.get(
+            where, random + case
+        )
+        s = Settings(secret_key=key, allowed_hosts=["example.com"], https_redirect=True)
+        assert ids(s) == ["security.E003"]
+
+
+def test_https_redirect_off_is_an_error_without_trusted_proxies() -> None:
+    base = Settings(secret_key=GOOD_KEY, allowed_hosts=["example.com"])
+    assert ids(base) == ["security.E004"]
+    assert ids(base.replace(trusted_proxies=["10.0.0.0/8"])) == ["security.W004"]
+    assert ids(base.replace(https_redirect=True)) == []
 
 
 @pytest.mark.parametrize(
     ("key", "words"),
     [
-        ("dev-" + "a1b2c3d4e5" * 6, "development key"),
-        ("insecure-" + "a1b2c3d4e5" * 6, "development key"),
-        ("INSECURE" + "a1b2c3d4e5" * 6, "development key"),
+        ("secret" + "a1b2c3d4e5" * 6, "development key"),
         ("a1b2c3d4e5" * 4, "weak"),
         ("ab" * 40, "weak"),
     ],

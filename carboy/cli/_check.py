@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
+
 import click
 from rich.console import Console
 from rich.text import Text
@@ -14,6 +18,8 @@ from carboy.modules import CheckLevel, CheckMessage
 
 #: Settings refused at start-up (no secret key in production...).
 SETTINGS_REFUSED = "carboy.E001"
+#: The secret key is in a file the project's git repository tracks.
+COMMITTED_SECRET = "security.E005"
 #: The app failed to build for a reason other than a check (a bad route...).
 BUILD_FAILED = "carboy.E002"
 
@@ -75,7 +81,7 @@ def collect_messages(app: Carboy, *, deploy: bool = False) -> list[CheckMessage]
 
     Example:
         >>> [m.id for m in collect_messages(app, deploy=True)]
-        ['security.W001', 'security.W004']
+        ['security.E001', 'security.E004']
     """
     messages: list[CheckMessage] = []
     try:
@@ -87,10 +93,68 @@ def collect_messages(app: Carboy, *, deploy: bool = False) -> list[CheckMessage]
     else:
         messages.extend(_build_and_check(app))
     messages.extend(
-        CheckMessage(check_id, text, obj="settings", level=CheckLevel.WARNING, deploy=True)
+        CheckMessage(
+            check_id,
+            text,
+            obj="settings",
+            level=CheckLevel.ERROR if ".E" in check_id else CheckLevel.WARNING,
+            deploy=True,
+        )
         for check_id, text in app.settings.deploy_warnings()
     )
+    if deploy:
+        messages.extend(_committed_secret(app))
     return [m for m in messages if deploy or not m.deploy]
+
+
+def _committed_secret(app: Carboy) -> list[CheckMessage]:
+    """``security.E005`` if the secret key is in a file the project's git repository tracks."""
+    secret = app.settings.secret_key
+    key = secret.get_secret_value() if secret is not None else ""
+    if not key:
+        return []
+    files = committed_files_containing(Path(app.root), key)
+    if not files:
+        return []
+    listed = ", ".join(files[:5]) + (" ..." if len(files) > 5 else "")
+    return [
+        CheckMessage(
+            COMMITTED_SECRET,
+            f"the secret key is in {listed}, tracked by git: anyone with the repository "
+            "can sign sessions and tokens. Generate a new key, keep it in the environment "
+            "or an untracked .env (add .env to .gitignore, then git rm --cached .env).",
+            obj="settings",
+            level=CheckLevel.ERROR,
+            deploy=True,
+        )
+    ]
+
+
+def committed_files_containing(root: Path, text: str) -> list[str]:
+    """The git-tracked files under ``root`` whose content contains ``text``.
+
+    Uses ``git grep`` (the text goes through stdin, never the command line);
+    an empty list when ``root`` is not in a git repository or git is missing.
+
+    Example:
+        >>> committed_files_containing(Path("."), "CARBOY_SECRET_KEY=k3J9...")
+        ['.env']
+    """
+    try:
+        found = subprocess.run(
+            ["git", "-C", str(root), "grep", "-l", "-z", "-I", "-F", "-f", "-"],
+            input=text + "\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    if found.returncode != 0:  # 1: no match; 128: not a repository
+        return []
+    return [name for name in found.stdout.split("\0") if name]
 
 
 def _build_and_check(app: Carboy) -> list[CheckMessage]:

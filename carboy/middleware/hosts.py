@@ -55,7 +55,9 @@ def _parse_host(value: bytes) -> str | None:
             return None
         host = name.removesuffix(".")
         rest = colon + port
-    port_ok = rest[1:].isascii() and rest[1:].isdigit()
+    port = rest[1:]
+    # A port is 1-65535 (RFC 9110 names no 0, and nothing above 16 bits).
+    port_ok = port.isascii() and port.isdigit() and 1 <= int(port or "0") <= 65535
     if rest and not (rest[0] == ":" and 2 <= len(rest) <= 6 and port_ok):
         return None
     return host

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -80,15 +82,105 @@ def test_errors_fail_and_are_listed_with_the_warnings(invoke: Invoke, write: Wri
     )
 
 
-def test_deploy_adds_the_settings_warnings(invoke: Invoke, hello_app: Path) -> None:
+def test_deploy_adds_the_settings_findings_and_fails(invoke: Invoke, hello_app: Path) -> None:
+    assert invoke("check").exit_code == 0
     result = invoke("check", "--deploy")
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # debug on and no HTTPS redirect are errors
     lines = result.output.splitlines()
     ids = [line.split()[0] for line in lines if line.startswith("  security.")]
-    assert ids == ["security.W001", "security.W003", "security.W004", "security.W006"]
-    assert "  security.W001 settings: debug is on." in result.output
+    assert ids == ["security.E001", "security.E004", "security.W003", "security.W006"]
+    assert "  security.E001 settings: debug is on." in result.output
     assert lines[-1] == "System check identified 4 issues."
-    assert invoke("check", "--deploy", "--fail-level", "WARNING").exit_code == 1
+
+
+PRODUCTION = "from carboy import Carboy\n\napp = Carboy()\n"
+GOOD_KEY = "k3y-" + "aZ9_" * 20
+
+
+@pytest.fixture
+def production(monkeypatch: pytest.MonkeyPatch, write: WriteFile) -> None:
+    monkeypatch.setenv("CARBOY_SECRET_KEY", GOOD_KEY)
+    monkeypatch.setenv("CARBOY_ALLOWED_HOSTS", "example.com")
+    monkeypatch.setenv("CARBOY_HTTPS_REDIRECT", "1")
+    write("app.py", PRODUCTION)
+
+
+def deploy_errors(invoke: Invoke) -> list[str]:
+    result = invoke("check", "--deploy")
+    errors = result.output.partition("ERRORS:\n")[2].partition("\n\n")[0]
+    ids = [line.split()[0] for line in errors.splitlines() if line.startswith("  ")]
+    assert (result.exit_code == 1) == bool(ids), result.output
+    return ids
+
+
+@pytest.mark.usefixtures("production")
+@pytest.mark.parametrize(
+    ("variable", "value", "error"),
+    [
+        ("CARBOY_DEBUG", "1", "security.E001"),
+        ("CARBOY_ALLOWED_HOSTS", "example.com,*", "security.E002"),
+        ("CARBOY_HTTPS_REDIRECT", "0", "security.E004"),
+    ],
+)
+def test_deploy_fails_on(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, error: str
+) -> None:
+    # (test_deploy_with_production_settings_finds_nothing: no error without the change)
+    monkeypatch.setenv(variable, value)
+    assert deploy_errors(invoke) == [error]
+
+
+@pytest.mark.usefixtures("production")
+@pytest.mark.parametrize("word", ["insecure", "DEV", "Demo", "example", "changeme"])
+def test_deploy_fails_on_a_key_with_a_development_word(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch, word: str
+) -> None:
+    monkeypatch.setenv("CARBOY_SECRET_KEY", GOOD_KEY[:30] + word + GOOD_KEY[30:])
+    result = invoke("check", "--deploy")
+    assert result.exit_code == 1
+    assert f"security.E003 settings: secret_key contains {word.lower()!r}" in result.output
+    assert GOOD_KEY[:30] not in result.output  # the key itself is never printed
+
+
+@pytest.mark.usefixtures("production")
+def test_https_redirect_off_behind_a_trusted_proxy_is_a_warning(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CARBOY_HTTPS_REDIRECT", "0")
+    monkeypatch.setenv("CARBOY_TRUSTED_PROXIES", "10.0.0.0/8")
+    result = invoke("check", "--deploy")
+    assert result.exit_code == 0
+    assert "security.W004" in result.output
+
+
+def _git(project: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=project,
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.mark.usefixtures("production")
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+@pytest.mark.parametrize("where", [".env", "mysite/settings.py"])
+def test_deploy_fails_on_a_committed_secret_key(
+    invoke: Invoke, project: Path, write: WriteFile, where: str
+) -> None:
+    write(where, f"CARBOY_SECRET_KEY={GOOD_KEY}\n")
+    assert deploy_errors(invoke) == []  # not a git repository: nothing to check
+    _git(project, "init", "-q")
+    assert deploy_errors(invoke) == []  # in the folder, but not tracked
+    _git(project, "add", "app.py")
+    assert deploy_errors(invoke) == []
+    _git(project, "add", where)
+    result = invoke("check", "--deploy")
+    assert result.exit_code == 1
+    assert f"security.E005 settings: the secret key is in {where}, tracked by git" in (
+        result.output
+    )
+    assert GOOD_KEY not in result.output
 
 
 def test_deploy_with_production_settings_finds_nothing(

@@ -257,3 +257,33 @@ async def test_lifespan_passes_through(make_scope: Any, call_asgi: Any) -> None:
     app = TrustedHostMiddleware(inner, allowed_hosts=["example.com"])
     assert await call_asgi(app, make_scope("lifespan", headers=[])) == []
     assert inner.calls == 1
+
+
+# -- ports ---------------------------------------------------------------------------
+@pytest.mark.parametrize("port", ["1", "80", "443", "8080", "65535", "00080"])
+def test_ports_in_range_are_allowed(port: str) -> None:
+    assert host_allowed(f"example.com:{port}", ["example.com"])
+    assert host_allowed(f"[::1]:{port}", ["[::1]"])
+
+
+@pytest.mark.parametrize("port", ["0", "00000", "65536", "99999", "-1", "+80", "８0", ""])
+def test_ports_out_of_range_are_refused(port: str) -> None:
+    assert not host_allowed(f"example.com:{port}", ["*"])
+    assert not host_allowed(f"[::1]:{port}", ["*"])
+
+
+def test_a_port_out_of_range_gets_400() -> None:
+    from carboy import Carboy
+    from carboy.testing import TestClient
+
+    app = Carboy(secret_key="k" * 40 + "abcdefghij", allowed_hosts=["example.com"])
+
+    @app.get("/")
+    async def home() -> str:
+        return "hi"
+
+    client = TestClient(app)
+    assert client.get("/", headers={"host": "example.com:443"}).status_code == 200
+    response = client.get("/", headers={"host": "example.com:65536"})
+    assert (response.status_code, response.text) == (400, "Invalid Host header")
+    assert client.get("/", headers={"host": "example.com:0"}).status_code == 400
