@@ -302,6 +302,8 @@ def compile_plan(
         )
 
     body_specs: list[tuple[str, str, Any, Any, Validator | None, bool]] = []
+    #: Whether each JSON body parameter insists on a JSON Content-Type (see ``Body``).
+    strict_json: list[bool] = []
     for pname, param in signature.parameters.items():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
@@ -417,6 +419,8 @@ def compile_plan(
         elif source in ("body", "form", "file"):
             key = alias or pname
             embed = isinstance(marker, Body) and marker.embed
+            if source == "body":
+                strict_json.append(not isinstance(marker, Body) or marker.strict_content_type)
             body_specs.append(
                 (pname, source if not embed else "body-embed", key, default, validator, multi)
             )
@@ -425,12 +429,14 @@ def compile_plan(
             raise ConfigurationError(f"{here}: unknown source {source!r}")
 
     json_specs = [s for s in body_specs if s[1] in ("body", "body-embed")]
+    # Relaxed only when every body parameter asks for it: one strict model keeps it strict.
+    strict = not strict_json or any(strict_json)
     if len(json_specs) == 1 and json_specs[0][1] == "body":
         name, _, key, default, validator, _ = json_specs[0]
-        plan.body.append((name, _whole_body_extractor(default, validator)))
+        plan.body.append((name, _whole_body_extractor(default, validator, strict)))
     else:
         for name, _, key, default, validator, _ in json_specs:
-            plan.body.append((name, _body_key_extractor(key, default, validator)))
+            plan.body.append((name, _body_key_extractor(key, default, validator, strict)))
             info = plan.params[name]
             if not info.embed:
                 plan.params[name] = dataclasses.replace(info, embed=True)
@@ -531,21 +537,44 @@ def _scalar_extractor(
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-async def _read_body_data(ctx: Context) -> Any:
-    """The body as Python data: parsed JSON, or a form as a dict; MISSING when empty."""
+def is_json_type(ctype: str) -> bool:
+    """``application/json`` or ``application/*+json`` (a media type without parameters)."""
+    return ctype == "application/json" or (
+        ctype.startswith("application/") and ctype.endswith("+json")
+    )
+
+
+async def _read_body_data(ctx: Context, strict: bool) -> Any:
+    """The body as Python data: parsed JSON (or, not ``strict``, a form as a dict);
+    MISSING when empty.
+
+    ``strict``: only a JSON Content-Type is read, anything else is a 415, so a
+    cross-site ``<form>`` or no-cors ``fetch`` (which cannot send one without a
+    CORS preflight) never reaches a JSON handler.
+    """
     if "carboy.body_data" in ctx.cache:
         return ctx.cache["carboy.body_data"]
     request: Request = ctx.connection
     ctype = request.content_type
-    if ctype in _FORM_TYPES:
+    data: Any
+    if strict:
+        if not is_json_type(ctype) and (ctype or await request.body()):
+            raise HTTPException(
+                415,
+                f"Unsupported Content-Type {ctype or '(none)'!r}: this endpoint takes a "
+                "JSON body; send Content-Type: application/json",
+            )
+        raw = await request.body()
+        data = await request.json() if raw else MISSING
+    elif ctype in _FORM_TYPES:
         form = await request.form()
-        data: Any = {}
+        data = {}
         for k, v in form.multi_items():
             if k in data:
                 data[k] = [*data[k], v] if isinstance(data[k], list) else [data[k], v]
             else:
                 data[k] = v
-    elif ctype in ("", "application/json") or ctype.endswith("+json"):
+    elif ctype in ("", "text/plain") or is_json_type(ctype):
         raw = await request.body()
         data = await request.json() if raw else MISSING
     else:
@@ -557,10 +586,10 @@ async def _read_body_data(ctx: Context) -> Any:
 
 
 def _whole_body_extractor(
-    default: Any, validator: Validator | None
+    default: Any, validator: Validator | None, strict: bool
 ) -> Callable[[Context], Awaitable[Any]]:
     async def extract(ctx: Context) -> Any:
-        data = await _read_body_data(ctx)
+        data = await _read_body_data(ctx, strict)
         if data is MISSING:
             if default is MISSING:
                 ctx.errors.append(_error(["body"], "Field required", "missing"))
@@ -572,10 +601,10 @@ def _whole_body_extractor(
 
 
 def _body_key_extractor(
-    key: str, default: Any, validator: Validator | None
+    key: str, default: Any, validator: Validator | None, strict: bool
 ) -> Callable[[Context], Awaitable[Any]]:
     async def extract(ctx: Context) -> Any:
-        data = await _read_body_data(ctx)
+        data = await _read_body_data(ctx, strict)
         if data is MISSING:
             data = {}
         if not isinstance(data, dict):
@@ -596,6 +625,13 @@ def _form_extractor(
 ) -> Callable[[Context], Awaitable[Any]]:
     async def extract(ctx: Context) -> Any:
         request: Request = ctx.connection
+        ctype = request.content_type
+        if ctype not in _FORM_TYPES:
+            raise HTTPException(
+                415,
+                f"Unsupported Content-Type {ctype or '(none)'!r}: this endpoint takes a form; "
+                "send application/x-www-form-urlencoded or multipart/form-data",
+            )
         form: FormData = await request.form()
         values = form.getlist(key)
         if not values:

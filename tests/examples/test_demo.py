@@ -92,7 +92,10 @@ def test_notes_api(client: TestClient) -> None:
     bad = client.post("/api/notes", json={"title": "", "tags": "x"})
     assert bad.status_code == 422
     assert [e["field"] for e in bad.json()["errors"]] == ["title", "tags"]
-    assert client.post("/api/notes", content=b"{oops").status_code == 400
+    oops = client.post("/api/notes", content=b"{oops", headers={"content-type": "application/json"})
+    assert oops.status_code == 400
+    # No JSON Content-Type (a cross-site form could send this): refused before parsing.
+    assert client.post("/api/notes", content=b"{oops").status_code == 415
     assert client.get("/api/notes?limit=0").status_code == 422
     assert client.delete(f"/api/notes/{note['id']}").status_code == 204
     assert client.get(f"/api/notes/{note['id']}").status_code == 404

@@ -291,16 +291,78 @@ def test_optional_body_may_be_omitted(app: Carboy) -> None:
         assert client.post("/opt", json={"name": "x", "price": 1}).json() == {"item": "x"}
 
 
-def test_body_from_a_form_by_content_type(app: Carboy) -> None:
+def test_a_json_body_needs_a_json_content_type(app: Carboy) -> None:
     @app.post("/item")
     async def item(item: Item) -> dict[str, Any]:
         return item.model_dump()
+
+    @app.post("/tags")
+    async def tags(tags: Annotated[list[str], Body(embed=True)]) -> list[str]:
+        return tags
+
+    with TestClient(app) as client:
+        # A cross-site <form> sends these; a no-cors fetch can also send text/plain.
+        for route, kwargs in [
+            ("/item", {"data": {"name": "a", "price": "2"}}),
+            ("/item", {"files": {"name": ("n", b"a")}}),
+            ("/tags", {"data": {"tags": "a"}}),
+            ("/item", {"content": b'{"name":"a","price":1}', "headers": {"content-type": ""}}),
+            ("/item", {"content": b'{"name":"a","price":1}'}),
+            (
+                "/item",
+                {"content": b'{"name":"a","price":1}', "headers": {"content-type": "text/plain"}},
+            ),
+            (
+                "/item",
+                {"content": b'{"name":"a","price":1}', "headers": {"content-type": "text/json"}},
+            ),
+        ]:
+            response = client.post(route, **kwargs)  # type: ignore[arg-type]
+            assert response.status_code == 415, (route, kwargs)
+        assert response.json()["detail"] == (
+            "Unsupported Content-Type 'text/json': this endpoint takes a JSON body; "
+            "send Content-Type: application/json"
+        )
+        no_type = client.post("/item", content=b"{}", headers={"content-type": ""})
+        assert "'(none)'" in no_type.json()["detail"]
+        ok = client.post(
+            "/item",
+            content=b'{"name":"a","price":1}',
+            headers={"content-type": "Application/JSON; charset=utf-8"},
+        )
+        assert ok.json() == {"name": "a", "price": 1.0}
+        assert client.post("/tags", json={"tags": ["x"]}).json() == ["x"]
+        # An empty body with no Content-Type is no body: the default, or "Field required".
+        assert client.post("/item").status_code == 422
+
+
+def test_strict_content_type_false_reads_forms_and_untyped_bodies(app: Carboy) -> None:
+    @app.post("/item")
+    async def item(item: Annotated[Item, Body(strict_content_type=False)]) -> dict[str, Any]:
+        return item.model_dump()
+
+    @app.post("/mixed")
+    async def mixed(
+        a: Annotated[Item, Body(strict_content_type=False)], b: Item
+    ) -> None:  # pragma: no cover
+        pass
 
     with TestClient(app) as client:
         assert client.post("/item", data={"name": "a", "price": "2"}).json() == {
             "name": "a",
             "price": 2.0,
         }
+        for ctype in ("", "text/plain", "application/json"):
+            response = client.post(
+                "/item", content=b'{"name":"b","price":1}', headers={"content-type": ctype}
+            )
+            assert response.json() == {"name": "b", "price": 1.0}, ctype
+        assert (
+            client.post("/item", content=b"x", headers={"content-type": "text/csv"}).status_code
+            == 415
+        )
+        # One strict body parameter keeps the route strict.
+        assert client.post("/mixed", data={"a": "1"}).status_code == 415
 
 
 def test_plus_json_content_types_are_json(app: Carboy) -> None:
@@ -389,9 +451,15 @@ def test_form_on_a_json_body_is_415(app: Carboy) -> None:
     with TestClient(app) as client:
         response = client.post("/f", json={"name": "x"})
         assert response.status_code == 415
-        assert (
-            response.json()["detail"] == "Expected a form body, got Content-Type 'application/json'"
+        assert response.json()["detail"] == (
+            "Unsupported Content-Type 'application/json': this endpoint takes a form; "
+            "send application/x-www-form-urlencoded or multipart/form-data"
         )
+        # No Content-Type at all is not a form either (it was read as urlencoded).
+        response = client.post("/f", content=b"name=x", headers={"content-type": ""})
+        assert response.status_code == 415
+        assert "'(none)'" in response.json()["detail"]
+        assert client.post("/f", data={"name": "x"}).text == "x"
 
 
 # -- the connection and providers ---------------------------------------------------

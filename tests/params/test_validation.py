@@ -383,7 +383,10 @@ def test_wrong_content_type_is_415(body_client: TestClient) -> None:
     assert response.status_code == 415
     assert response.json() == {
         "status": 415,
-        "detail": "Unsupported Content-Type 'text/plain': send application/json or a form",
+        "detail": (
+            "Unsupported Content-Type 'text/plain': this endpoint takes a JSON body; "
+            "send Content-Type: application/json"
+        ),
     }
     response = body_client.post(
         "/points", content=b"<x/>", headers={"content-type": "application/xml; charset=utf-8"}
