@@ -46,6 +46,23 @@ def _fail_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
     )
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--fuzz``: the long run of the fuzz suite (tests/fuzz/)."""
+    group = parser.getgroup("carboy")
+    group.addoption(
+        "--fuzz",
+        action="store_true",
+        help="run the fuzz suite long (thousands of examples per test, not a few dozen)",
+    )
+    group.addoption(
+        "--fuzz-examples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="examples per fuzz test under --fuzz (default 5000)",
+    )
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
