@@ -17,7 +17,14 @@ from rich.text import Text
 
 from carboy.app import Carboy
 from carboy.cli._console import CliError, make_console
-from carboy.cli._discover import AppConfigError, DiscoveredApp, NoAppFoundError, discover_app
+from carboy.cli._discover import (
+    AppConfigError,
+    AppImportError,
+    DiscoveredApp,
+    NoAppFoundError,
+    discover_app,
+    user_traceback,
+)
 from carboy.exceptions import ConfigurationError
 
 P = ParamSpec("P")
@@ -69,11 +76,20 @@ class AppLoader:
         return self._found
 
     def build(self, app: Carboy) -> None:
-        """``app.build()``, with a refused configuration reported as a friendly error."""
+        """``app.build()``, with a refused configuration reported as a friendly error.
+
+        Any other exception (the user's code raised, say a broken ``models.py``)
+        stops the command with its traceback.
+        """
         try:
             app.build()
         except ConfigurationError as exc:
             raise self._explained(AppConfigError(str(exc), exc)) from exc
+        except Exception as exc:
+            summary = f"{type(exc).__name__}: {exc}"
+            raise AppImportError(
+                f"Building the app failed: {summary}", details=user_traceback(exc)
+            ) from exc
 
     def _explained(self, error: CliError) -> CliError:
         if self.traceback and isinstance(error, AppConfigError):

@@ -40,7 +40,7 @@ from carboy.db._engines import (
     parse_url,
 )
 from carboy.db.errors import DatabaseUnavailable, translate_error
-from carboy.db.models import Model, _import_sibling_models
+from carboy.db.models import Model, _import_models, _import_sibling_models
 from carboy.db.sessions import (
     AsyncSession,
     Session,
@@ -184,16 +184,18 @@ class Database(Module):
         ``models.py`` next to the file of each installed module. ``makemigrations``
         runs it again, for modules installed late by other modules' ``setup``.
 
+        An exception raised by the code of a models module propagates with its
+        traceback (and a note naming the module): start-up and every database
+        command stop, rather than carry on with that module's tables missing.
+
         Example:
             >>> db.discover_models()
         """
         for name in self.model_modules:
-            try:
-                importlib.import_module(name)
-            except ImportError as exc:
+            if _import_models(name, f"{name!r}, listed in Database(models=[...])") is None:
                 raise ConfigurationError(
-                    f"Database(models=[...]): cannot import {name!r}: {exc}"
-                ) from exc
+                    f"Database(models=[...]): cannot import {name!r}: no module of that name"
+                )
         if self._app is not None:
             for module in self._app.walk():
                 _import_sibling_models(module)

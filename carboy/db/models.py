@@ -26,6 +26,7 @@ import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, DateTime, Dialect, Integer, MetaData, PrimaryKeyConstraint, inspect
@@ -268,14 +269,40 @@ def _import_sibling_models(module: Module) -> None:
     name = f"{package}.models" if package else "models"
     if name in sys.modules:
         return
-    try:
-        found = importlib.import_module(name)
-    except ImportError as exc:
-        logger.debug("Not importing %s: %s", name, exc)
+    found = _import_models(name, f"the models of module {module.name!r} ({root / 'models.py'})")
+    if found is None:
+        # The folder is not importable under that name (its package was loaded
+        # from elsewhere): nothing to import. An error raised by the code of
+        # models.py itself is never swallowed, see _import_models.
+        logger.debug("Not importing %s: no such module", name)
         return
     file = getattr(found, "__file__", None)
     if file is None or Path(file).resolve() != (root / "models.py").resolve():
         logger.debug("%s is not %s; models not imported from it", name, root / "models.py")
+
+
+def _import_models(name: str, what: str) -> ModuleType | None:
+    """Import the models module ``name``; an error of its code propagates, noted.
+
+    A models module that fails to import must stop start-up and every database
+    command: if it were skipped, the app would build with its tables missing
+    and ``makemigrations`` would write a migration that drops them. The
+    exception keeps its type and traceback (the line of ``models.py`` that
+    raised); a note names what was being imported.
+
+    Returns ``None`` when ``name`` itself (or its package) does not exist.
+    """
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if missing and (name == missing or name.startswith(missing + ".")):
+            return None
+        exc.add_note(f"(raised while importing {what})")
+        raise
+    except Exception as exc:
+        exc.add_note(f"(raised while importing {what})")
+        raise
 
 
 def _package_of(folder: Path) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -251,6 +252,74 @@ def test_migrate_through_a_project_found_on_disk(
     assert "Applied 1 migration." in result.output
     assert (tmp_path / "notes.db").exists()
     assert len(list((tmp_path / "migrations").glob("*_notes.py"))) == 1
+
+
+def test_a_broken_models_module_aborts_makemigrations_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: the ImportError was swallowed, the app built with no tables,
+    # and makemigrations wrote a revision dropping every table of the module.
+    package = tmp_path / "notes_pkg_broken"
+    package.mkdir()
+    (package / "__init__.py").write_text("from carboy import Module\nnotes = Module('notes')\n")
+    models = textwrap.dedent("""
+        from sqlalchemy.orm import Mapped
+        from carboy.db import Model
+
+        class BrokenNote(Model):
+            text: Mapped[str]
+    """)
+    (package / "models.py").write_text(models)
+    (tmp_path / "app.py").write_text(
+        textwrap.dedent("""
+        from carboy import Carboy
+        from carboy.db import Database
+        from notes_pkg_broken import notes
+
+        app = Carboy(debug=True)
+        app.install(notes)
+        app.install(Database("sqlite:///notes.db"))
+    """)
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def forget() -> None:
+        from carboy.db import Model
+
+        for name in [n for n in sys.modules if n == "app" or n.startswith("notes_pkg_broken")]:
+            del sys.modules[name]
+        if "broken_note" in Model.metadata.tables:
+            Model.metadata.remove(Model.metadata.tables["broken_note"])
+        Model.registry.dispose()
+
+    forget()
+    try:
+        result = CliRunner().invoke(cli, ["makemigrations", "-m", "notes"])
+        assert result.exit_code == 0, result.output
+        assert CliRunner().invoke(cli, ["migrate"]).exit_code == 0
+        (first,) = (tmp_path / "migrations").glob("*.py")
+
+        forget()
+        (package / "models.py").write_text("from sqlalchemy import Strnig\n" + models)
+        result = CliRunner().invoke(cli, ["makemigrations", "-m", "oops"])
+        assert result.exit_code == 1, result.output
+        assert "Building the app failed: ImportError: cannot import name 'Strnig'" in (
+            result.output
+        )
+        assert "Traceback (most recent call last)" in result.output
+        assert f'File "{package / "models.py"}", line 1' in result.output
+        assert "the models of module 'notes'" in result.output
+        assert list((tmp_path / "migrations").glob("*.py")) == [first]
+        assert not list((tmp_path / "migrations").glob("*oops*"))
+
+        # Every database command stops the same way.
+        for command in (["migrate"], ["migrations"], ["dumpdata"]):
+            result = CliRunner().invoke(cli, command)
+            assert result.exit_code == 1, (command, result.output)
+            assert "cannot import name 'Strnig'" in result.output
+    finally:
+        forget()
 
 
 def test_migrate_shows_a_progress_display_on_a_terminal(

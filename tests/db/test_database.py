@@ -421,6 +421,53 @@ def test_models_next_to_an_installed_module_are_imported(
     monkeypatch.delitem(sys.modules, "shop_pkg_for_discovery")
 
 
+@pytest.mark.parametrize(
+    ("broken_line", "raised"),
+    [
+        ("from sqlalchemy import NoSuchName", ImportError),
+        ("import no_such_dependency_of_the_models", ModuleNotFoundError),
+        ("raise RuntimeError('boom in models')", RuntimeError),
+    ],
+)
+def test_a_models_module_that_raises_stops_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken_line: str, raised: type[Exception]
+) -> None:
+    # Regression: an ImportError raised by models.py was swallowed, and the app
+    # built with its tables missing (makemigrations would then drop them).
+    package = tmp_path / "broken_models_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("from carboy import Module\nshop = Module('shop')\n")
+    (package / "models.py").write_text(f"{broken_line}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [n for n in sys.modules if n.startswith("broken_models_pkg")]:
+        monkeypatch.delitem(sys.modules, name)
+    import broken_models_pkg  # type: ignore[import-not-found]
+
+    app = new_app(tmp_path)
+    app.install(broken_models_pkg.shop)
+    app.install(Database("sqlite://"))
+    with pytest.raises(raised) as caught:
+        app.build()
+    assert type(caught.value) is raised
+    assert any("the models of module 'shop'" in note for note in caught.value.__notes__)
+    assert any(str(package / "models.py") in note for note in caught.value.__notes__)
+    monkeypatch.delitem(sys.modules, "broken_models_pkg")
+
+
+def test_a_listed_model_module_that_raises_is_not_reported_as_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "listed_broken_models.py").write_text("from sqlalchemy import NoSuchName\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    app = new_app(tmp_path)
+    app.install(Database("sqlite://", models=["listed_broken_models"]))
+    with pytest.raises(ImportError, match="NoSuchName") as caught:
+        app.build()
+    assert not isinstance(caught.value, ConfigurationError)
+    assert "listed in Database(models=[...])" in caught.value.__notes__[0]
+    sys.modules.pop("listed_broken_models", None)
+
+
 def test_listed_model_modules_must_import() -> None:
     app = new_app()
     app.install(Database("sqlite://", models=["no_such_models_module"]))
