@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy import exists as sa_exists
 from sqlalchemy.ext.asyncio import AsyncSession as _SAAsyncSession
 from sqlalchemy.orm import Session as _SASession
+from sqlalchemy.orm.interfaces import ORMOption
 
 from carboy.exceptions import HTTPException
 
@@ -90,27 +91,43 @@ def _not_found(model: Any, ident: Any, detail: str | None) -> HTTPException:
 
 
 # -- drivers -------------------------------------------------------------------------
-def get_or_404(session: _SASession, model: type[M], ident: Any, *, detail: str | None = None) -> M:
+def get_or_404(
+    session: _SASession,
+    model: type[M],
+    ident: Any,
+    *options: ORMOption,
+    detail: str | None = None,
+) -> M:
     """The row of ``model`` with primary key ``ident``, or a 404 error.
+
+    Loader options (``selectinload(Post.comments)``, ``joinedload(...)``) are
+    passed on to ``session.get``: load what a template will follow in the same
+    query, rather than one lazy load per row.
 
     Example:
         >>> post = get_or_404(session, Post, 3)
+        >>> post = get_or_404(session, Post, 3, selectinload(Post.comments))
     """
-    obj = session.get(model, ident)
+    obj = session.get(model, ident, options=options or None)
     if obj is None:
         raise _not_found(model, ident, detail)
     return obj
 
 
 async def aget_or_404(
-    session: _SAAsyncSession, model: type[M], ident: Any, *, detail: str | None = None
+    session: _SAAsyncSession,
+    model: type[M],
+    ident: Any,
+    *options: ORMOption,
+    detail: str | None = None,
 ) -> M:
-    """Async :func:`get_or_404`.
+    """Async :func:`get_or_404`; takes the same loader options.
 
     Example:
         >>> post = await aget_or_404(session, Post, 3)
+        >>> post = await aget_or_404(session, Post, 3, selectinload(Post.comments))
     """
-    obj = await session.get(model, ident)
+    obj = await session.get(model, ident, options=options or None)
     if obj is None:
         raise _not_found(model, ident, detail)
     return obj

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import inspect
+from sqlalchemy.orm import selectinload
 
 from carboy import HTTPException
 from carboy.db import Database, acount, aexists, aget_or_404, count, exists, get_or_404
@@ -52,4 +54,25 @@ async def test_async_helpers(database_url: str, blog: Blog) -> None:
         assert await aexists(session, Author, name="ada") is True
         assert await aexists(session, Post, Post.views > 1000) is False
         assert await acount(session, Post, Post.views < 20) == 2
+    await db.dispose()
+
+
+async def test_get_or_404_takes_loader_options(database_url: str, blog: Blog) -> None:
+    db = Database(database_url, base=blog.base)
+    _seed(db, blog)
+    Post = blog.Post
+    with db.session() as session:
+        plain = get_or_404(session, Post, 1)
+        assert "author" in inspect(plain).unloaded
+        session.expunge_all()
+        loaded = get_or_404(session, Post, 1, selectinload(Post.author))
+        assert "author" not in inspect(loaded).unloaded
+        session.expunge_all()
+    assert loaded.author.name == "ada"  # loaded with the row: no session needed
+    async with db.async_session() as asession:
+        aloaded = await aget_or_404(asession, Post, 2, selectinload(Post.author))
+        assert "author" not in inspect(aloaded).unloaded
+        assert aloaded.author.name == "ada"
+        with pytest.raises(HTTPException, match="Post 99 not found"):
+            await aget_or_404(asession, Post, 99, selectinload(Post.author))
     await db.dispose()
