@@ -15,7 +15,7 @@ except ImportError:  # pragma: no cover
 
 def _enc_hook(obj: Any) -> Any:
     if BaseModel is not None and isinstance(obj, BaseModel):
-        return obj.model_dump(mode="json")
+        return obj.model_dump(mode="json", by_alias=True)
     if isinstance(obj, set | frozenset):
         return list(obj)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):

@@ -370,6 +370,8 @@ class Carboy(Module):
                 media_type=route.media_type,
                 status_code=route.status_code,
                 where=where,
+                response_model=route.response_model,
+                exclude_none=bool(route.extra.get("exclude_none", False)),
             )
         for mw in reversed(resolved.middleware):
             endpoint = mw.wrap(endpoint)

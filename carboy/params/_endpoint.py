@@ -6,10 +6,16 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from carboy.concurrency import run_sync
-from carboy.exceptions import RequestValidationError
+from carboy.exceptions import ConfigurationError, RequestValidationError
 from carboy.params._markers import Depends
 from carboy.params._plan import Context, Plan, Provider, compile_plan, unwind
-from carboy.params._respond import Encoder, make_encoder, make_responder, to_response
+from carboy.params._respond import (
+    Encoder,
+    make_encoder,
+    make_responder,
+    make_shaper,
+    to_response,
+)
 from carboy.requests import Request
 from carboy.types import ASGIApp, Receive, Scope, Send
 
@@ -23,8 +29,14 @@ def compile_http_endpoint(
     media_type: str | None,
     status_code: int | None,
     where: str,
+    response_model: Any = None,
+    exclude_none: bool = False,
 ) -> tuple[ASGIApp, Plan]:
-    """Compile ``func`` into an ASGI endpoint; also return its plan (for docs and tools)."""
+    """Compile ``func`` into an ASGI endpoint; also return its plan (for docs and tools).
+
+    The return value is sent as ``response_model`` when given, else as the
+    return annotation when that is a model type (see ``make_shaper``).
+    """
     plan = compile_plan(
         func,
         path_params=path_params,
@@ -33,11 +45,18 @@ def compile_http_endpoint(
         where=where,
         side_dependencies=dependencies,
     )
-    respond = make_responder(media_type, status_code)
+    if response_model is not None:
+        shape = make_shaper(response_model, convert=True, exclude_none=exclude_none)
+        if shape is None:
+            raise ConfigurationError(
+                f"{where}: response_model={response_model!r} is not a pydantic model, "
+                "msgspec Struct, dataclass or list of one"
+            )
+    else:
+        shape = make_shaper(plan.return_type, convert=False, exclude_none=exclude_none)
+    respond = make_responder(media_type, status_code, shape)
     is_async = plan.kind == "async"
     if plan.kind in ("gen", "async_gen"):
-        from carboy.exceptions import ConfigurationError
-
         raise ConfigurationError(
             f"{where}: a handler cannot be a generator; return a StreamingResponse instead"
         )
@@ -54,7 +73,9 @@ def compile_http_endpoint(
             rv = await (func(**params) if every else func(**{n: params[n] for n in names}))
             await respond(rv, scope, receive, send)
 
-        if every or not names:
+        # A shaped route is not dispatched directly: the direct path's fallback
+        # (to_response) would skip the shape for tuples.
+        if (every or not names) and shape is None:
             direct = Direct(
                 func,
                 bool(names),
@@ -79,7 +100,7 @@ def compile_http_endpoint(
                     rv = await run_sync(func, **kwargs)
                 if ctx.exits:
                     # Render before cleanup, so a value that cannot be sent rolls back too.
-                    rv = to_response(rv, media_type, status_code)
+                    rv = to_response(rv, media_type, status_code, shape)
             except BaseException as exc:
                 if ctx.exits:
                     await unwind(ctx.exits, exc)

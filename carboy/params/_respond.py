@@ -8,12 +8,21 @@ The rule (documented in docs/responses.md):
 - ``None`` is an empty ``204 No Content`` (or the route's ``status_code``);
 - ``(body, status)`` and ``(body, status, headers)`` tuples set status and headers;
 - anything else (dict, list, dataclass, pydantic model, msgspec Struct...) is JSON.
+
+A route whose return annotation (or ``response_model=``) is a model type -- a
+pydantic model, msgspec Struct, dataclass, or ``list[...]`` of one -- sends its
+value *as that type*: see :func:`make_shaper`. This module is the one place
+that turns a return value into a response; the app's direct dispatch and the
+endpoints call its encoders.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, get_args, get_origin
+
+import msgspec
+from pydantic import TypeAdapter
 
 from carboy import _json
 from carboy.responses import DEFAULT_HEADERS_KEY, JSONResponse, Response
@@ -30,8 +39,76 @@ def _content_type(media_type: str) -> tuple[bytes, bytes]:
     return (b"content-type", media_type.encode("latin-1"))
 
 
-def to_response(rv: Any, media_type: str | None = None, status_code: int | None = None) -> Response:
-    """The :class:`Response` for any value a handler may return (the slow, general path)."""
+Shaper = Callable[[Any], bytes]
+
+
+def _model_of(output: Any) -> tuple[Any, bool] | None:
+    """(the model class, whether ``output`` is a list of it), or None if it is no model type."""
+    from carboy.params._validation import is_model, strip_optional
+
+    many = get_origin(output) in (list, tuple) and output is not None
+    inner = get_args(output)[0] if many and get_args(output) else output
+    inner = strip_optional(inner)
+    if not isinstance(inner, type) or not is_model(inner):
+        return None
+    return inner, many
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value
+
+
+def make_shaper(output: Any, *, convert: bool, exclude_none: bool = False) -> Shaper | None:
+    """Compile the serializer of a route's output type, or None when it is not a model type.
+
+    ``output`` is a pydantic model, msgspec Struct or dataclass, or a ``list[...]``
+    of one. pydantic models and dataclasses go through a pydantic ``TypeAdapter``
+    (aliases applied: ``by_alias=True``); Structs through msgspec (``rename=`` is
+    the fast path). ``convert``: the value is first converted to ``output``,
+    reading attributes of any object (``response_model=``), which drops the
+    fields ``output`` does not declare; otherwise only a value that is not already
+    an instance is. ``exclude_none`` leaves ``None`` fields out.
+    """
+    found = _model_of(output)
+    if found is None:
+        return None
+    model, many = found
+    if isinstance(model, type) and issubclass(model, msgspec.Struct):
+        target: Any = list[model] if many else model  # type: ignore[valid-type]
+
+        def shape_struct(rv: Any) -> bytes:
+            if convert or not isinstance(rv, model if not many else list):
+                rv = msgspec.convert(rv, target, from_attributes=True)
+            if exclude_none:
+                return _json.dumps(_drop_none(msgspec.to_builtins(rv)))
+            return _json.dumps(rv)
+
+        return shape_struct
+    adapter: TypeAdapter[Any] = TypeAdapter(list[model] if many else model)  # type: ignore[valid-type]
+
+    def shape(rv: Any) -> bytes:
+        if convert or many or type(rv) is not model:
+            rv = adapter.validate_python(rv, from_attributes=True)
+        return adapter.dump_json(rv, by_alias=True, exclude_none=exclude_none)
+
+    return shape
+
+
+def to_response(
+    rv: Any,
+    media_type: str | None = None,
+    status_code: int | None = None,
+    shape: Shaper | None = None,
+) -> Response:
+    """The :class:`Response` for any value a handler may return (the slow, general path).
+
+    ``shape`` (from :func:`make_shaper`) serializes any value that is not a
+    ``Response``, tuple or ``None``.
+    """
     if isinstance(rv, Response):
         return rv
     if isinstance(rv, tuple):
@@ -40,7 +117,7 @@ def to_response(rv: Any, media_type: str | None = None, status_code: int | None 
                 "A handler may return (body, status) or (body, status, headers); "
                 f"got a tuple of {len(rv)} item(s)"
             )
-        response = to_response(rv[0], media_type, rv[1])
+        response = to_response(rv[0], media_type, rv[1], shape)
         response.status_code = rv[1]
         if len(rv) == 3:
             headers: Mapping[str, str] = rv[2]
@@ -48,6 +125,8 @@ def to_response(rv: Any, media_type: str | None = None, status_code: int | None 
         return response
     if rv is None:
         return Response(None, status_code or 204)
+    if shape is not None:
+        return Response(shape(rv), status_code or 200, media_type="application/json")
     if isinstance(rv, str):
         return Response(rv, status_code or 200, media_type=media_type or "text/html")
     if isinstance(rv, bytes | bytearray | memoryview):
@@ -72,16 +151,45 @@ def _length_header(length: int) -> tuple[bytes, bytes]:
     return header
 
 
-def make_encoder(media_type: str | None, status_code: int | None, *, head: bool = False) -> Encoder:
+def make_encoder(
+    media_type: str | None,
+    status_code: int | None,
+    *,
+    head: bool = False,
+    shape: Shaper | None = None,
+) -> Encoder:
     """Compile the fast encoder of one route: ``str``, ``dict`` and ``list`` values to the
     two ASGI messages, synchronously; None for anything else (see :func:`to_response`).
 
     The encoder takes the value and the app's default headers for the request's
     scheme. ``head=True`` compiles the HEAD variant: same headers, empty body.
+    With ``shape`` (a route whose output is a model type), every value but a
+    ``Response``, a tuple and ``None`` is serialized by it.
     """
     text_type = _content_type(media_type or "text/html")
     status = status_code or 200
     lengths = _LENGTH_HEADERS
+    if shape is not None:
+
+        def encode_shaped(rv: Any, defaults: RawHeaders) -> Encoded | None:
+            if rv is None or isinstance(rv, Response | tuple):
+                return None
+            body = shape(rv)
+            length = len(body)
+            return (
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        _JSON_TYPE,
+                        lengths.get(length) or _length_header(length),
+                        *defaults,
+                    ],
+                },
+                {"type": "http.response.body", "body": b"" if head else body},
+            )
+
+        return encode_shaped
 
     def encode(rv: Any, defaults: RawHeaders) -> Encoded | None:
         kind = type(rv)
@@ -106,17 +214,19 @@ def make_encoder(media_type: str | None, status_code: int | None, *, head: bool 
     return encode
 
 
-def make_responder(media_type: str | None, status_code: int | None) -> Responder:
-    """Compile the return-value sender for one route (its media type and status fixed)."""
-    encode = make_encoder(media_type, status_code)
-    encode_head = make_encoder(media_type, status_code, head=True)
+def make_responder(
+    media_type: str | None, status_code: int | None, shape: Shaper | None = None
+) -> Responder:
+    """Compile the return-value sender for one route (its media type, status and shape fixed)."""
+    encode = make_encoder(media_type, status_code, shape=shape)
+    encode_head = make_encoder(media_type, status_code, head=True, shape=shape)
 
     async def respond(rv: Any, scope: Scope, receive: Receive, send: Send) -> None:
         messages = (encode_head if scope["method"] == "HEAD" else encode)(
             rv, scope[DEFAULT_HEADERS_KEY]
         )
         if messages is None:
-            await to_response(rv, media_type, status_code)(scope, receive, send)
+            await to_response(rv, media_type, status_code, shape)(scope, receive, send)
         else:
             await send(messages[0])
             await send(messages[1])

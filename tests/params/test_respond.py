@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import types
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import msgspec
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 
 from carboy import (
     Carboy,
@@ -315,3 +317,147 @@ def test_to_response_directly() -> None:
         to_response(("x", "400"))
     with pytest.raises(TypeError):
         to_response(("x",))
+
+
+# -- return values shaped by their type ---------------------------------------------
+
+
+class Article(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+    title: str
+    tag_list: list[str]
+    favorited_count: int | None = None
+
+
+@dataclasses.dataclass
+class UserRow:
+    id: int
+    email: str
+    password_hash: str
+    bio: str | None = None
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    bio: str | None = None
+
+
+class Point(msgspec.Struct, rename="camel"):
+    x_pos: int
+    label_text: str | None = None
+
+
+def _shaping_app() -> Any:
+    from carboy import Carboy
+
+    app = Carboy(debug=True)
+    row = UserRow(1, "a@b.c", "argon2$secret")
+
+    @app.get("/article")
+    async def article() -> Article:
+        return Article(title="T", tag_list=["a"])
+
+    @app.get("/articles")
+    async def articles() -> list[Article]:
+        return [Article(title="T", tag_list=[])]
+
+    @app.get("/me", response_model=UserOut)
+    async def me() -> UserRow:
+        return row
+
+    @app.get("/me-sync", response_model=UserOut)
+    def me_sync() -> UserRow:
+        return row
+
+    @app.get("/users", response_model=list[UserOut], extra={"exclude_none": True})
+    async def users() -> list[UserRow]:
+        return [row]
+
+    @app.get("/me-dict", response_model=UserOut, status_code=201)
+    async def me_dict() -> dict[str, object]:
+        return {"id": 2, "email": "x", "password_hash": "h"}
+
+    @app.get("/created", response_model=UserOut)
+    async def created() -> tuple[UserRow, int]:
+        return row, 202
+
+    @app.get("/sparse", extra={"exclude_none": True})
+    async def sparse() -> Article:
+        return Article(title="T", tag_list=[])
+
+    @app.get("/point")
+    async def point() -> Point:
+        return Point(x_pos=1)
+
+    @app.get("/points", response_model=list[Point], extra={"exclude_none": True})
+    async def points() -> list[object]:
+        # Converted by attribute (from_attributes); a dict would need the wire names.
+        return [types.SimpleNamespace(x_pos=2, label_text=None, other=3)]
+
+    @app.get("/plain")
+    async def plain() -> dict[str, object]:
+        return {"snake_case": 1}
+
+    return app
+
+
+def test_a_camel_case_alias_generator_comes_out_camel_case() -> None:
+    with TestClient(_shaping_app()) as client:
+        assert client.get("/article").json() == {
+            "title": "T",
+            "tagList": ["a"],
+            "favoritedCount": None,
+        }
+        assert client.get("/articles").json() == [
+            {"title": "T", "tagList": [], "favoritedCount": None}
+        ]
+        assert client.get("/sparse").json() == {"title": "T", "tagList": []}
+        assert client.head("/article").content == b""
+        assert client.get("/plain").json() == {"snake_case": 1}
+
+
+def test_response_model_drops_fields_the_object_has() -> None:
+    with TestClient(_shaping_app()) as client:
+        expected = {"id": 1, "email": "a@b.c", "bio": None}
+        assert client.get("/me").json() == expected
+        assert client.get("/me-sync").json() == expected
+        assert "password" not in client.get("/me").text
+        assert client.get("/users").json() == [{"id": 1, "email": "a@b.c"}]
+        response = client.get("/me-dict")
+        assert response.status_code == 201
+        assert response.json() == {"id": 2, "email": "x", "bio": None}
+        response = client.get("/created")
+        assert response.status_code == 202
+        assert response.json() == expected
+
+
+def test_msgspec_rename_is_the_fast_path() -> None:
+    with TestClient(_shaping_app()) as client:
+        assert client.get("/point").json() == {"xPos": 1, "labelText": None}
+        assert client.get("/points").json() == [{"xPos": 2}]
+
+
+def test_a_response_model_that_is_no_model_type_is_refused() -> None:
+    from carboy import Carboy
+    from carboy.exceptions import ConfigurationError
+
+    app = Carboy(debug=True)
+
+    @app.get("/", response_model=int)
+    async def home() -> int:
+        return 1
+
+    with pytest.raises(ConfigurationError, match=r"response_model=<class 'int'> is not a"):
+        app.build()
+
+
+def test_pydantic_models_inside_plain_values_use_their_aliases() -> None:
+    from pydantic import BaseModel, Field
+
+    from carboy import _json
+
+    class M(BaseModel):
+        snake_name: int = Field(serialization_alias="snakeName")
+
+    assert _json.dumps({"m": M(snake_name=1)}) == b'{"m":{"snakeName":1}}'
