@@ -473,7 +473,28 @@ def translate_error(exc: BaseException, metadata: Iterable[MetaData] = ()) -> HT
         return IntegrityViolation(_describe_postgresql(exc, code, metadata))
     if code is not None and _is_unavailable_sqlstate(code):
         return DatabaseUnavailable(f"{type(exc).__name__}: {exc}")
+    if _is_data_error(exc):
+        return HTTPException(422, detail=_DATA_ERROR_DETAIL)
     return None
+
+
+_DATA_ERROR_DETAIL = "A value is out of the range (or not of the type) its database column holds"
+
+
+def _is_data_error(exc: BaseException) -> bool:
+    """A value the database cannot store: out of range, wrong type (SQLSTATE class 22).
+
+    SQLite's driver refuses an int beyond 64 bits with a bare ``OverflowError``
+    (SQLAlchemy passes it through, or wraps it in a ``StatementError``);
+    PostgreSQL answers ``22003 numeric_value_out_of_range`` and asyncpg refuses
+    an int4 argument beyond 32 bits with its ``DataError`` (``22000``).
+    """
+    orig = getattr(exc, "orig", None) if isinstance(exc, sa_exc.StatementError) else exc
+    if isinstance(orig, OverflowError) or isinstance(exc, sa_exc.DataError):
+        return True
+    statement = isinstance(exc, sa_exc.StatementError)
+    code = _sqlstate(orig) if statement else _driver_sqlstate(exc)
+    return code is not None and code.startswith("22")
 
 
 def _driver_sqlstate(exc: BaseException) -> str | None:

@@ -61,20 +61,45 @@ class StringConverter:
         return text
 
 
+#: The largest value of a signed 64-bit integer (``BIGINT``, SQLite's ``INTEGER``).
+INT64_MAX = 2**63 - 1
+#: The largest value of a signed 32-bit integer (PostgreSQL's ``integer``).
+INT32_MAX = 2**31 - 1
+
+
 class IntConverter:
-    """Non-negative decimal integers of ASCII digits."""
+    """Non-negative decimal integers of ASCII digits, up to ``max_value``.
+
+    ``{id:int}`` takes 0 to 2**63 - 1 (what a 64-bit database column holds);
+    ``{id:int32}`` takes 0 to 2**31 - 1 (PostgreSQL's ``integer``). A segment
+    beyond the range does not match the route: 404, never a database error.
+
+    Example:
+        >>> IntConverter(max_value=99).to_python("100")
+        Traceback (most recent call last):
+        ValueError: 100
+    """
 
     regex = "[0-9]+"
     python_type = int
 
+    def __init__(self, max_value: int = INT64_MAX) -> None:
+        self.max_value = max_value
+        self._max_digits = len(str(max_value))
+
     def to_python(self, value: str) -> int:
-        if not (value.isascii() and value.isdigit()):
+        if not (value.isascii() and value.isdigit()) or len(value) > self._max_digits:
             raise ValueError(value)
-        return int(value)
+        number = int(value)
+        if number > self.max_value:
+            raise ValueError(value)
+        return number
 
     def to_url(self, value: Any) -> str:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{value!r} is not a non-negative int")
+        if value > self.max_value:
+            raise ValueError(f"{value!r} is larger than {self.max_value}")
         return str(value)
 
 
@@ -160,6 +185,7 @@ def default_converters() -> dict[str, Converter]:
     return {
         "str": StringConverter(),
         "int": IntConverter(),
+        "int32": IntConverter(max_value=INT32_MAX),
         "float": FloatConverter(),
         "uuid": UUIDConverter(),
         "slug": SlugConverter(),

@@ -476,3 +476,31 @@ def test_an_integrity_violation_has_the_attributes_of_every_invalid_fields() -> 
         (["body", "title"], "title", "not_null")
     ]
     assert violation.detail == {"message": violation.message, "errors": violation.errors}
+
+
+def test_values_beyond_the_column_are_422_not_500(database_url: str, blog: Blog) -> None:
+    # Regression: SQLite raised OverflowError (2**63) and PostgreSQL's int4 a
+    # DataError (2**31): each was a 500 with a traceback.
+    app, db = make_app(database_url, blog.base)
+    db.create_all()
+
+    @app.get("/sync/{id}")
+    def sync_post(id: str, session: Session) -> str:
+        return blog.Post.__name__ if session.get(blog.Post, int(id)) else "none"
+
+    @app.get("/async/{id}")
+    async def async_post(id: str, session: AsyncSession) -> str:
+        return "found" if await session.get(blog.Post, int(id)) else "none"
+
+    from carboy.testing import TestClient
+
+    postgres = database_url.startswith("postgresql")
+    with TestClient(app) as client:
+        for kind in ("sync", "async"):
+            answer = client.get(f"/{kind}/{2**63}")
+            assert answer.status_code == 422, (kind, answer.text)
+            assert "out of the range" in answer.json()["detail"]
+            answer = client.get(f"/{kind}/{2**31}")
+            assert answer.status_code == (422 if postgres else 200), (kind, answer.text)
+            assert client.get(f"/{kind}/1").status_code == 200
+    assert translate_error(OverflowError("Python int too large")) is not None

@@ -134,7 +134,7 @@ def test_path_converter() -> None:
 
 def test_default_converters_are_fresh_and_complete() -> None:
     first, second = default_converters(), default_converters()
-    assert sorted(first) == ["float", "int", "path", "slug", "str", "uuid"]
+    assert sorted(first) == ["float", "int", "int32", "path", "slug", "str", "uuid"]
     assert first is not second
     assert all(isinstance(c, Converter) for c in first.values())
 
@@ -306,3 +306,31 @@ def test_an_int_converter_subclass_keeps_its_own_to_python() -> None:
     with TestClient(app) as client:
         assert client.get("/even/4").json() == {"n": 4}
         assert client.get("/even/3").status_code == 404
+
+
+# -- integers the database can hold -----------------------------------------------
+def test_int_paths_beyond_64_bits_are_404_and_int32_narrows() -> None:
+    # Regression: /blog/9223372036854775808 reached SQLite, which raised a 500.
+    app = Carboy(debug=True, allowed_hosts=["*"])
+
+    @app.get("/blog/{id:int}")
+    def post(id: int) -> str:
+        return str(id)
+
+    @app.get("/counter/{id:int32}")
+    def counter(id: int) -> str:
+        return str(id)
+
+    with TestClient(app) as client:
+        assert client.get("/blog/9223372036854775807").text == "9223372036854775807"
+        assert client.get("/blog/9223372036854775808").status_code == 404
+        assert client.get("/blog/" + "9" * 5000).status_code == 404
+        assert client.get("/counter/2147483647").text == "2147483647"
+        assert client.get("/counter/2147483648").status_code == 404
+        assert client.get("/counter/9223372036854775807").status_code == 404
+    assert app.url_path_for("counter", id=2147483647) == "/counter/2147483647"
+    with pytest.raises(ValueError, match="larger than 2147483647"):
+        default_converters()["int32"].to_url(2147483648)
+    assert IntConverter(max_value=99).to_python("99") == 99
+    with pytest.raises(ValueError):
+        IntConverter(max_value=99).to_python("100")

@@ -75,7 +75,7 @@ def test_parse_errors_say_what_is_wrong(path: str, message: str) -> None:
 def test_unknown_converter_message_lists_the_known_ones() -> None:
     with pytest.raises(ConfigurationError) as info:
         parse_path("/a/{x:nope}", CONVERTERS)
-    assert "known: float, int, path, slug, str, uuid" in str(info.value)
+    assert "known: float, int, int32, path, slug, str, uuid" in str(info.value)
 
 
 # -- format (reversing) -------------------------------------------------------
