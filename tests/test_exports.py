@@ -58,3 +58,12 @@ def test_public_names_have_docstrings(package: str) -> None:
         and not inspect.getdoc(getattr(module, name))
     ]
     assert not missing, f"{package}: no docstring on {missing}"
+
+
+@pytest.mark.parametrize(
+    ("package", "name"), [("carboy.params", "compile_plan"), ("carboy.params", "Context")]
+)
+def test_internals_are_off_the_public_surface(package: str, name: str) -> None:
+    module = importlib.import_module(package)
+    assert name not in module.__all__
+    assert not hasattr(module, name)
