@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import BigInteger, ColumnElement, Integer, Select, SmallInteger, func, select
 from sqlalchemy import exists as sa_exists
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession as _SAAsyncSession
 from sqlalchemy.orm import Session as _SASession
 from sqlalchemy.orm.interfaces import ORMOption
@@ -90,6 +91,36 @@ def _not_found(model: Any, ident: Any, detail: str | None) -> HTTPException:
     return HTTPException(404, detail or f"{name} {ident!r} not found")
 
 
+def _outside_key_range(session: _SASession | _SAAsyncSession, model: Any, ident: Any) -> bool:
+    """Whether an integer ``ident`` cannot be a primary key of ``model`` at all.
+
+    The column's type says how far it goes (``SmallInteger`` 16 bits, ``Integer``
+    32 bits on PostgreSQL and MySQL but 64 on SQLite, ``BigInteger`` 64): a value
+    past it is a row that cannot exist, so a 404 without asking the database
+    (which would refuse the value with an error).
+    """
+    if isinstance(ident, bool) or not isinstance(ident, int):
+        return False
+    columns = sa_inspect(model).primary_key
+    if len(columns) != 1:
+        return False
+    column_type = columns[0].type
+    if not isinstance(column_type, Integer):
+        return False
+    if isinstance(column_type, SmallInteger):
+        bits = 16
+    elif isinstance(column_type, BigInteger):
+        bits = 64
+    else:
+        bind = (
+            session.get_bind()
+            if isinstance(session, _SASession)
+            else session.sync_session.get_bind()
+        )
+        bits = 64 if bind.dialect.name == "sqlite" else 32
+    return not -(2 ** (bits - 1)) <= ident < 2 ** (bits - 1)
+
+
 # -- drivers -------------------------------------------------------------------------
 def get_or_404(
     session: _SASession,
@@ -102,12 +133,16 @@ def get_or_404(
 
     Loader options (``selectinload(Post.comments)``, ``joinedload(...)``) are
     passed on to ``session.get``: load what a template will follow in the same
-    query, rather than one lazy load per row.
+    query, rather than one lazy load per row. An integer ``ident`` that the key
+    column cannot hold (``Integer`` is 32 bits on PostgreSQL) is a 404 without
+    a query, not a database error.
 
     Example:
         >>> post = get_or_404(session, Post, 3)
         >>> post = get_or_404(session, Post, 3, selectinload(Post.comments))
     """
+    if _outside_key_range(session, model, ident):
+        raise _not_found(model, ident, detail)
     obj = session.get(model, ident, options=options or None)
     if obj is None:
         raise _not_found(model, ident, detail)
@@ -127,6 +162,8 @@ async def aget_or_404(
         >>> post = await aget_or_404(session, Post, 3)
         >>> post = await aget_or_404(session, Post, 3, selectinload(Post.comments))
     """
+    if _outside_key_range(session, model, ident):
+        raise _not_found(model, ident, detail)
     obj = await session.get(model, ident, options=options or None)
     if obj is None:
         raise _not_found(model, ident, detail)

@@ -92,6 +92,38 @@ def _struct_validator(annotation: type[msgspec.Struct]) -> Validator:
     return validate
 
 
+#: The range of a plain ``int`` from the request: what a 64-bit database column holds.
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+_Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+_Int64Below = Annotated[int, Field(le=INT64_MAX)]  # the parameter declares its lower bound
+_Int64Above = Annotated[int, Field(ge=INT64_MIN)]  # ... or its upper one
+
+
+def bounded_ints(annotation: Any, constraints: dict[str, Any] | None = None) -> Any:
+    """``annotation`` with each plain ``int`` in it (``int | None``, ``list[int]``) made 64-bit.
+
+    An integer from a path, query string, header or cookie that no database
+    column could hold is a 422 here, never a driver error later; a parameter
+    that declares a bound of its own (``Query(le=...)``) keeps it on that side.
+    """
+    declared = set(constraints or ())
+    upper, lower = bool(declared & {"le", "lt"}), bool(declared & {"ge", "gt"})
+    if annotation is int:
+        if upper and lower:
+            return int
+        return _Int64Above if upper else _Int64Below if lower else _Int64
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        args = tuple(bounded_ints(arg, constraints) for arg in get_args(annotation))
+        return Union[args]  # noqa: UP007
+    if origin in _SEQUENCE_ORIGINS and get_args(annotation):
+        # Constraints of a list apply to the list, not its items: items get the full range.
+        args = tuple(bounded_ints(arg) for arg in get_args(annotation))
+        return origin[args if len(args) > 1 else args[0]]
+    return annotation
+
+
 def make_validator(annotation: Any, constraints: dict[str, Any] | None = None) -> Validator | None:
     """A function that validates a value against ``annotation``, or None if any value goes.
 
@@ -103,6 +135,7 @@ def make_validator(annotation: Any, constraints: dict[str, Any] | None = None) -
         return None
     if is_struct(annotation) and not constraints:
         return _struct_validator(annotation)
+    annotation = bounded_ints(annotation, constraints)
     target: Any = Annotated[annotation, Field(**constraints)] if constraints else annotation
     adapter: TypeAdapter[Any] = TypeAdapter(target)
 

@@ -10,11 +10,12 @@ from typing import Any
 import asyncpg
 import psycopg
 import pytest
+from pydantic import BaseModel
 from sqlalchemy import String, UniqueConstraint, delete, insert, select, text, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carboy import Carboy, InvalidFields
-from carboy.db import AsyncSession, Database, Session, model_base
+from carboy.db import AsyncSession, Database, Session, aget_or_404, get_or_404, model_base
 from carboy.db.errors import (
     ConstraintViolation,
     DatabaseUnavailable,
@@ -504,3 +505,99 @@ def test_values_beyond_the_column_are_422_not_500(database_url: str, blog: Blog)
             assert answer.status_code == (422 if postgres else 200), (kind, answer.text)
             assert client.get(f"/{kind}/1").status_code == 200
     assert translate_error(OverflowError("Python int too large")) is not None
+
+
+# -- values the database cannot hold (a 4xx, never a 500) ------------------------------
+class NewCounter(BaseModel):
+    name: str
+    value: int  # a body field: not bounded by carboy, the database refuses it
+
+
+def _range_app(database_url: str, blog: Blog, mode: str) -> tuple[Carboy, Database]:
+    app, db = make_app(database_url, blog.base)
+    Counter = blog.Counter
+
+    if mode == "sync":
+
+        @app.get("/raw/{counter_id}")
+        def raw_sync(counter_id: int, session: Session) -> dict[str, Any]:
+            found = session.get(Counter, counter_id)
+            return {"found": found is not None}
+
+        @app.get("/counter/{counter_id}")
+        def counter_sync(counter_id: int, session: Session) -> dict[str, Any]:
+            return {"name": get_or_404(session, Counter, counter_id).name}
+
+        @app.get("/blog/{post_id:int}")
+        def post_sync(post_id: int, session: Session) -> dict[str, Any]:
+            return {"title": get_or_404(session, blog.Post, post_id).title}
+
+        @app.post("/counters", status_code=201)
+        def add_sync(body: NewCounter, session: Session) -> dict[str, Any]:
+            session.add(Counter(name=body.name, value=body.value))
+            session.flush()
+            return {"ok": True}
+    else:
+
+        @app.get("/raw/{counter_id}")
+        async def raw_async(counter_id: int, session: AsyncSession) -> dict[str, Any]:
+            found = await session.get(Counter, counter_id)
+            return {"found": found is not None}
+
+        @app.get("/counter/{counter_id}")
+        async def counter_async(counter_id: int, session: AsyncSession) -> dict[str, Any]:
+            return {"name": (await aget_or_404(session, Counter, counter_id)).name}
+
+        @app.get("/blog/{post_id:int}")
+        async def post_async(post_id: int, session: AsyncSession) -> dict[str, Any]:
+            return {"title": (await aget_or_404(session, blog.Post, post_id)).title}
+
+        @app.post("/counters", status_code=201)
+        async def add_async(body: NewCounter, session: AsyncSession) -> dict[str, Any]:
+            session.add(Counter(name=body.name, value=body.value))
+            await session.flush()
+            return {"ok": True}
+
+    return app, db
+
+
+async def test_values_past_what_the_database_holds_are_4xx_not_500(
+    database_url: str, blog: Blog, mode: str, backend: str
+) -> None:
+    app, db = _range_app(database_url, blog, mode)
+    _seed(db, blog)
+    with db.transaction() as session:
+        session.add(blog.Counter(name="hits", value=1))
+    big = 2**63  # past every integer column
+    int4 = 2**31  # past PostgreSQL's integer (the default id column there)
+    async with AsyncTestClient(app) as client:
+        # The path converter stops at 64 bits: no route matches.
+        assert (await client.get(f"/blog/{big}")).status_code == 404
+        # A plain int parameter is 64-bit: a 422 naming it.
+        response = await client.get(f"/raw/{big}")
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == ["path", "counter_id"]
+        # get_or_404 knows its key column's range: a 404, not a database error.
+        assert (await client.get(f"/counter/{int4}")).status_code == 404
+        assert (await client.get("/counter/1")).json() == {"name": "hits"}
+        # Straight to the driver: PostgreSQL refuses an int4 past its range (22003).
+        response = await client.get(f"/raw/{int4}")
+        if backend == "postgresql":
+            assert response.status_code == 422
+            assert "database column" in response.json()["detail"]
+        else:
+            assert response.json() == {"found": False}
+        # A body value past 64 bits: SQLite's driver (OverflowError) and PostgreSQL
+        # both refuse it; a 422, and nothing is written.
+        response = await client.post("/counters", json={"name": "big", "value": big})
+        assert response.status_code == 422, response.text
+        response = await client.post("/counters", json={"name": "ok", "value": 5})
+        assert response.status_code == 201
+    with db.transaction() as session:
+        names = sorted(session.scalars(select(blog.Counter.name)))
+    assert names == ["hits", "ok"]
+
+
+def test_translate_error_knows_data_errors() -> None:
+    found = translate_error(OverflowError("Python int too large to convert to SQLite INTEGER"))
+    assert found is not None and found.status_code == 422

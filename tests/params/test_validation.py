@@ -429,3 +429,29 @@ def test_hostile_values_never_500(body_client: TestClient) -> None:
     )
     assert response.status_code == 400
     assert response.json()["detail"] == "Malformed JSON body: nested too deeply"
+
+
+def test_plain_ints_from_the_request_are_64_bit() -> None:
+    from carboy.params._validation import INT64_MAX, bounded_ints, make_validator
+
+    errors: list[Any] = []
+    validate = make_validator(int)
+    assert validate is not None
+    assert validate(str(INT64_MAX), ["query", "n"], errors) == INT64_MAX
+    assert errors == []
+    validate(str(INT64_MAX + 1), ["query", "n"], errors)
+    assert [e["loc"] for e in errors] == [["query", "n"]]
+    # Declared bounds win over the default range.
+    # A declared bound replaces the default on its side only.
+    lower = make_validator(int, {"ge": 0})
+    assert lower is not None
+    errors = []
+    lower(str(2**70), ["query", "n"], errors)
+    assert len(errors) == 1
+    upper = make_validator(int, {"le": 10**30})
+    assert upper is not None
+    errors = []
+    assert upper(str(2**70), ["query", "n"], errors) == 2**70
+    assert errors == []
+    assert bounded_ints(str) is str
+    assert bounded_ints(int | None) != int | None
