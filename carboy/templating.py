@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar
 
@@ -141,6 +142,11 @@ class Templates:
             >>> html = await templates.render("post.html", {"post": post}, request=request)
             >>> items = await templates.render("list.html", ctx, request=request, block="items")
         """
+        return self._render(name, await self._context(request, context), block)
+
+    async def _context(
+        self, request: Request | None, context: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
         extra: list[Mapping[str, Any]] = []
         if request is not None:
             for fn, _ in self._processors:
@@ -148,7 +154,7 @@ class Templates:
                 if inspect.isawaitable(result):
                     result = await result
                 extra.append(_check_processor_result(fn, result))
-        return self._render(name, _merge(request, extra, context), block)
+        return _merge(request, extra, context)
 
     def render_sync(
         self,
@@ -198,6 +204,15 @@ class Templates:
         return HTMLResponse(text, status_code=status_code, headers=headers, media_type=media_type)
 
     def _render(self, name: str, context: dict[str, Any], block: str | None) -> str:
+        try:
+            return self._render_unchecked(name, context, block)
+        except Exception as exc:
+            hint = _lazy_load_hint(name, exc)
+            if hint is None:
+                raise
+            raise RuntimeError(hint) from exc
+
+    def _render_unchecked(self, name: str, context: dict[str, Any], block: str | None) -> str:
         template = self._get_template(name)
         if block is None:
             return template.render(context)
@@ -316,6 +331,29 @@ def _package_loader(package: str, folder: str) -> jinja2.PackageLoader:
         ) from None
 
 
+_DETACHED = re.compile(r"<(\w+) at .*attribute '(\w+)'")
+
+
+def _lazy_load_hint(name: str, exc: Exception) -> str | None:
+    """The fix, for a template that followed a relationship that could not load."""
+    kind = type(exc).__name__
+    if not type(exc).__module__.startswith("sqlalchemy") or kind not in (
+        "DetachedInstanceError",
+        "MissingGreenlet",
+    ):
+        return None
+    found = _DETACHED.search(str(exc))
+    what = f"{found[1]}.{found[2]}" if found else "Model.relationship"
+    return (
+        f"Template {name!r} followed {what}, which was not loaded and cannot be loaded "
+        f"here ({kind}: the session is closed, or the load would block the event loop). "
+        f"Load it in the handler: select(...).options(selectinload({what})), or "
+        "render inside "
+        "the handler's session (return render(...) from a handler that takes the "
+        "Session / AsyncSession)"
+    )
+
+
 def _merge(
     request: Request | None, extra: list[Mapping[str, Any]], context: Mapping[str, Any] | None
 ) -> dict[str, Any]:
@@ -405,6 +443,7 @@ class TemplateResponse(Response):
         self.template = template
         self.context: dict[str, Any] = dict(context or {})
         self.block = block
+        self._rendered = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         templates = getattr(scope.get("app"), "templates", None)
@@ -414,14 +453,45 @@ class TemplateResponse(Response):
                 'scope["app"].templates to be a carboy.templating.Templates (a Carboy app sets '
                 "it up); outside an app, use Templates.response() instead"
             )
+        if not self._rendered:
+            await self.render_now(scope, receive)
+        await super().__call__(scope, receive, send)
+
+    async def render_now(self, scope: Scope, receive: Receive, *, in_thread: bool = False) -> None:
+        """Render the body now, where lazy loads of ORM relationships can run.
+
+        The endpoint calls this before the handler's dependencies are cleaned up (so
+        the request's session is still open): ``in_thread`` for ``def`` handlers (a
+        sync session does blocking I/O), else inside SQLAlchemy's greenlet bridge so
+        an :class:`~sqlalchemy.ext.asyncio.AsyncSession`'s lazy loads work.
+
+        Example:
+            >>> await response.render_now(scope, receive)
+        """
+        templates = getattr(scope.get("app"), "templates", None)
+        if not isinstance(templates, Templates):
+            raise ConfigurationError(
+                f"Cannot render {self.template!r}: the app has no templates. render() needs "
+                'scope["app"].templates to be a carboy.templating.Templates (a Carboy app sets '
+                "it up); outside an app, use Templates.response() instead"
+            )
         request = Request(scope, receive)
-        text = await templates.render(
-            self.template, self.context, request=request, block=self.block
-        )
+        context = await templates._context(request, self.context)
+        if in_thread:
+            from carboy.concurrency import run_sync
+
+            text = await run_sync(templates._render, self.template, context, self.block)
+        else:
+            try:
+                from sqlalchemy.util import greenlet_spawn
+            except ImportError:  # no SQLAlchemy: nothing to bridge
+                text = templates._render(self.template, context, self.block)
+            else:
+                text = await greenlet_spawn(templates._render, self.template, context, self.block)
         self.body = text.encode(self.charset)
+        self._rendered = True
         if not (self.status_code < 200 or self.status_code in (204, 304)):
             self.headers["content-length"] = str(len(self.body))
-        await super().__call__(scope, receive, send)
 
     def __repr__(self) -> str:
         part = f" block={self.block!r}" if self.block else ""

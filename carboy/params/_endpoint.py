@@ -101,6 +101,10 @@ def compile_http_endpoint(
                 if ctx.exits:
                     # Render before cleanup, so a value that cannot be sent rolls back too.
                     rv = to_response(rv, media_type, status_code, shape)
+                    # A template body renders while the session is open (lazy loads work).
+                    prerender = getattr(rv, "render_now", None)
+                    if prerender is not None:
+                        await prerender(scope, receive, in_thread=not is_async)
             except BaseException as exc:
                 if ctx.exits:
                     await unwind(ctx.exits, exc)
