@@ -31,6 +31,7 @@ from carboy.identity import AnonymousUser as AnonymousUser
 from carboy.identity import AuthCredentials as AuthCredentials
 from carboy.identity import BaseUser as BaseUser
 from carboy.identity import SessionStore as SessionStore
+from carboy.log import configure_logging as configure_logging
 from carboy.middleware import Middleware as Middleware
 from carboy.middleware import SecurityHeaders as SecurityHeaders
 from carboy.modules import CheckLevel as CheckLevel
@@ -127,5 +128,6 @@ __all__ = [
     "WebSocketDisconnect",
     "WebSocketException",
     "WebSocketState",
+    "configure_logging",
     "render",
 ]

@@ -23,6 +23,7 @@ from carboy.errors import (
     response_for_http_exception,
 )
 from carboy.exceptions import ConfigurationError, HTTPException
+from carboy.log import RUN_LOG_LEVEL_ENV, configure_logging
 from carboy.modules import CheckMessage, Module, _caller_root
 from carboy.params import (
     ParamSource,
@@ -264,6 +265,10 @@ class Carboy(Module):
         if self._built:
             return
         self.settings.validate_for_startup()
+        run_log_level = os.environ.get(RUN_LOG_LEVEL_ENV)
+        if run_log_level:
+            # Served by ``carboy run``: every worker process logs in the settings' format.
+            configure_logging(self.settings, level=run_log_level.upper())
         modules = self._setup_modules()
         for module in modules:  # the app comes first, so its own choices win
             for ptype, provider in module.providers.items():
@@ -429,10 +434,14 @@ class Carboy(Module):
             from carboy.middleware import TrustedHostMiddleware
 
             guard = TrustedHostMiddleware(app, allowed_hosts=hosts)
-            if app is self:
+            if app is self and not self.settings.access_log:
                 self._hosts = guard
                 return None
             app = guard
+        if self.settings.access_log:
+            from carboy.middleware import AccessLogMiddleware
+
+            app = AccessLogMiddleware(app)  # outermost: refusals are logged too
         return None if app is self else app
 
     def _run_checks(self, modules: list[Module]) -> None:

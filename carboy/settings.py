@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from typing import TYPE_CHECKING, Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretBytes, SecretStr, ValidationError, field_validator
@@ -104,6 +104,16 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         description="Database URL for the carboy.db battery, e.g. 'sqlite+aiosqlite:///app.db'.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Format of carboy's log lines when configure_logging() or carboy run sets "
+        "them up: 'text' (time level logger: message) or 'json' (one JSON object per line).",
+    )
+    access_log: bool = Field(
+        default=False,
+        description="Log one line per request on the carboy.request logger: method, path, "
+        "status, time taken and the request id.",
     )
     server_header: str | None = Field(
         default=None,

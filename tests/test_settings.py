@@ -561,6 +561,39 @@ def test_field_trusted_proxies() -> None:
     assert proxied(trusted_proxies=["10.0.0.0/8"]).startswith("max-age=")
 
 
+def test_field_log_format() -> None:
+    import io
+    import logging
+
+    from carboy import configure_logging
+
+    logger = logging.getLogger("carboy")
+    saved = list(logger.handlers), logger.level
+    try:
+        lines = []
+        for fmt in ("text", "json"):
+            out = io.StringIO()
+            configure_logging(Settings(log_format=fmt), stream=out)
+            logging.getLogger("carboy.db").warning("down")
+            lines.append(out.getvalue())
+    finally:
+        logger.handlers[:], logger.level = saved[0], saved[1]
+    assert lines[0].rstrip().endswith("WARNING carboy.db: down")
+    assert lines[1].startswith("{") and '"message": "down"' in lines[1]
+
+
+def test_field_access_log(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="carboy.request"):
+        _client().get("/")
+        assert not [r for r in caplog.records if r.name == "carboy.request"]
+        _client(access_log=True).get("/")
+    lines = [r.getMessage() for r in caplog.records if r.name == "carboy.request"]
+    assert len(lines) == 1
+    assert lines[0].startswith("GET / 200 ")
+
+
 #: The test that proves each field of Settings does something (here, or "module:test").
 FIELD_TESTS: dict[str, Any] = {
     "debug": test_field_debug,
@@ -574,6 +607,8 @@ FIELD_TESTS: dict[str, Any] = {
     "https_redirect": test_field_https_redirect,
     "database_url": test_field_database_url,
     "server_header": test_field_server_header,
+    "log_format": test_field_log_format,
+    "access_log": test_field_access_log,
     "form_max_fields": test_field_form_max_fields,
     "form_max_files": test_field_form_max_files,
     "form_max_field_size": test_field_form_max_field_size,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from typing import Any
 
 import click
@@ -15,6 +16,7 @@ from carboy.cli._console import CliError, make_console
 from carboy.cli._discover import DiscoveredApp
 from carboy.cli._group import AppLoader, current_loader
 from carboy.cli._limits import ServerLimits, limit_options
+from carboy.log import RUN_LOG_LEVEL_ENV, configure_logging
 
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
@@ -111,6 +113,10 @@ def run(
             "carboy run module:attr"
         )
     _print_banner(found, host=host, port=port, reload=reload, workers=workers, server=server)
+    # carboy's loggers in the settings' format, here and in every worker process
+    # (Carboy.build() reads the variable there).
+    configure_logging(found.app.settings, level=log_level.upper())
+    os.environ[RUN_LOG_LEVEL_ENV] = log_level
     if server == "granian":
         _serve_granian(
             found,

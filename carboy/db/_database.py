@@ -51,6 +51,7 @@ from carboy.db.sessions import (
 )
 from carboy.errors import debug_response, error_response
 from carboy.exceptions import ConfigurationError, HTTPException
+from carboy.log import RateLimitedLogger
 from carboy.modules import Module
 from carboy.requests import Request
 from carboy.responses import Response
@@ -61,6 +62,8 @@ if TYPE_CHECKING:
 
 
 logger = logging.getLogger("carboy.db")
+#: While the database is down every request fails the same way: one line per interval.
+_unavailable_log = RateLimitedLogger(logger, interval=10.0)
 
 #: The database used when neither ``Database(url)`` nor ``settings.database_url`` is set.
 DEFAULT_URL = "sqlite:///app.db"
@@ -360,7 +363,10 @@ class Database(Module):
         return names
 
     def _translate(self, exc: BaseException) -> HTTPException | None:
-        return translate_error(exc, (self.metadata,))
+        translated = translate_error(exc, (self.metadata,))
+        if translated is not None and translated.status_code == 503:
+            _unavailable_log.warning("Database unavailable (answering 503): %s", exc)
+        return translated
 
     # One way to end a session, for the request providers and the context managers:
     # commit if nothing failed, else roll back; close always; raise database errors as
@@ -562,8 +568,6 @@ class Database(Module):
             if app is not None and getattr(app, "debug", False):
                 return debug_response(scope, exc)
             return error_response(scope, 500)
-        if translated.status_code == 503:
-            logger.warning("Database unavailable on %s: %s", scope.get("path"), exc)
         return error_response(
             scope, translated.status_code, translated.detail, headers=translated.headers
         )

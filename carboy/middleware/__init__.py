@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ParamSpec, Protocol
 
+from carboy.middleware.access_log import AccessLogMiddleware
 from carboy.middleware.body_limit import BodyLimitMiddleware
 from carboy.middleware.cors import CORSMiddleware
 from carboy.middleware.gzip import GZipMiddleware
@@ -22,6 +23,7 @@ from carboy.middleware.security import SecurityHeaders, SecurityHeadersMiddlewar
 from carboy.types import ASGIApp
 
 __all__ = [
+    "AccessLogMiddleware",
     "BodyLimitMiddleware",
     "CORSMiddleware",
     "GZipMiddleware",

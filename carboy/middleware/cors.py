@@ -8,6 +8,7 @@ headers to the other responses, from one configuration checked at start-up.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 
@@ -16,6 +17,8 @@ from carboy.middleware._errors import ErrorReply
 from carboy.middleware._headers import add_vary, check_names, copy_response_headers, first_header
 from carboy.responses import Response
 from carboy.types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
+
+_logger = logging.getLogger("carboy.security")
 
 # Request headers a browser may always send cross-origin, so always allowed.
 _SAFELISTED_HEADERS = ("accept", "accept-language", "content-language", "content-type")
@@ -198,6 +201,7 @@ class CORSMiddleware:
             if origin is None or self._allowed(origin) or _same_origin(origin, scope):
                 await self.app(scope, receive, send)
             else:
+                _logger.warning("Refused WebSocket handshake from Origin %.100r (CORS)", origin)
                 await send({"type": "websocket.close", "code": 1008, "reason": "Disallowed origin"})
         else:
             await self.app(scope, receive, send)
@@ -236,15 +240,20 @@ class CORSMiddleware:
         self, scope: Scope, receive: Receive, send: Send, origin: bytes, requested: bytes
     ) -> None:
         if not self._allowed(origin):
+            _logger.warning("Refused CORS preflight from Origin %.100r", origin)
             await self._bad_origin(scope, receive, send)
             return
         method = requested.strip().upper()
         if not (self._any_method or method in self._methods):
+            _logger.warning("Refused CORS preflight for method %.100r from %.100r", method, origin)
             await self._bad_method(scope, receive, send)
             return
         raw_names = first_header(scope["headers"], b"access-control-request-headers") or b""
         names = [name.strip().lower() for name in raw_names.split(b",") if name.strip()]
         if not self._any_header and any(name not in self._headers for name in names):
+            _logger.warning(
+                "Refused CORS preflight for headers %.100r from %.100r", raw_names, origin
+            )
             await self._bad_headers(scope, receive, send)
             return
 

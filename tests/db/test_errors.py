@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from typing import Any
 
@@ -601,3 +602,30 @@ async def test_values_past_what_the_database_holds_are_4xx_not_500(
 def test_translate_error_knows_data_errors() -> None:
     found = translate_error(OverflowError("Python int too large to convert to SQLite INTEGER"))
     assert found is not None and found.status_code == 422
+
+
+async def test_database_down_is_logged_rate_limited(
+    tmp_path: Any, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from carboy.db import _database
+
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(_database._unavailable_log, "_next", 0.0)
+    monkeypatch.setattr(_database._unavailable_log, "_suppressed", 0)
+    app = _reading_app(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}", mode)
+    try:
+        with caplog.at_level(logging.WARNING, logger="carboy.db"):
+            async with AsyncTestClient(app) as client:
+                for _ in range(5):
+                    assert (await client.get("/db")).status_code == 503
+                _database._unavailable_log._next = 0.0  # the interval has passed
+                assert (await client.get("/db")).status_code == 503
+    finally:
+        monkeypatch.undo()
+        for thread in threading.enumerate():
+            if "_connection_worker_thread" in thread.name:
+                await asyncio.to_thread(thread.join, 5)
+    lines = [r.getMessage() for r in caplog.records if r.name == "carboy.db"]
+    assert len(lines) == 2, lines  # not one line per request
+    assert lines[0].startswith("Database unavailable (answering 503): ")
+    assert "more like it in the last 10s not logged" in lines[1]

@@ -369,3 +369,34 @@ async def test_any_header_preflight_without_requested_headers() -> None:
 def test_options_that_are_not_lists_are_refused() -> None:
     with pytest.raises(ConfigurationError, match="allow_methods must be a list of strings"):
         CORSMiddleware(App(), allow_origins=[SITE], allow_methods=5)  # type: ignore[arg-type]
+
+
+def test_refused_preflights_are_logged_to_carboy_security(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    from carboy import Carboy
+    from carboy.middleware import CORSMiddleware
+    from carboy.testing import TestClient
+
+    app = Carboy(debug=True)
+    app.add_middleware(CORSMiddleware, allow_origins=["https://good.example"])
+
+    @app.get("/")
+    async def home() -> str:
+        return "hi"
+
+    client = TestClient(app)
+    with caplog.at_level(logging.WARNING, logger="carboy.security"):
+        ok = client.options(
+            "/",
+            headers={"origin": "https://good.example", "access-control-request-method": "GET"},
+        )
+        assert not caplog.records
+        bad = client.options(
+            "/", headers={"origin": "https://evil.example", "access-control-request-method": "GET"}
+        )
+    assert (ok.status_code, bad.status_code) == (200, 400)
+    assert [r.name for r in caplog.records] == ["carboy.security"]
+    assert "https://evil.example" in caplog.records[0].getMessage()
