@@ -23,13 +23,6 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from carboy.settings import Settings
 
-__all__ = [
-    "RUN_LOG_LEVEL_ENV",
-    "TEXT_FORMAT",
-    "JSONFormatter",
-    "RateLimitedLogger",
-    "configure_logging",
-]
 
 #: Set by ``carboy run`` to its ``--log-level``: each worker's app then calls configure_logging.
 RUN_LOG_LEVEL_ENV = "CARBOY_RUN_LOG_LEVEL"

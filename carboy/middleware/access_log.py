@@ -8,8 +8,6 @@ from collections.abc import Mapping
 
 from carboy.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["AccessLogMiddleware"]
-
 _logger = logging.getLogger("carboy.request")
 
 
