@@ -102,6 +102,13 @@ def configure_logging(
         logger.removeHandler(old)
     logger.addHandler(handler)
     logger.setLevel(level)
+    # logging.config.fileConfig (Alembic's env.py calls it) disables the loggers that
+    # existed before it ran: carboy's would go silent.
+    for name, existing in logging.root.manager.loggerDict.items():
+        if (name == "carboy" or name.startswith("carboy.")) and isinstance(
+            existing, logging.Logger
+        ):
+            existing.disabled = False
     return handler
 
 

@@ -107,3 +107,15 @@ def test_refused_hosts_go_to_carboy_security(caplog: pytest.LogCaptureFixture) -
         assert TestClient(app, "http://evil.com").get("/").status_code == 400
     assert [r.name for r in caplog.records] == ["carboy.security"]
     assert "evil.com" in caplog.records[0].getMessage()
+
+
+def test_loggers_disabled_by_file_config_are_enabled_again() -> None:
+    logger = logging.getLogger("carboy.request")
+    logger.disabled = True  # what logging.config.fileConfig does to existing loggers
+    try:
+        out = io.StringIO()
+        configure_logging(stream=out)
+        logger.info("back")
+        assert "back" in out.getvalue()
+    finally:
+        logger.disabled = False
