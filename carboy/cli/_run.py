@@ -116,27 +116,36 @@ def run(
     # carboy's loggers in the settings' format, here and in every worker process
     # (Carboy.build() reads the variable there).
     configure_logging(found.app.settings, level=log_level.upper())
+    # Set for the worker processes the server starts, and only while it serves: a
+    # `carboy run` driven in-process (tests) must not leave it behind for later builds.
+    previous = os.environ.get(RUN_LOG_LEVEL_ENV)
     os.environ[RUN_LOG_LEVEL_ENV] = log_level
-    if server == "granian":
-        _serve_granian(
-            found,
-            host=host,
-            port=port,
-            reload=reload,
-            workers=workers,
-            log_level=log_level,
-            limits=limits,
-        )
-    else:
-        _serve_uvicorn(
-            found,
-            host=host,
-            port=port,
-            reload=reload,
-            workers=workers,
-            log_level=log_level,
-            limits=limits,
-        )
+    try:
+        if server == "granian":
+            _serve_granian(
+                found,
+                host=host,
+                port=port,
+                reload=reload,
+                workers=workers,
+                log_level=log_level,
+                limits=limits,
+            )
+        else:
+            _serve_uvicorn(
+                found,
+                host=host,
+                port=port,
+                reload=reload,
+                workers=workers,
+                log_level=log_level,
+                limits=limits,
+            )
+    finally:
+        if previous is None:
+            os.environ.pop(RUN_LOG_LEVEL_ENV, None)
+        else:
+            os.environ[RUN_LOG_LEVEL_ENV] = previous
 
 
 def _url(host: str, port: int) -> str:

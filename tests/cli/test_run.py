@@ -243,3 +243,24 @@ def test_a_project_without_its_env_file_explains_the_secret_key(tmp_path: Path) 
     assert "carboy refuses to start in production without a secret key" in result.stderr
     assert "CARBOY_SECRET_KEY" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_worker_log_marker_does_not_outlive_the_run(
+    invoke: Invoke, hello_app: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: `carboy run` set CARBOY_RUN_LOG_LEVEL for its workers and left it
+    # in os.environ, so every app built later in the same process reconfigured
+    # carboy's loggers (a test suite driving `carboy run` in-process saw that).
+    import uvicorn
+
+    from carboy.log import RUN_LOG_LEVEL_ENV
+
+    monkeypatch.delenv(RUN_LOG_LEVEL_ENV, raising=False)
+    seen: list[str | None] = []
+    monkeypatch.setattr(
+        uvicorn, "run", lambda *args, **kwargs: seen.append(os.environ.get(RUN_LOG_LEVEL_ENV))
+    )
+    result = invoke("run", "--log-level", "warning")
+    assert result.exit_code == 0, result.output
+    assert seen == ["warning"]  # the workers see it...
+    assert RUN_LOG_LEVEL_ENV not in os.environ  # ...and it is gone afterwards
