@@ -38,7 +38,12 @@ _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
     type=click.IntRange(0, 65535),
     help="Port to listen on.",
 )
-@click.option("--reload", is_flag=True, help="Restart when a Python file of the project changes.")
+@click.option(
+    "--reload/--no-reload",
+    default=None,
+    help="Restart when a Python file of the project changes "
+    "[default: on in debug mode with one worker, like Django's runserver].",
+)
 @click.option(
     "--workers",
     "-w",
@@ -69,7 +74,7 @@ def run(
     app_spec: str | None,
     host: str,
     port: int,
-    reload: bool,
+    reload: bool | None,
     workers: int,
     server: str,
     log_level: str,
@@ -87,13 +92,13 @@ def run(
 
     \b
       carboy run                        http://127.0.0.1:8000
-      carboy run --reload               restart on code changes
+      carboy run --no-reload            debug mode without restarting on code changes
       carboy run mysite.app:app --host 0.0.0.0 --workers 4 --server granian
     """
     group_loader = current_loader(ctx)
     loader = AppLoader(app_spec) if app_spec else group_loader
     loader.traceback = group_loader.traceback or traceback
-    if reload and workers > 1:
+    if reload is True and workers > 1:
         raise click.UsageError("--reload runs one worker; drop --workers or --reload.", ctx)
     limits = ServerLimits(
         max_header_size=max_header_size,
@@ -106,6 +111,10 @@ def run(
         limits.check_granian()
     found = loader.load()
     loader.build(found.app)
+    if reload is None:
+        # Debug mode reloads on code changes, as Django's runserver does, when it can:
+        # one worker, and an app the server can import again.
+        reload = found.app.debug and workers == 1 and found.import_string is not None
     if (reload or workers > 1 or server == "granian") and found.import_string is None:
         raise CliError(
             "This app was handed over as an object, so the server cannot import it again "
@@ -176,7 +185,7 @@ def _print_banner(
     console = make_console()
     console.print(Panel.fit(table, title=f"carboy {carboy.__version__}", title_align="left"))
     if debug and not reload:
-        console.print(Text("Tip: carboy run --reload restarts on code changes.", style="dim"))
+        console.print(Text("Not reloading on code changes.", style="dim"))
 
 
 def _serve_uvicorn(

@@ -264,3 +264,48 @@ def test_the_worker_log_marker_does_not_outlive_the_run(
     assert result.exit_code == 0, result.output
     assert seen == ["warning"]  # the workers see it...
     assert RUN_LOG_LEVEL_ENV not in os.environ  # ...and it is gone afterwards
+
+
+@pytest.mark.parametrize(
+    ("args", "reloads"),
+    [([], True), (["--no-reload"], False), (["--reload"], True), (["--workers", "2"], False)],
+)
+def test_debug_mode_reloads_by_default(
+    invoke: Invoke,
+    hello_app: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    reloads: bool,
+) -> None:
+    import uvicorn
+
+    calls: list[tuple[object, dict[str, object]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
+    result = invoke("run", *args)
+    assert result.exit_code == 0, result.output
+    [(app, options)] = calls
+    assert bool(options.get("reload")) is reloads
+    assert ("reload on code changes" in result.output) is reloads
+    if reloads:
+        assert app == "app:app"  # the reloader imports it again in its child process
+        assert options["reload_dirs"] == [str(hello_app.parent)]
+
+
+def test_production_does_not_reload_by_default(
+    invoke: Invoke, write: WriteFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    write(
+        "app.py",
+        """
+        from carboy import Carboy
+
+        app = Carboy(secret_key="k" * 50)
+        """,
+    )
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append(options))
+    result = invoke("run")
+    assert result.exit_code == 0, result.output
+    assert "reload" not in calls[0]
