@@ -29,7 +29,18 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, DateTime, Dialect, Integer, MetaData, PrimaryKeyConstraint, inspect
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    UniqueConstraint,
+    inspect,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -155,6 +166,24 @@ def _apply_conventions(cls: type) -> None:
         cls.id = mapped_column(Integer, primary_key=True, sort_order=-1000)  # type: ignore[attr-defined]
 
 
+def _index_foreign_keys(table: Table) -> None:
+    """Index every foreign-key column, as Django does: joins and deletes need it.
+
+    A column that says ``index=False``, a primary key, a unique column and one
+    that already leads an index or a unique constraint is left alone.
+    """
+    led = {index.columns[0] for index in table.indexes if len(index.columns)}
+    for constraint in table.constraints:
+        if isinstance(constraint, UniqueConstraint) and len(constraint.columns):
+            led.add(next(iter(constraint.columns)))
+    for column in table.columns:
+        if not column.foreign_keys or column.index is not None or column.primary_key:
+            continue
+        if column.unique or column in led:
+            continue
+        Index(None, column)  # named by NAMING_CONVENTION["ix"]
+
+
 class ModelBase:
     """carboy's model conventions, as a mixin for a SQLAlchemy declarative base.
 
@@ -172,9 +201,13 @@ class ModelBase:
         id: Mapped[int]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        if DeclarativeBase not in cls.__bases__ and not vars(cls).get("__abstract__", False):
+        concrete = DeclarativeBase not in cls.__bases__ and not vars(cls).get("__abstract__", False)
+        if concrete:
             _apply_conventions(cls)
         super().__init_subclass__(**kwargs)
+        table = vars(cls).get("__table__") if concrete else None
+        if isinstance(table, Table):
+            _index_foreign_keys(table)
 
     def _primary_key_text(self) -> str:
         state = inspect(self)

@@ -170,3 +170,32 @@ def test_utc_datetime_refuses_other_values() -> None:
 
     with pytest.raises(TypeError, match="UTCDateTime takes a datetime, got str"):
         UTCDateTime().process_bind_param("2024-01-01", postgresql.dialect())  # type: ignore[arg-type]
+
+
+def test_foreign_key_columns_are_indexed_by_default() -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import ForeignKey, create_engine
+    from sqlalchemy.orm import mapped_column
+
+    from carboy.db import model_base
+
+    base = model_base()
+
+    class Author(base):  # type: ignore[misc, valid-type]
+        name: Mapped[str]
+
+    class Book(base):  # type: ignore[misc, valid-type]
+        author_id: Mapped[int] = mapped_column(ForeignKey("author.id"))
+        editor_id: Mapped[int | None] = mapped_column(ForeignKey("author.id"), index=False)
+        isbn_owner_id: Mapped[int] = mapped_column(ForeignKey("author.id"), unique=True)
+
+    indexes = {index.name: [c.name for c in index.columns] for index in Book.__table__.indexes}
+    assert indexes == {"ix_book_author_id": ["author_id"]}  # opted out and unique: none
+    # Migrations see it: autogenerate against an empty database adds the index.
+    engine = create_engine("sqlite://")
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), base.metadata)
+    added = [step[1].name for step in diff if step[0] == "add_index"]
+    assert "ix_book_author_id" in added
+    engine.dispose()
