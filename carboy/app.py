@@ -247,6 +247,43 @@ class Carboy(Module):
         """Every injectable app-level type (after build)."""
         return dict(self._providers)
 
+    def error_page(
+        self, scope: Scope, status_code: int, detail: Any, errors: list[Any] | None
+    ) -> str | None:
+        """The HTML of the app's ``<status>.html`` template for an error, or None.
+
+        Error pages by convention: a ``404.html`` or ``500.html`` (any status) in
+        the templates is used for HTML error responses, with ``status_code``,
+        ``phrase``, ``detail``, ``errors`` and ``request`` in its context; it may
+        extend the site's base. A template that fails to render is logged and the
+        built-in page is sent instead. Context processors must be sync here.
+
+        Example:
+            >>> app.error_page(scope, 404, "Not Found", None)  # templates/404.html
+        """
+        from jinja2 import TemplateNotFound
+
+        from carboy.requests import Request
+        from carboy.responses import status_phrase
+
+        name = f"{status_code}.html"
+        templates = self.templates
+        try:
+            templates.env.get_template(name)
+        except TemplateNotFound:
+            return None
+        context = {
+            "status_code": status_code,
+            "phrase": status_phrase(status_code),
+            "detail": detail,
+            "errors": errors or [],
+        }
+        try:
+            return templates.render_sync(name, context, request=Request(scope))
+        except Exception:
+            logger.exception("Error page %s failed to render; the built-in page is sent", name)
+            return None
+
     def url_path_for(self, name: str, /, **params: Any) -> str:
         """The path of the route named ``name``; extra params become the query string.
 

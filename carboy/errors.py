@@ -101,6 +101,13 @@ def error_response(
     if detail is None:
         detail = phrase
     if wants_html(scope):
+        # The app's own <status>.html, when it has one (duck-typed: the scope may
+        # belong to another framework's app).
+        render_page = getattr(scope.get("app"), "error_page", None)
+        if render_page is not None:
+            text = render_page(scope, status_code, detail, errors)
+            if text is not None:
+                return HTMLResponse(text, status_code, headers)
         body = f"<p>{html.escape(str(detail))}</p>"
         if errors:
             items = "".join(

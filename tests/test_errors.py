@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -442,3 +443,49 @@ def test_without_an_envelope_the_default_shape() -> None:
                 }
             ],
         }
+
+
+def test_error_pages_by_convention(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "base.html").write_text(
+        "<html><title>Shop</title><body>{% block body %}{% endblock %}</body></html>"
+    )
+    (templates / "404.html").write_text(
+        '{% extends "base.html" %}{% block body %}<h1>Lost? {{ status_code }} {{ phrase }}</h1>'
+        "<p>{{ detail }}</p><p>{{ request.path }}</p>{% endblock %}"
+    )
+    (templates / "500.html").write_text(
+        "{% extends 'base.html' %}{% block body %}Oops{% endblock %}"
+    )
+    (templates / "405.html").write_text("{{ no_such_thing.attribute }}")  # broken on purpose
+    app = Carboy(secret_key="k" * 50, allowed_hosts=["testserver"], root=tmp_path)
+
+    @app.get("/boom")
+    async def boom() -> str:
+        raise RuntimeError("bug")
+
+    @app.get("/only-get")
+    async def only_get() -> str:
+        return "ok"
+
+    html_accept = {"accept": "text/html"}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        missing = client.get("/nowhere", headers=html_accept)
+        as_json = client.get("/nowhere")
+        failed = client.get("/boom", headers=html_accept)
+        with caplog.at_level(logging.ERROR, logger="carboy.error"):
+            broken = client.post("/only-get", headers=html_accept)
+    assert missing.status_code == 404
+    assert missing.text == (
+        "<html><title>Shop</title><body><h1>Lost? 404 Not Found</h1>"
+        "<p>Not Found</p><p>/nowhere</p></body></html>"
+    )
+    assert missing.headers["content-type"].startswith("text/html")
+    assert as_json.json() == {"status": 404, "detail": "Not Found"}
+    assert failed.status_code == 500
+    assert "Oops" in failed.text and "bug" not in failed.text
+    # A broken error template falls back to the built-in page, and says so in the log.
+    assert broken.status_code == 405
+    assert "<h1>405 Method Not Allowed</h1>" in broken.text
+    assert "Error page 405.html failed to render" in caplog.text
