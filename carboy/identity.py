@@ -92,16 +92,32 @@ ANONYMOUS = AnonymousUser()
 
 @dataclass(frozen=True, slots=True)
 class AuthCredentials:
-    """How a request authenticated: the scopes (permissions) its credentials grant.
+    """How a request authenticated: the scopes its credentials grant, and by what means.
+
+    Attributes:
+        scopes: The permissions the credentials grant (``"articles:write"``).
+        method: Which backend recognised them (``"session"``, ``"token"``,
+            ``"jwt"``); empty for an anonymous request. For logs and for code
+            that treats the ways in differently.
+        explicit: True when the credentials came in a header the client sets on
+            purpose (``Authorization: Bearer ...``), never ones a browser attaches
+            by itself (a session cookie, HTTP Basic, a client certificate). A
+            cross-site page cannot make a browser send explicit credentials, so
+            CSRF protection lets such requests through; cookie-authenticated and
+            anonymous requests are checked.
 
     Example:
         >>> AuthCredentials(frozenset({"articles:write"})).has("articles:write")
         True
         >>> AuthCredentials().has("articles:write")
         False
+        >>> AuthCredentials(frozenset(), method="token", explicit=True).explicit
+        True
     """
 
     scopes: frozenset[str] = frozenset()
+    method: str = ""
+    explicit: bool = False
 
     def has(self, scope: str) -> bool:
         """True when the credentials grant ``scope``."""

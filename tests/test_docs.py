@@ -20,11 +20,11 @@ BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTA
 
 def _blocks() -> list[tuple[str, int, str]]:
     found = []
-    for page in sorted(DOCS.glob("*.md")):
+    for page in sorted(DOCS.rglob("*.md")):
         text = page.read_text(encoding="utf-8")
         for match in BLOCK.finditer(text):
             line = text.count("\n", 0, match.start()) + 1
-            found.append((page.name, line, match.group(1)))
+            found.append((page.relative_to(DOCS).as_posix(), line, match.group(1)))
     return found
 
 
@@ -42,7 +42,7 @@ def test_doc_example_runs(
     monkeypatch.chdir(tmp_path)
     for name in ("CARBOY_DEBUG", "CARBOY_SECRET_KEY", "CARBOY_ALLOWED_HOSTS"):
         monkeypatch.delenv(name, raising=False)
-    name = f"docs_{page.replace('.', '_').replace('-', '_')}_{line}"
+    name = f"docs_{page.replace('.', '_').replace('-', '_').replace('/', '_')}_{line}"
     module = types.ModuleType(name)
     monkeypatch.setitem(sys.modules, name, module)
     # dont_inherit: the example must not pick up this file's __future__ imports.

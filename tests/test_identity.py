@@ -147,3 +147,38 @@ def test_anonymous_user_and_protocol() -> None:
     assert hash(anonymous) == hash(AnonymousUser())
     assert repr(anonymous) == "AnonymousUser()"
     assert AuthCredentials().scopes == frozenset()
+
+
+def test_credentials_say_how_the_request_authenticated() -> None:
+    anonymous = AuthCredentials()
+    assert (anonymous.method, anonymous.explicit) == ("", False)
+    cookie = AuthCredentials(frozenset({"read"}), method="session")
+    header = AuthCredentials(frozenset({"read"}), method="token", explicit=True)
+    assert not cookie.explicit and header.explicit
+    assert cookie != header and cookie.has("read") and header.has("read")
+    with pytest.raises(AttributeError):
+        header.explicit = False  # type: ignore[misc]
+
+
+def test_explicit_credentials_reach_the_handler() -> None:
+    class BearerAuth:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if (b"authorization", b"Bearer t1") in scope.get("headers", []):
+                scope["user"] = Member("ann")
+                scope["auth"] = AuthCredentials(frozenset(), method="token", explicit=True)
+            await self.app(scope, receive, send)
+
+    app = Carboy(debug=True)
+    app.add_middleware(BearerAuth)
+
+    @app.get("/how")
+    async def how(request: Request) -> dict[str, Any]:
+        return {"method": request.auth.method, "explicit": request.auth.explicit}
+
+    with TestClient(app) as client:
+        assert client.get("/how").json() == {"method": "", "explicit": False}
+        answer = client.get("/how", headers={"authorization": "Bearer t1"}).json()
+        assert answer == {"method": "token", "explicit": True}
