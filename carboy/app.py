@@ -415,7 +415,8 @@ class Carboy(Module):
                 response_model=route.response_model,
                 exclude_none=bool(route.extra.get("exclude_none", False)),
             )
-        for mw in reversed(resolved.middleware):
+        # The route's own middleware is innermost, inside its routers' middleware.
+        for mw in reversed([*resolved.middleware, *route.extra.get("middleware", ())]):
             endpoint = mw.wrap(endpoint)
         self._table.add(
             template,

@@ -105,6 +105,11 @@ class Settings(BaseSettings):
         default=None,
         description="Database URL for the carboy.db battery, e.g. 'sqlite+aiosqlite:///app.db'.",
     )
+    cache_url: str = Field(
+        default="memory://",
+        description="Cache URL for the carboy.cache battery: 'memory://' (one process) or "
+        "'redis://host:6379/0' (shared by every process).",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text",
         description="Format of carboy's log lines when configure_logging() or carboy run sets "

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from carboy import Carboy, Module, Request
+from carboy import Carboy, Module, Request, Router
 from carboy.exceptions import ConfigurationError, SetupError
 from carboy.settings import Settings
 from carboy.testing import TestClient, WebSocketDenied
@@ -459,3 +459,46 @@ def test_app_middleware_sees_the_app_in_the_scope() -> None:
     with TestClient(app) as client:
         client.get("/")
     assert seen == [app]
+
+
+def test_route_middleware_is_innermost_and_for_that_route_only() -> None:
+    from carboy.middleware import Middleware
+
+    order: list[str] = []
+
+    class Mark:
+        def __init__(self, app: ASGIApp, name: str) -> None:
+            self.app, self.name = app, name
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            order.append(self.name)
+            await self.app(scope, receive, send)
+
+    router = Router("/r", middleware=[Middleware(Mark, "router")])
+
+    @router.get("/a", extra={"middleware": [Middleware(Mark, "route")]})
+    async def a() -> str:
+        order.append("handler")
+        return "a"
+
+    @router.get("/b")
+    async def b() -> str:
+        return "b"
+
+    app = Carboy(debug=True)
+    app.include(router)
+    with TestClient(app) as client:
+        assert client.get("/r/a").text == "a"
+        assert order == ["router", "route", "handler"]
+        order.clear()
+        assert client.get("/r/b").text == "b"
+        assert order == ["router"]
+
+
+def test_route_middleware_must_be_a_list() -> None:
+    app = Carboy(debug=True)
+    with pytest.raises(ConfigurationError, match="middleware"):
+
+        @app.get("/", extra={"middleware": "gzip"})
+        async def index() -> str:
+            return ""

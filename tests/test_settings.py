@@ -606,6 +606,7 @@ FIELD_TESTS: dict[str, Any] = {
     "static_url": test_field_static_url,
     "https_redirect": test_field_https_redirect,
     "database_url": test_field_database_url,
+    "cache_url": "tests.cache.test_cache:test_cache_url_setting",
     "server_header": test_field_server_header,
     "log_format": test_field_log_format,
     "access_log": test_field_access_log,

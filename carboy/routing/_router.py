@@ -93,6 +93,7 @@ EXTRA_KEYS: dict[str, type | tuple[type, ...]] = {
     "summary": str,
     "description": str,
     "exclude_none": bool,
+    "middleware": (list, tuple),
 }
 
 
@@ -261,7 +262,9 @@ class Router:
                 (status -> description or type, for API docs), ``openapi_extra``
                 (dict merged into the OpenAPI operation), ``deprecated``,
                 ``summary`` and ``description`` (override the docstring's),
-                ``exclude_none`` (leave ``None`` fields out of the JSON). Other
+                ``exclude_none`` (leave ``None`` fields out of the JSON),
+                ``middleware`` (a list of :class:`~carboy.middleware.Middleware`
+                for this route only, innermost, e.g. ``cache_page(60)``). Other
                 keys are kept as they are for batteries and tools; all of it is
                 published by :meth:`carboy.Carboy.routes_info`.
 
