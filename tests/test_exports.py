@@ -12,6 +12,7 @@ PACKAGES = [
     "carboy",
     "carboy.cli",
     "carboy.db",
+    "carboy.mail",
     "carboy.middleware",
     "carboy.params",
     "carboy.responses",
