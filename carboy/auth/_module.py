@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from carboy.auth.guards import check_guard_order
 from carboy.modules import Module
+from carboy.requests import Request
 
 if TYPE_CHECKING:
     from carboy.app import Carboy
@@ -45,6 +47,8 @@ class Auth(Module):
         # -- csrf --
         # -- tokens --
         # -- pages --
+        self.context_processor(_user_context)
+        self.check(check_guard_order)
 
     def setup(self, app: Carboy) -> None:
         """Wire sessions, authentication and CSRF into the app (runs at build)."""
@@ -53,3 +57,8 @@ class Auth(Module):
         # -- csrf --
         # -- tokens --
         # -- pages --
+
+
+def _user_context(request: Request) -> dict[str, Any]:
+    """``user`` in every template: the signed-in user, or the anonymous one."""
+    return {"user": request.user}
