@@ -10,6 +10,7 @@ import pytest
 
 PACKAGES = [
     "carboy",
+    "carboy.auth",
     "carboy.cli",
     "carboy.db",
     "carboy.mail",

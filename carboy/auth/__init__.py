@@ -7,6 +7,7 @@ Example:
     >>> app.install(Auth())
 """
 
+from carboy.auth._has_perm import ObjectPermissionHook as ObjectPermissionHook
 from carboy.auth._module import Auth as Auth
 from carboy.auth._protocols import AuthBackend as AuthBackend
 from carboy.auth._protocols import AuthUser as AuthUser
@@ -16,15 +17,62 @@ from carboy.auth.guards import login_required as login_required
 from carboy.auth.guards import permission_required as permission_required
 from carboy.auth.guards import safe_next as safe_next
 from carboy.auth.guards import staff_required as staff_required
+from carboy.auth.models import Group as Group
+from carboy.auth.models import Permission as Permission
+from carboy.auth.models import User as User
+from carboy.auth.models import UserMixin as UserMixin
+from carboy.auth.passwords import CommonPassword as CommonPassword
+from carboy.auth.passwords import MinimumLength as MinimumLength
+from carboy.auth.passwords import NumericPassword as NumericPassword
+from carboy.auth.passwords import PasswordHasher as PasswordHasher
+from carboy.auth.passwords import PasswordInvalid as PasswordInvalid
+from carboy.auth.passwords import PasswordValidator as PasswordValidator
+from carboy.auth.passwords import UserAttributeSimilarity as UserAttributeSimilarity
+from carboy.auth.passwords import default_validators as default_validators
+from carboy.auth.passwords import validate_password as validate_password
+from carboy.auth.permissions import aget_permission as aget_permission
+from carboy.auth.permissions import aload_permissions as aload_permissions
+from carboy.auth.permissions import aupdate_permissions as aupdate_permissions
+from carboy.auth.permissions import get_permission as get_permission
+from carboy.auth.permissions import load_permissions as load_permissions
+from carboy.auth.permissions import update_permissions as update_permissions
+from carboy.auth.users import MemoryUser as MemoryUser
+from carboy.auth.users import MemoryUserStore as MemoryUserStore
+from carboy.auth.users import SQLUserStore as SQLUserStore
+from carboy.auth.users import UserExists as UserExists
 
 __all__ = [
     "Auth",
     "AuthBackend",
     "AuthUser",
+    "CommonPassword",
+    "Group",
     "Guard",
+    "MemoryUser",
+    "MemoryUserStore",
+    "MinimumLength",
+    "NumericPassword",
+    "ObjectPermissionHook",
+    "PasswordHasher",
+    "PasswordInvalid",
+    "PasswordValidator",
+    "Permission",
+    "SQLUserStore",
+    "User",
+    "UserAttributeSimilarity",
+    "UserExists",
+    "UserMixin",
     "UserStore",
+    "aget_permission",
+    "aload_permissions",
+    "aupdate_permissions",
+    "default_validators",
+    "get_permission",
+    "load_permissions",
     "login_required",
     "permission_required",
     "safe_next",
     "staff_required",
+    "update_permissions",
+    "validate_password",
 ]

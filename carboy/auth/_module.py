@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from carboy.auth.guards import check_guard_order
+from carboy.exceptions import ConfigurationError
 from carboy.modules import Module
 from carboy.requests import Request
 
 if TYPE_CHECKING:
     from carboy.app import Carboy
+    from carboy.auth._has_perm import ObjectPermissionHook
     from carboy.auth._protocols import UserStore
+    from carboy.auth.models import UserMixin
+    from carboy.auth.passwords import PasswordHasher, PasswordValidator
 
 
 class Auth(Module):
@@ -21,6 +26,17 @@ class Auth(Module):
         prefix: Where its pages live (``/auth/login``, ``/auth/logout``...).
         users: Where users live; defaults to the SQL store over the app's
             :class:`~carboy.db.Database` and the :class:`~carboy.auth.User` model.
+        user_model: Your own user model (built on
+            :class:`~carboy.auth.UserMixin`) for the default SQL store.
+        password_hasher: Hashes passwords (argon2id, see
+            :class:`~carboy.auth.PasswordHasher`); raise its parameters and old
+            hashes are replaced at each user's next sign-in.
+        password_validators: The rules new passwords must pass; defaults to
+            :func:`~carboy.auth.default_validators` (length 8, not common, not
+            like the username or e-mail, not all digits). ``[]`` turns them off.
+        object_permissions: ``hook(user, perm, obj)`` deciding
+            ``user.has_perm(perm, obj)`` for one object: True, False, or None
+            to use the model-level permission.
 
     Example:
         >>> from carboy import Carboy
@@ -36,6 +52,10 @@ class Auth(Module):
         users: UserStore | None = None,
         # -- sessions (helper: sessions) --
         # -- passwords and users (helper: users) --
+        user_model: type[UserMixin] | None = None,
+        password_hasher: PasswordHasher | None = None,
+        password_validators: Sequence[PasswordValidator] | None = None,
+        object_permissions: ObjectPermissionHook | None = None,
         # -- csrf, csp, throttling (helper: csrf) --
         # -- tokens, jwt, two-factor (helper: tokens) --
         # -- pages, mail (helper: pages) --
@@ -44,16 +64,85 @@ class Auth(Module):
         self._users = users
         # -- sessions --
         # -- users --
+        from carboy.auth.passwords import PasswordHasher, default_validators
+
+        self.user_model = user_model
+        self.hasher = password_hasher if password_hasher is not None else PasswordHasher()
+        self.password_validators = list(
+            default_validators() if password_validators is None else password_validators
+        )
+        self.object_permissions = object_permissions
+        self.add_commands(_user_commands)
         # -- csrf --
         # -- tokens --
         # -- pages --
         self.context_processor(_user_context)
         self.check(check_guard_order)
 
+    # -- users --
+    @property
+    def users(self) -> UserStore:
+        """The user store: ``Auth(users=...)``, or the SQL store made at build.
+
+        Raises:
+            ConfigurationError: Before the app is built, with no store given.
+        """
+        if self._users is None:
+            raise ConfigurationError(
+                "Auth.users: no user store. The default keeps users in the database: "
+                "install carboy.db.Database(...) and build the app (app.build()), or pass "
+                "Auth(users=MemoryUserStore()) (or your own store)"
+            )
+        return self._users
+
+    def validate_password(self, password: str, user: Any = None) -> None:
+        """Check a new password with ``password_validators``.
+
+        Raises:
+            PasswordInvalid: With every message of the validators that refused it.
+
+        Example:
+            >>> auth.validate_password("plum-tree-in-may", {"username": "ann"})
+        """
+        from carboy.auth.passwords import validate_password
+
+        validate_password(password, user, self.password_validators)
+
+    def _setup_users(self, app: Carboy) -> None:
+        from carboy.db import Database
+
+        try:
+            database: Database | None = app.get_module(Database)
+        except ConfigurationError:
+            database = None
+        if database is not None:
+            database.add_migrations("auth", Path(__file__).parent / "migrations", ["carboy.auth"])
+            if _keep_permissions not in database.migrate_hooks:
+                database.on_migrate(_keep_permissions)
+        if self._users is not None:
+            if self.user_model is not None:
+                raise ConfigurationError(
+                    "Auth(users=..., user_model=...): user_model is for the default SQL "
+                    "store; give your model to your store instead"
+                )
+            return
+        if database is None:
+            return  # no store: Auth.users says what to install when something asks
+        from carboy.auth.models import User
+        from carboy.auth.users import SQLUserStore
+
+        self._users = SQLUserStore(
+            database,
+            model=self.user_model or User,
+            hasher=self.hasher,
+            object_permissions=self.object_permissions,
+        )
+
     def setup(self, app: Carboy) -> None:
         """Wire sessions, authentication and CSRF into the app (runs at build)."""
         # -- sessions --
         # -- users --
+        self._setup_users(app)
         # -- csrf --
         # -- tokens --
         # -- pages --
@@ -62,3 +151,17 @@ class Auth(Module):
 def _user_context(request: Request) -> dict[str, Any]:
     """``user`` in every template: the signed-in user, or the anonymous one."""
     return {"user": request.user}
+
+
+# -- users --
+def _keep_permissions(database: Any, plan: Any) -> None:
+    """After each migrate: add the permissions of models that have none yet."""
+    from carboy.auth.permissions import update_permissions
+
+    update_permissions(database)
+
+
+def _user_commands() -> list[Any]:
+    from carboy.auth.cli import commands
+
+    return commands()

@@ -13,7 +13,7 @@ import functools
 import importlib
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +58,7 @@ from carboy.responses import Response
 
 if TYPE_CHECKING:
     from carboy.app import Carboy
-    from carboy.db.migrations import Migrations
+    from carboy.db.migrations import MigrationPlan, Migrations
 
 
 logger = logging.getLogger("carboy.db")
@@ -146,6 +146,7 @@ class Database(Module):
         }
         self.engine_options = dict(engine_options or {})
         self.migration_sources: list[MigrationSource] = []
+        self.migrate_hooks: list[Callable[[Database, MigrationPlan], None]] = []
         self._raw_url = url
         self._app: Module | None = None
         self._app_root: Path | None = None
@@ -219,6 +220,26 @@ class Database(Module):
         source = MigrationSource(label, Path(directory), tuple(packages))
         if not any(s.label == label for s in self.migration_sources):
             self.migration_sources.append(source)
+
+    def on_migrate(
+        self, func: Callable[[Database, MigrationPlan], None]
+    ) -> Callable[[Database, MigrationPlan], None]:
+        """Decorator: run ``func(db, plan)`` after each successful ``migrate``.
+
+        It runs after every ``carboy migrate`` (and ``db.migrations.migrate()``),
+        whether or not there was something to apply, and after reverting too,
+        once the migrations are committed; ``plan`` says what was done. A
+        battery uses it to keep rows in step with the models (the auth battery
+        adds the permissions of new models). An exception it raises fails the
+        command; the migrations stay applied.
+
+        Example:
+            >>> @db.on_migrate
+            ... def seed(db: Database, plan: MigrationPlan) -> None:
+            ...     print(plan.direction, len(plan.revisions))
+        """
+        self.migrate_hooks.append(func)
+        return func
 
     # -- URLs and engines -------------------------------------------------------------
     @property

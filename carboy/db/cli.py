@@ -151,6 +151,10 @@ def migrate(app: Carboy, target: str | None) -> None:
     except MigrationError as exc:
         raise CliError(str(exc)) from None
     if plan.direction == "none":
+        try:
+            db.migrations.migrate(target)  # nothing to apply, but the on_migrate hooks run
+        except MigrationError as exc:
+            raise CliError(str(exc)) from None
         console.print("No migrations to apply." if target is None else f"Already at {plan.target}.")
         return
     upgrading = plan.direction == "upgrade"

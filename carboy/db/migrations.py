@@ -357,6 +357,7 @@ class Migrations:
         """
         plan = self.plan(target)
         if plan.direction == "none":
+            self._after_migrate(plan)
             return plan
         is_sqlite = self.db.sync_url.get_backend_name() == "sqlite"
         started = [time.perf_counter()]
@@ -387,7 +388,12 @@ class Migrations:
                 raise MigrationError(f"Cannot migrate to {plan.target}: {exc}") from exc
             if connection.in_transaction():
                 connection.commit()
+        self._after_migrate(plan)
         return plan
+
+    def _after_migrate(self, plan: MigrationPlan) -> None:
+        for hook in list(self.db.migrate_hooks):
+            hook(self.db, plan)
 
     # -- making ------------------------------------------------------------------------
     def _owners(self) -> dict[str, str]:

@@ -462,3 +462,44 @@ def test_migrate_without_models_or_migrations_has_nothing_to_do(tmp_path: Path) 
     app.build()
     assert db.migrations.migrate().direction == "none"
     db.engine.dispose()
+
+
+def test_on_migrate_hooks_run_after_each_migrate(project: Project) -> None:
+    from carboy.db.migrations import MigrationPlan
+
+    db = project.database(project.models(V1))
+    calls: list[tuple[str, int, bool]] = []
+
+    @db.on_migrate
+    def record(database: Database, plan: MigrationPlan) -> None:
+        # The migrations are committed when it runs: another connection sees them.
+        with database.engine.connect() as connection:
+            has_author = inspect(connection).has_table("author")
+        calls.append((plan.direction, len(plan.revisions), has_author))
+
+    assert record in db.migrate_hooks
+    db.migrations.make("v1")
+    db.migrations.migrate()
+    db.migrations.migrate()  # nothing to apply: the hooks run all the same
+    db.migrations.migrate("zero")
+    assert calls == [("upgrade", 1, True), ("none", 0, True), ("downgrade", 1, False)]
+
+
+def test_a_failing_migration_runs_no_hook(project: Project) -> None:
+    db = project.database(project.models(V1))
+    db.on_migrate(lambda database, plan: pytest.fail("a hook ran"))
+    with pytest.raises(MigrationError):
+        db.migrations.migrate()  # no migrations yet: an error, no hook
+
+
+def test_an_error_in_a_hook_fails_the_migrate_and_keeps_the_migrations(project: Project) -> None:
+    db = project.database(project.models(V1))
+    db.migrations.make("v1")
+
+    def broken(database: Database, plan: Any) -> None:
+        raise RuntimeError("seeding failed")
+
+    db.on_migrate(broken)
+    with pytest.raises(RuntimeError, match="seeding failed"):
+        db.migrations.migrate()
+    assert [m.applied for m in db.migrations.status()] == [True]
