@@ -13,6 +13,8 @@ Example:
     ...     return {"title": (await aget_or_404(session, Post, id)).title}
 """
 
+from carboy.db._commit import in_transaction as in_transaction
+from carboy.db._commit import on_commit as on_commit
 from carboy.db._database import DEFAULT_URL as DEFAULT_URL
 from carboy.db._database import Database as Database
 from carboy.db._database import MigrationSource as MigrationSource
@@ -62,7 +64,9 @@ __all__ = [
     "count",
     "exists",
     "get_or_404",
+    "in_transaction",
     "model_base",
+    "on_commit",
     "paginate",
     "parse_url",
 ]

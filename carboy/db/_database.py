@@ -32,6 +32,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.util import greenlet_spawn
 
 from carboy.concurrency import THREADPOOL_SIZE, run_sync
+from carboy.db import _commit
 from carboy.db._engines import (
     CONNECT_TIMEOUT,
     configure_engine,
@@ -392,7 +393,12 @@ class Database(Module):
     # One way to end a session, for the request providers and the context managers:
     # commit if nothing failed, else roll back; close always; raise database errors as
     # the HTTP errors they mean.
-    def _end(self, session: Session, exc: BaseException | None) -> None:
+    def _end(
+        self,
+        session: Session,
+        exc: BaseException | None,
+        pending: list[Callable[[], Any]] | None = None,
+    ) -> None:
         if exc is None:
             try:
                 session.commit()
@@ -403,8 +409,15 @@ class Database(Module):
         _close_quietly(session)
         if exc is not None:
             self._raise(exc)
+        if pending:
+            _commit._run(pending)
 
-    async def _aend(self, session: AsyncSession, exc: BaseException | None) -> None:
+    async def _aend(
+        self,
+        session: AsyncSession,
+        exc: BaseException | None,
+        pending: list[Callable[[], Any]] | None = None,
+    ) -> None:
         if exc is None:
             try:
                 await session.commit()
@@ -415,6 +428,8 @@ class Database(Module):
         await _aclose_quietly(session)
         if exc is not None:
             self._raise(exc)
+        if pending:
+            await _commit._arun(pending)
 
     def _raise(self, exc: BaseException) -> None:
         translated = self._translate(exc)
@@ -440,12 +455,15 @@ class Database(Module):
         slots = self._sync_slots()
         async with slots:
             session = self.session()
+            pending, token = _commit._open()
             try:
                 yield session
             except BaseException as exc:
+                _commit._close(token)
                 await run_sync(self._end, session, exc)
                 raise
-            await run_sync(self._end, session, None)
+            _commit._close(token)
+            await run_sync(self._end, session, None, pending)
 
     async def _request_async_session(self) -> AsyncIterator[AsyncSession]:
         async with self.atransaction() as session:
@@ -462,12 +480,15 @@ class Database(Module):
             ...     session.add(Post(title="Hello"))
         """
         session = self.session()
+        pending, token = _commit._open()
         try:
             yield session
         except BaseException as exc:
+            _commit._close(token)
             self._end(session, exc)
             raise
-        self._end(session, None)
+        _commit._close(token)
+        self._end(session, None, pending)
 
     @asynccontextmanager
     async def atransaction(self) -> AsyncIterator[AsyncSession]:
@@ -478,12 +499,15 @@ class Database(Module):
             ...     session.add(Post(title="Hello"))
         """
         session = self.async_session()
+        pending, token = _commit._open()
         try:
             yield session
         except BaseException as exc:
+            _commit._close(token)
             await self._aend(session, exc)
             raise
-        await self._aend(session, None)
+        _commit._close(token)
+        await self._aend(session, None, pending)
 
     # -- Core connections: the fast path -------------------------------------------------
     @asynccontextmanager
