@@ -110,6 +110,17 @@ class Settings(BaseSettings):
         description="Cache URL for the carboy.cache battery: 'memory://' (one process) or "
         "'redis://host:6379/0' (shared by every process).",
     )
+    tasks_url: str = Field(
+        default="inprocess://",
+        description="Backend of the carboy.tasks battery: 'inprocess://' (in the app's process), "
+        "'immediate://' (at once, for tests), 'celery+amqp://host:5672//' or "
+        "'celery+redis://host:6379/1' (Celery workers started by carboy worker).",
+    )
+    tasks_result_url: str | None = Field(
+        default=None,
+        description="Where Celery keeps task results, e.g. 'redis://host:6379/2'; with a Redis "
+        "broker and none set, the broker's Redis keeps them.",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text",
         description="Format of carboy's log lines when configure_logging() or carboy run sets "

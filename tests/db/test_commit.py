@@ -89,9 +89,14 @@ def test_transaction_blocks(setup: tuple[Carboy, Database, list[str]]) -> None:
         on_commit(lambda: log.append("committed"))
         assert log == [] and in_transaction()
     assert log == ["committed"] and not in_transaction()
-    with pytest.raises(RuntimeError), db.transaction() as session:
-        on_commit(lambda: log.append("rolled back"))
-        raise RuntimeError
+
+    def roll_back() -> None:
+        with db.transaction():
+            on_commit(lambda: log.append("rolled back"))
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        roll_back()
     assert log == ["committed"]
 
 
