@@ -607,6 +607,10 @@ FIELD_TESTS: dict[str, Any] = {
     "https_redirect": test_field_https_redirect,
     "database_url": test_field_database_url,
     "cache_url": "tests.cache.test_cache:test_cache_url_setting",
+    "tasks_url": "tests.tasks.test_backends:test_the_tasks_url_setting_picks_the_backend",
+    "tasks_result_url": (
+        "tests.tasks.test_celery:test_a_worker_runs_tasks_and_any_process_reads_the_results"
+    ),
     "server_header": test_field_server_header,
     "log_format": test_field_log_format,
     "access_log": test_field_access_log,
