@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start the real services the test suite talks to, if they are not already up:
 # PostgreSQL on 127.0.0.1:5432 (user postgres, trust, database `test`), Redis on
-# 127.0.0.1:6379, MariaDB on 127.0.0.1:3306 (root, no password).
+# 127.0.0.1:6379, MariaDB on 127.0.0.1:3306 (root, no password), RabbitMQ on
+# 127.0.0.1:5672 (guest/guest).
 # Outside CI a missing service is a warning (the tests that need it then fail,
 # or skip where they say so). Under CI=true this script also grants the access
 # the tests use on a fresh install, and exits 1 when a service is not reachable.
@@ -70,6 +71,18 @@ if [ "$ci" = 1 ] && ! mariadb_ok; then
   echo "WARNING: MariaDB is not reachable on 127.0.0.1:3306 (user root)" >&2
   missing+=(MariaDB)
 fi
+
+# RabbitMQ: the broker of the Celery task tests (guest/guest on 127.0.0.1:5672).
+rabbit_ok() { (exec 3<>/dev/tcp/127.0.0.1/5672) >/dev/null 2>&1; }
+if ! rabbit_ok && [ -x /usr/sbin/rabbitmq-server ]; then
+  echo "starting RabbitMQ"
+  /usr/sbin/rabbitmq-server -detached >/dev/null 2>&1 || true
+  for _ in $(seq 1 60); do rabbit_ok && break; sleep 1; done
+fi
+rabbit_ok || {
+  echo "WARNING: RabbitMQ is not reachable on 127.0.0.1:5672" >&2
+  missing+=(RabbitMQ)
+}
 
 if [ "$ci" = 1 ] && [ "${#missing[@]}" -gt 0 ]; then
   echo "CI=true and not reachable: ${missing[*]}; the tests that need them cannot be skipped" >&2
