@@ -39,6 +39,7 @@ class Background:
     def __init__(self, grace: float = 5.0) -> None:
         self.grace = grace
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._daemons: set[asyncio.Task[Any]] = set()
         self._open = False
 
     @property
@@ -51,8 +52,14 @@ class Background:
         """The tasks still running."""
         return frozenset(self._tasks)
 
-    def spawn(self, coro: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
+    def spawn(
+        self, coro: Coroutine[Any, Any, T], *, name: str | None = None, daemon: bool = False
+    ) -> asyncio.Task[T]:
         """Run ``coro`` as a task the app's shutdown waits for (then cancels).
+
+        A ``daemon`` task (a listener, a periodic loop: work that never ends by
+        itself and has nothing to finish) is cancelled as soon as shutdown
+        begins, instead of holding it up for ``grace`` seconds.
 
         Raises:
             RuntimeError: The app is not running (no lifespan yet, or shutting down).
@@ -65,11 +72,14 @@ class Background:
             )
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
+        if daemon:
+            self._daemons.add(task)
         task.add_done_callback(self._finished)
         return task
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
+        self._daemons.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("Background task %r failed", task.get_name(), exc_info=task.exception())
 
@@ -79,6 +89,8 @@ class Background:
     async def _stop(self) -> None:
         """Refuse new tasks, wait ``grace`` seconds for the running ones, cancel the rest."""
         self._open = False
+        for task in list(self._daemons):
+            task.cancel()
         if not self._tasks:
             return
         _, pending = await asyncio.wait(set(self._tasks), timeout=self.grace)

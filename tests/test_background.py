@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from carboy import Carboy
+from carboy.background import Background
 from carboy.testing import AsyncTestClient
 
 pytestmark = pytest.mark.anyio
@@ -167,3 +168,31 @@ async def test_a_failed_start_up_stops_the_tasks_it_spawned() -> None:
     assert sent[0]["type"] == "lifespan.startup.failed"
     assert cancelled == [True]
     assert not app.background.running
+
+
+@pytest.mark.anyio
+async def test_daemon_tasks_are_cancelled_at_once_at_shutdown() -> None:
+    import time
+
+    background = Background(grace=5.0)
+    background._start()
+    cancelled = asyncio.Event()
+
+    async def listener() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async def finisher() -> str:
+        await asyncio.sleep(0.05)
+        return "done"
+
+    background.spawn(listener(), name="listener", daemon=True)
+    kept = background.spawn(finisher(), name="finisher")
+    await asyncio.sleep(0)  # both are running
+    started = time.monotonic()
+    await background._stop()
+    assert time.monotonic() - started < 1.0  # the daemon did not hold shutdown up
+    assert cancelled.is_set() and kept.result() == "done"
