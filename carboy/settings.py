@@ -120,6 +120,7 @@ class Settings(BaseSettings):
         default=None,
         description="Where Celery keeps task results, e.g. 'redis://host:6379/2'; with a Redis "
         "broker and none set, the broker's Redis keeps them.",
+    )
     channels_url: str = Field(
         default="memory://",
         description="Backend of the carboy.channels battery: 'memory://' (one process) or "

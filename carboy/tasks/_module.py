@@ -151,7 +151,9 @@ class Tasks(Module):
         await self.backend.start(app_background.spawn)
         if isinstance(self.backend, InProcessBackend):
             for entry in self.schedule:
-                app_background.spawn(self._tick(entry), name=f"periodic {entry.task.name}")
+                app_background.spawn(
+                    self._tick(entry), name=f"periodic {entry.task.name}", daemon=True
+                )
 
     async def _tick(self, entry: Periodic) -> None:
         while True:
