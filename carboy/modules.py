@@ -34,6 +34,8 @@ T = TypeVar("T")
 M = TypeVar("M", bound="Module")
 
 Hook = Callable[[], Any]
+#: A readiness check: returns (sync or async) when the dependency is reachable, raises when not.
+ReadinessCheck = Callable[[], Any]
 
 
 class CheckLevel(enum.IntEnum):
@@ -152,6 +154,7 @@ class Module(Router):
         self._command_factories: list[Callable[[], Iterable[click.Command]]] = []
         self.providers: dict[type, Provider] = {}
         self.checks: list[Check] = []
+        self.readiness_checks: dict[str, ReadinessCheck] = {}
         self.exception_handlers = ExceptionHandlers()
         self.context_processors: list[Callable[..., Any]] = []
         self.modules: list[Module] = []
@@ -244,6 +247,20 @@ class Module(Router):
         self._check_open("add a check")
         self.checks.append(func)
         return func
+
+    def add_readiness_check(self, name: str, func: ReadinessCheck) -> None:
+        """Declare a dependency ``/readyz`` must reach: ``func()`` returns if up, raises if not.
+
+        ``func`` may be sync or async; :class:`carboy.health.Health` runs every
+        module's checks at once, each within its timeout.
+
+        Example:
+            >>> async def payments_up() -> None:
+            ...     await payments_client.ping()
+            >>> shop.add_readiness_check("payments", payments_up)
+        """
+        self._check_open("add a readiness check")
+        self.readiness_checks[name] = func
 
     def exception_handler(self, key: int | type[BaseException]) -> Callable[[F], F]:
         """Decorator: handle an exception type or an HTTP status code.

@@ -439,6 +439,11 @@ class Caching(Module):
         self.cache = cache if cache is not None else Cache()
         self.provide(Cache, self.cache)
         self.on_shutdown(self.cache.aclose)
+        self.add_readiness_check("cache", self._ping)
+
+    async def _ping(self) -> None:
+        # A read that travels to the backend and back (Redis: one round trip).
+        await self.cache.backend.aget(self.cache.make_key("_readyz"))
 
     def setup(self, app: Carboy) -> None:
         """Give the cache ``settings.cache_url`` unless it has a URL or backend."""

@@ -43,6 +43,10 @@ class ChannelBackend(Protocol):
         """Stop delivering and release connections."""
         ...
 
+    async def ping(self) -> None:
+        """Return if the transport is reachable, raise if not (``/readyz``)."""
+        ...
+
 
 class MemoryChannels:
     """Messages within this process only: the embedded default (one process, tests, the demo).
@@ -89,6 +93,9 @@ class MemoryChannels:
     async def close(self) -> None:
         """Stop delivering."""
         self._deliver = None
+
+    async def ping(self) -> None:
+        """Always reachable: it is this process."""
 
 
 class RedisChannels:
@@ -252,6 +259,17 @@ class RedisChannels:
         if self._sync is not None:
             self._sync.close()
             self._sync = None
+
+    async def ping(self) -> None:
+        """``PING`` Redis."""
+        import redis.asyncio
+
+        client = self._client or redis.asyncio.Redis.from_url(self.url)
+        try:
+            await client.ping()
+        finally:
+            if client is not self._client:
+                await client.aclose()
 
     def __repr__(self) -> str:
         return f"RedisChannels({_safe(self.url)!r})"

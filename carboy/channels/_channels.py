@@ -159,6 +159,7 @@ class Channels(Module):
         self.provide(Channels, self)
         self.on_startup(self._start)
         self.on_shutdown(self._stop)
+        self.add_readiness_check("channels", lambda: self.backend.ping())
 
     @property
     def backend(self) -> ChannelBackend:

@@ -163,6 +163,7 @@ class Database(Module):
         self.provide(AsyncSession, factory=self._request_async_session)
         self.provide(Database, self)
         self.on_shutdown(self.dispose)
+        self.add_readiness_check("database", self.ping)
         for kind in (sa_exc.DBAPIError, sa_exc.TimeoutError, sa_exc.DisconnectionError):
             self.add_exception_handler(kind, self._error_handler)
         from carboy.db.checks import check_database
@@ -508,6 +509,17 @@ class Database(Module):
             raise
         _commit._close(token)
         await self._aend(session, None, pending)
+
+    async def ping(self) -> None:
+        """Run ``SELECT 1`` on a pooled connection (``/readyz`` calls it); raises if it cannot.
+
+        Example:
+            >>> await db.ping()
+        """
+        from sqlalchemy import text
+
+        async with self.async_engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
 
     # -- Core connections: the fast path -------------------------------------------------
     @asynccontextmanager

@@ -69,6 +69,10 @@ class TaskBackend(Protocol):
         """Called at the app's shutdown."""
         ...
 
+    async def ping(self) -> None:
+        """Return if the broker (if any) is reachable, raise if not (``/readyz``)."""
+        ...
+
 
 def _on_commit(send: Callable[[], None]) -> None:
     """Send now, or when the current database transaction commits (never on rollback)."""
@@ -234,6 +238,9 @@ class ImmediateBackend:
     async def close(self) -> None:
         """Nothing to stop."""
 
+    async def ping(self) -> None:
+        """Always ready: no broker."""
+
 
 class InProcessBackend:
     """Runs tasks in the app's own process, on its event loop, beside the requests.
@@ -275,6 +282,9 @@ class InProcessBackend:
     async def close(self) -> None:
         """Stop taking tasks (the app's shutdown waits for, then cancels, those running)."""
         self._spawn = None
+
+    async def ping(self) -> None:
+        """Always ready: no broker."""
 
     async def _run(self, task: Task[Any, Any], result: TaskResult) -> None:
         if result.run_after is not None:

@@ -236,6 +236,16 @@ class CeleryBackend:
         if pool is not None:
             pool.force_close_all()
 
+    async def ping(self) -> None:
+        """Open (and release) a broker connection; raises if the broker is unreachable."""
+        from carboy.concurrency import run_sync
+
+        def connect() -> None:
+            with self.celery.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1)
+
+        await run_sync(connect)
+
     def __repr__(self) -> str:
         return f"CeleryBackend(broker={_safe(self.broker_url)!r})"
 

@@ -108,6 +108,7 @@ class Tasks(Module):
         self.provide(Tasks, self)
         self.on_startup(self._start)
         self.on_shutdown(self._stop)
+        self.add_readiness_check("broker", lambda: self.backend.ping())
         self.add_commands(_commands)
 
     @property
