@@ -47,3 +47,30 @@ def test_doc_example_runs(
     monkeypatch.setitem(sys.modules, name, module)
     # dont_inherit: the example must not pick up this file's __future__ imports.
     exec(compile(code, f"{DOCS / page}:{line}", "exec", dont_inherit=True), module.__dict__)
+
+
+def test_the_documented_deploy_layout_names_real_settings_and_commands() -> None:
+    """docs/deploy/docker-compose.yml: every CARBOY_ variable a setting, every command real."""
+    import yaml
+
+    from carboy.cli import cli
+    from carboy.settings import Settings
+
+    compose = yaml.safe_load((DOCS / "deploy" / "docker-compose.yml").read_text())
+    fields = {f"CARBOY_{name.upper()}" for name in Settings.model_fields}
+    environment = compose["x-carboy"]["environment"]
+    assert set(environment) <= fields, set(environment) - fields
+    commands = {
+        service["command"][1]
+        for service in compose["services"].values()
+        if isinstance(service.get("command"), list) and service["command"][0] == "carboy"
+    }
+    assert commands == {"migrate", "run", "worker", "beat"}
+    assert "run" in cli.commands  # the core's own; worker and beat come with carboy.tasks
+    from carboy.tasks._module import _commands
+
+    assert {c.name for c in _commands()} == {"worker", "beat"}
+    web = compose["services"]["web"]
+    assert "/readyz" in " ".join(web["healthcheck"]["test"])
+    nginx = (DOCS / "deploy" / "nginx.conf").read_text()
+    assert "proxy_set_header Upgrade $http_upgrade;" in nginx
