@@ -30,8 +30,6 @@ from carboy.params._validation import (
 from carboy.requests import Request
 from carboy.types import Receive, Scope, Send
 
-__all__ = ["Context", "Plan", "Provider", "compile_plan", "unwind"]
-
 # Kinds of callables, decided once.
 _ASYNC, _SYNC, _ASYNC_GEN, _GEN = "async", "sync", "async_gen", "gen"
 
