@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from carboy._forms import FormLimits
 from carboy._lifespan import serve_lifespan
+from carboy._table import Endpoints, RouteTable
 from carboy.background import Background
 from carboy.concurrency import run_sync
 from carboy.errors import (
@@ -43,14 +44,12 @@ from carboy.responses import (
 )
 from carboy.routing import (
     Converter,
-    Endpoints,
     Mount,
     MountInfo,
     PathTree,
     ResolvedRoute,
     Route,
     RouteInfo,
-    RouteTable,
     default_converters,
     parse_path,
     split_docstring,
@@ -396,7 +395,7 @@ class Carboy(Module):
         where = f"{kind} {resolved.path} ({handler} at {route.source})"
         path_params = template.converters()
         if route.websocket:
-            endpoint, plan = compile_websocket_endpoint(
+            compiled = compile_websocket_endpoint(
                 route.endpoint,
                 path_params=path_params,
                 providers=self._providers,
@@ -404,7 +403,7 @@ class Carboy(Module):
                 where=where,
             )
         else:
-            endpoint, plan = compile_http_endpoint(
+            compiled = compile_http_endpoint(
                 route.endpoint,
                 path_params=path_params,
                 providers=self._providers,
@@ -415,8 +414,10 @@ class Carboy(Module):
                 response_model=route.response_model,
                 exclude_none=bool(route.extra.get("exclude_none", False)),
             )
+        endpoint = compiled.endpoint
         # The route's own middleware is innermost, inside its routers' middleware.
-        for mw in reversed([*resolved.middleware, *route.extra.get("middleware", ())]):
+        wrappers = [*resolved.middleware, *route.extra.get("middleware", ())]
+        for mw in reversed(wrappers):
             endpoint = mw.wrap(endpoint)
         self._table.add(
             template,
@@ -425,9 +426,11 @@ class Carboy(Module):
             websocket=route.websocket,
             name=resolved.name,
             source=route.source,
+            # Route middleware must run: such a handler is never called directly.
+            direct=None if wrappers else compiled.direct,
         )
         self._routes.append(resolved)
-        self._infos.append(_route_info(resolved, route, plan))
+        self._infos.append(_route_info(resolved, route, compiled.plan))
 
     def _make_templates(self) -> Templates:
         from carboy.templating import Templates
@@ -523,7 +526,7 @@ class Carboy(Module):
                 if direct is not None:
                     # A handler that needs only the path: called here, no endpoint
                     # frame, and the scope is only filled in if something else runs.
-                    func, takes_params, encode, _, media_type, status_code = direct
+                    func, takes_params, encode, _, general = direct
                     # _default_headers(scope), inlined: this is the hot path.
                     defaults = (
                         self._https_headers if scope["scheme"] == "https" else self._http_headers
@@ -536,7 +539,7 @@ class Carboy(Module):
                             await send(messages[1])
                             return
                         self._fill_scope(scope, params)
-                        await to_response(rv, media_type, status_code)(scope, receive, send)
+                        await general(rv)(scope, receive, send)
                     except Exception as exc:
                         self._fill_scope(scope, params)
                         await self._handle_error(scope, receive, send, exc)

@@ -63,7 +63,13 @@ def test_public_names_have_docstrings(package: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("package", "name"), [("carboy.params", "compile_plan"), ("carboy.params", "Context")]
+    ("package", "name"),
+    [
+        ("carboy.params", "compile_plan"),
+        ("carboy.params", "Context"),
+        ("carboy.routing", "RouteTable"),
+        ("carboy.routing", "Endpoints"),
+    ],
 )
 def test_internals_are_off_the_public_surface(package: str, name: str) -> None:
     module = importlib.import_module(package)

@@ -9,14 +9,9 @@ from carboy.concurrency import run_sync
 from carboy.exceptions import ConfigurationError, RequestValidationError
 from carboy.params._markers import Depends
 from carboy.params._plan import Context, Plan, Provider, compile_plan, unwind
-from carboy.params._respond import (
-    Encoder,
-    make_encoder,
-    make_responder,
-    make_shaper,
-    to_response,
-)
+from carboy.params._respond import Encoder, make_responder, make_shaper
 from carboy.requests import Request
+from carboy.responses import Response
 from carboy.types import ASGIApp, Receive, Scope, Send
 
 
@@ -31,8 +26,8 @@ def compile_http_endpoint(
     where: str,
     response_model: Any = None,
     exclude_none: bool = False,
-) -> tuple[ASGIApp, Plan]:
-    """Compile ``func`` into an ASGI endpoint; also return its plan (for docs and tools).
+) -> CompiledEndpoint:
+    """Compile ``func`` into an ASGI endpoint, with its plan (for docs and tools).
 
     The return value is sent as ``response_model`` when given, else as the
     return annotation when that is a model type (see ``make_shaper``).
@@ -54,7 +49,8 @@ def compile_http_endpoint(
             )
     else:
         shape = make_shaper(plan.return_type, convert=False, exclude_none=exclude_none)
-    respond = make_responder(media_type, status_code, shape)
+    responder = make_responder(media_type, status_code, shape)
+    respond = responder.send
     is_async = plan.kind == "async"
     if plan.kind in ("gen", "async_gen"):
         raise ConfigurationError(
@@ -62,8 +58,8 @@ def compile_http_endpoint(
         )
 
     # The fast paths: nothing to resolve but the matched path (or nothing at all).
-    # Without router middleware the app's dispatcher calls these handlers itself
-    # (see DIRECT_ATTR); the endpoints below serve them when middleware wraps them.
+    # Without route middleware the app's dispatcher calls these handlers itself
+    # (see Direct); the endpoints below serve them when middleware wraps them.
     if plan.path_only and is_async:
         names = tuple(plan.params)
         every = set(names) == set(path_params)
@@ -73,19 +69,12 @@ def compile_http_endpoint(
             rv = await (func(**params) if every else func(**{n: params[n] for n in names}))
             await respond(rv, scope, receive, send)
 
-        # A shaped route is not dispatched directly: the direct path's fallback
-        # (to_response) would skip the shape for tuples.
-        if (every or not names) and shape is None:
+        direct = None
+        if every or not names:
             direct = Direct(
-                func,
-                bool(names),
-                make_encoder(media_type, status_code),
-                make_encoder(media_type, status_code, head=True),
-                media_type,
-                status_code,
+                func, bool(names), responder.encode, responder.encode_head, responder.general
             )
-            setattr(endpoint_path, DIRECT_ATTR, direct)
-        return endpoint_path, plan
+        return CompiledEndpoint(endpoint_path, plan, direct)
 
     async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
         ctx = Context(scope, receive, send)
@@ -99,12 +88,7 @@ def compile_http_endpoint(
                 else:
                     rv = await run_sync(func, **kwargs)
                 if ctx.exits:
-                    # Render before cleanup, so a value that cannot be sent rolls back too.
-                    rv = to_response(rv, media_type, status_code, shape)
-                    # A template body renders while the session is open (lazy loads work).
-                    prerender = getattr(rv, "render_now", None)
-                    if prerender is not None:
-                        await prerender(scope, receive, in_thread=not is_async)
+                    rv = await responder.finish(rv, scope, receive, in_thread=not is_async)
             except BaseException as exc:
                 if ctx.exits:
                     await unwind(ctx.exits, exc)
@@ -118,7 +102,7 @@ def compile_http_endpoint(
             if conn is not None:
                 await conn.close()
 
-    return endpoint, plan
+    return CompiledEndpoint(endpoint, plan, None)
 
 
 def compile_websocket_endpoint(
@@ -128,7 +112,7 @@ def compile_websocket_endpoint(
     providers: Mapping[type, Provider],
     dependencies: tuple[Depends, ...],
     where: str,
-) -> tuple[ASGIApp, Plan]:
+) -> CompiledEndpoint:
     """Compile a WebSocket handler: same injection; errors close the socket with a code."""
     from carboy.websockets import WebSocket, close_for_exception, finish
 
@@ -166,7 +150,7 @@ def compile_websocket_endpoint(
             await unwind(ctx.exits, None)
         await finish(ws)
 
-    return endpoint, plan
+    return CompiledEndpoint(endpoint, plan, None)
 
 
 def _is_client_error(exc: Exception) -> bool:
@@ -179,8 +163,9 @@ class Direct(NamedTuple):
     """A handler the app's dispatcher may call itself: it needs nothing but the path.
 
     Read by :meth:`carboy.Carboy.__call__` with one unpacking per request (one
-    coroutine frame less than calling the endpoint). Middleware-wrapped endpoints
-    do not carry it.
+    coroutine frame less than calling the endpoint). The encoders and the
+    general path are the route's :class:`Responder`'s. Only an endpoint that no
+    route middleware wraps may be bypassed this way: the app decides.
     """
 
     func: Callable[..., Any]
@@ -189,13 +174,20 @@ class Direct(NamedTuple):
     encode: Encoder
     #: The same encoder with an empty body, for HEAD.
     encode_head: Encoder
-    media_type: str | None
-    status_code: int | None
+    #: Any value the encoder declines -> its Response (``Responder.general``).
+    general: Callable[[Any], Response]
 
     def for_head(self) -> Direct:
         """This handler as served for HEAD: same headers, no body."""
         return self._replace(encode=self.encode_head)
 
 
-#: Attribute on a fast-path endpoint holding its :class:`Direct`.
-DIRECT_ATTR = "__carboy_direct__"
+class CompiledEndpoint(NamedTuple):
+    """A compiled route handler: what the ``compile_*_endpoint`` functions return."""
+
+    #: The ASGI endpoint that serves the route.
+    endpoint: ASGIApp
+    #: Where each argument comes from (for ``routes_info()``).
+    plan: Plan
+    #: Set when the dispatcher may call the handler itself (see :class:`Direct`).
+    direct: Direct | None

@@ -1,4 +1,7 @@
-"""Routing: path templates with typed converters, routers, and reverse URLs."""
+"""Routing: path templates with typed converters, routers, and reverse URLs.
+
+The compiled route table the app dispatches on is the app's own (``carboy._table``).
+"""
 
 from carboy.routing._converters import (
     Converter,
@@ -11,13 +14,11 @@ from carboy.routing._converters import (
     default_converters,
 )
 from carboy.routing._info import MountInfo, RouteInfo, split_docstring
-from carboy.routing._paths import PathTemplate, PathTree, parse_path
+from carboy.routing._paths import NoMatchFound, PathTemplate, PathTree, parse_path
 from carboy.routing._router import Mount, ResolvedRoute, Route, Router, source_of
-from carboy.routing._table import Endpoints, NoMatchFound, RouteTable
 
 __all__ = [
     "Converter",
-    "Endpoints",
     "FloatConverter",
     "IntConverter",
     "Mount",
@@ -29,7 +30,6 @@ __all__ = [
     "ResolvedRoute",
     "Route",
     "RouteInfo",
-    "RouteTable",
     "Router",
     "SlugConverter",
     "StringConverter",

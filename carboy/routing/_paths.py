@@ -13,6 +13,19 @@ from carboy.routing._converters import Converter, PathConverter
 
 T = TypeVar("T")
 
+
+class NoMatchFound(LookupError):
+    """``url_for`` was given an unknown route name or the wrong parameters.
+
+    Example:
+        >>> try:
+        ...     app.url_for("no_such_route")
+        ... except NoMatchFound as exc:
+        ...     print(exc)
+        No route named 'no_such_route'
+    """
+
+
 _PARAM = re.compile(r"{([^{}:]*)(?::([^{}]*))?}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 

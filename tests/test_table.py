@@ -1,11 +1,12 @@
-"""Tests for carboy.routing._table: the compiled table, conflicts, Allow, reversing."""
+"""Tests for carboy._table: the compiled table, conflicts, Allow, reversing."""
 
 from __future__ import annotations
 
 import pytest
 
+from carboy._table import RouteTable
 from carboy.exceptions import ConfigurationError
-from carboy.routing import NoMatchFound, RouteTable, default_converters, parse_path
+from carboy.routing import NoMatchFound, default_converters, parse_path
 from carboy.types import Receive, Scope, Send
 
 CONVERTERS = default_converters()

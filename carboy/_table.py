@@ -1,4 +1,9 @@
-"""The compiled route table: built once at start-up, read on every request."""
+"""The compiled route table: built once at start-up (``_build``), read on every request.
+
+It lives beside the app rather than in :mod:`carboy.routing`: it is what the app
+compiles its routes into, holding the endpoints that :mod:`carboy.params` made;
+routing keeps the parts users write and read (routes, paths, converters, infos).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from carboy.exceptions import ConfigurationError
-from carboy.params._endpoint import DIRECT_ATTR, Direct
-from carboy.routing._paths import PathTemplate, PathTree
+from carboy.params import Direct
+from carboy.routing import NoMatchFound, PathTemplate, PathTree
 from carboy.types import ASGIApp
 
 
@@ -23,12 +28,8 @@ class Endpoints:
     websocket: ASGIApp | None = None
     websocket_source: str = ""
     allow: str = ""
-    #: Per method, the handler the dispatcher may call directly (see params._endpoint).
+    #: Per method, the handler the dispatcher may call directly (see ``carboy.params.Direct``).
     direct: dict[str, Direct] = field(default_factory=dict)
-
-
-class NoMatchFound(LookupError):
-    """``url_for`` was given an unknown route name or the wrong parameters."""
 
 
 class RouteTable:
@@ -50,8 +51,13 @@ class RouteTable:
         websocket: bool,
         name: str | None,
         source: str,
+        direct: Direct | None = None,
     ) -> None:
-        """Add one route; refuse duplicates and collisions naming both places."""
+        """Add one route; refuse duplicates and collisions naming both places.
+
+        ``direct``: the handler, when the dispatcher may call it itself (an
+        endpoint that no route middleware wraps).
+        """
         shape = template.shape
         entry = self._by_shape.get(shape)
         if entry is None:
@@ -84,6 +90,8 @@ class RouteTable:
                     )
                 entry.methods[method] = endpoint
                 entry.sources[method] = source
+                if direct is not None:
+                    entry.direct[method] = direct.for_head() if method == "HEAD" else direct
         if name is not None:
             self.add_name(name, template, source)
 
@@ -115,12 +123,11 @@ class RouteTable:
                 continue
             if "GET" in entry.methods and "HEAD" not in entry.methods:
                 entry.methods["HEAD"] = entry.methods["GET"]
+                direct = entry.direct.get("GET")
+                if direct is not None:
+                    entry.direct["HEAD"] = direct.for_head()
             allowed = set(entry.methods) | {"OPTIONS"}
             entry.allow = ", ".join(sorted(allowed))
-            for method, endpoint in entry.methods.items():
-                direct: Direct | None = getattr(endpoint, DIRECT_ATTR, None)
-                if direct is not None:
-                    entry.direct[method] = direct.for_head() if method == "HEAD" else direct
 
     def lookup(self, path: str, params: dict[str, Any]) -> Endpoints | None:
         """The endpoints for ``path`` (static first), filling ``params``."""
