@@ -1,58 +1,44 @@
-"""The ``Carboy`` application: the ASGI entry point, and the root module."""
+"""The ``Carboy`` application: the ASGI entry point, and the root module.
+
+Its phases, each in its own place:
+
+- **configuration**: this class (the constructor, settings, middleware,
+  converters, templates, ``url_for``, ``routes_info``);
+- **building**: ``Carboy.build()``, once, on :mod:`carboy._build` (routes
+  compiled into the :mod:`carboy._table`, default headers, the middleware stack);
+- **dispatch**: ``Carboy.__call__`` for the fast path (one method, so a request
+  costs one coroutine frame there), :mod:`carboy._dispatch` past it;
+- **error handling**: :mod:`carboy._error_handling`.
+"""
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
+from carboy._build import RouteCompiler, build_stack, default_headers
+from carboy._dispatch import dispatch_websocket, unmatched_http
+from carboy._error_handling import handle_error
 from carboy._forms import FormLimits
 from carboy._lifespan import serve_lifespan
 from carboy._table import Endpoints, RouteTable
 from carboy.background import Background
-from carboy.concurrency import run_sync
-from carboy.errors import (
-    ErrorEnvelope,
-    ErrorHandler,
-    ExceptionHandlers,
-    debug_response,
-    error_response,
-    response_for_http_exception,
-)
-from carboy.exceptions import ConfigurationError, HTTPException
+from carboy.errors import ErrorEnvelope, ExceptionHandlers
+from carboy.exceptions import ConfigurationError
 from carboy.log import RUN_LOG_LEVEL_ENV, configure_logging
 from carboy.modules import CheckMessage, Module, _caller_root
-from carboy.params import (
-    ParamSource,
-    Plan,
-    Provider,
-    compile_http_endpoint,
-    compile_websocket_endpoint,
-    to_response,
-)
-from carboy.requests import Request
-from carboy.responses import (
-    DEFAULT_HEADERS_KEY,
-    STARTED_KEY,
-    MountGuard,
-    RedirectResponse,
-    Response,
-)
+from carboy.params import Provider
+from carboy.responses import DEFAULT_HEADERS_KEY
 from carboy.routing import (
     Converter,
-    Mount,
     MountInfo,
     PathTree,
     ResolvedRoute,
-    Route,
     RouteInfo,
     default_converters,
-    parse_path,
-    split_docstring,
 )
 from carboy.types import ASGIApp, Receive, Scope, Send
 
@@ -295,7 +281,7 @@ class Carboy(Module):
 
     url_for = url_path_for
 
-    # -- building (once, before serving) -------------------------------------
+    # -- building (once, before serving: see carboy._build) -------------------
     def build(self) -> None:
         """Compile routes, plans and middleware; freeze setup. Runs once, at start-up."""
         if self._built:
@@ -317,23 +303,21 @@ class Carboy(Module):
         )
         self._providers.setdefault(Settings, Provider(Settings, self.settings))
         self._providers.setdefault(Carboy, Provider(Carboy, self))
-        self._mount_static(modules)
+        routes = RouteCompiler(self.converters, self._providers)
+        routes.add_static(self.settings, self, modules)
         for resolved in self.iter_routes():
-            self._add_route(resolved)
-        self._table.finish()
-        self._http_headers = self.security.encode(https=False)
-        self._https_headers = self.security.encode(https=True)
-        server = _server_header(self.settings.server_header)
-        if server is not None:
-            self._http_headers.append(server)
-            self._https_headers.append(server)
-        self._stack = self._build_stack()
-        if self.settings.trusted_proxies:
-            from carboy.middleware import ProxyHeadersMiddleware
-
-            self._proxies = ProxyHeadersMiddleware(
-                self, trusted_proxies=self.settings.trusted_proxies
-            )
+            routes.add(resolved)
+        self._table = routes.finish()
+        self._routes = routes.routes
+        self._infos = routes.infos
+        self._http_headers, self._https_headers = default_headers(
+            self.security, self.settings.server_header
+        )
+        stack = build_stack(self, self.settings, self.user_middleware)
+        self._stack = stack.app
+        self._hosts = stack.hosts
+        self._origins = stack.origins
+        self._proxies = stack.proxies
         self._static = self._table.static
         self._tree = self._table.tree
         self._run_checks(modules)
@@ -355,83 +339,6 @@ class Carboy(Module):
                     module.setup(self)
                 done.append(module)
 
-    def _mount_static(self, modules: list[Module]) -> None:
-        from carboy.staticfiles import StaticFiles
-
-        directories = [m.static_dir for m in modules if m.static_dir and m.static_dir.is_dir()]
-        url = self.settings.static_url.rstrip("/") or "/static"
-        if any(isinstance(r, Mount) and r.path == url for r in self.routes):
-            return
-        static = StaticFiles(
-            directory=[str(d) for d in directories],
-            packages=[("carboy", "static")],
-            check_dir=False,
-        )
-        self._table.add_mount(url, static, "carboy static files")
-        self._infos.append(MountInfo(url, "static", static, ""))
-        self._table.add_name(
-            "static", parse_path(url + "/{path:path}", self.converters), "carboy static files"
-        )
-
-    def _add_route(self, resolved: ResolvedRoute) -> None:
-        route = resolved.route
-        if isinstance(route, Mount):
-            app: ASGIApp = MountGuard(route.app)
-            for mw in reversed(resolved.middleware):
-                app = mw.wrap(app)
-            self._table.add_mount(resolved.path, app, route.source)
-            if resolved.name:
-                self._table.add_name(
-                    resolved.name,
-                    parse_path(resolved.path + "/{path:path}", self.converters),
-                    route.source,
-                )
-            self._routes.append(resolved)
-            self._infos.append(MountInfo(resolved.path, resolved.name, route.app, route.source))
-            return
-        template = parse_path(resolved.path, self.converters)
-        kind = "WEBSOCKET" if route.websocket else "/".join(sorted(route.methods))
-        handler = getattr(route.endpoint, "__qualname__", repr(route.endpoint))
-        where = f"{kind} {resolved.path} ({handler} at {route.source})"
-        path_params = template.converters()
-        if route.websocket:
-            compiled = compile_websocket_endpoint(
-                route.endpoint,
-                path_params=path_params,
-                providers=self._providers,
-                dependencies=resolved.dependencies,
-                where=where,
-            )
-        else:
-            compiled = compile_http_endpoint(
-                route.endpoint,
-                path_params=path_params,
-                providers=self._providers,
-                dependencies=resolved.dependencies,
-                media_type=route.media_type,
-                status_code=route.status_code,
-                where=where,
-                response_model=route.response_model,
-                exclude_none=bool(route.extra.get("exclude_none", False)),
-            )
-        endpoint = compiled.endpoint
-        # The route's own middleware is innermost, inside its routers' middleware.
-        wrappers = [*resolved.middleware, *route.extra.get("middleware", ())]
-        for mw in reversed(wrappers):
-            endpoint = mw.wrap(endpoint)
-        self._table.add(
-            template,
-            endpoint,
-            methods=route.methods,
-            websocket=route.websocket,
-            name=resolved.name,
-            source=route.source,
-            # Route middleware must run: such a handler is never called directly.
-            direct=None if wrappers else compiled.direct,
-        )
-        self._routes.append(resolved)
-        self._infos.append(_route_info(resolved, route, compiled.plan))
-
     def _make_templates(self) -> Templates:
         from carboy.templating import Templates
 
@@ -447,44 +354,6 @@ class Carboy(Module):
                 templates.context_processor(processor)
         return templates
 
-    def _build_stack(self) -> ASGIApp | None:
-        """The middleware stack around the app, or None when there is none.
-
-        In production the Host header is checked first. With no other
-        middleware, the dispatcher does that check itself (``self._hosts``):
-        the production default then costs no extra layer per request.
-        """
-        app: ASGIApp = self
-        for mw in reversed(self.user_middleware):
-            app = mw.wrap(app)
-        if self.settings.https_redirect:
-            from carboy.middleware import HTTPSRedirectMiddleware
-
-            app = HTTPSRedirectMiddleware(app)
-        hosts = list(self.settings.allowed_hosts)
-        if not self.debug:
-            from carboy.middleware import WebSocketOriginMiddleware
-
-            # The WebSocket Origin check runs in the dispatcher, behind any
-            # middleware (CORS may answer first, but never for a handshake).
-            origins = self.settings.websocket_allowed_origins
-            if origins is None:
-                origins = [host for host in hosts if host != "*"]
-            self._origins = WebSocketOriginMiddleware(self, allowed_origins=origins)
-        if not self.debug and "*" not in hosts:
-            from carboy.middleware import TrustedHostMiddleware
-
-            guard = TrustedHostMiddleware(app, allowed_hosts=hosts)
-            if app is self and not self.settings.access_log:
-                self._hosts = guard
-                return None
-            app = guard
-        if self.settings.access_log:
-            from carboy.middleware import AccessLogMiddleware
-
-            app = AccessLogMiddleware(app)  # outermost: refusals are logged too
-        return None if app is self else app
-
     def _run_checks(self, modules: list[Module]) -> None:
         errors = [m for m in self.run_checks(modules) if m.is_error and not m.deploy]
         if errors:
@@ -499,7 +368,7 @@ class Carboy(Module):
                 found.extend(check(self))
         return found
 
-    # -- serving ----------------------------------------------------------
+    # -- dispatch (past the fast path: carboy._dispatch) -----------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Without middleware this method *is* the dispatcher (one coroutine
         # frame per request); with middleware, the stack runs first and calls
@@ -554,7 +423,7 @@ class Carboy(Module):
                         await self._handle_error(scope, receive, send, exc)
                     return
             try:
-                await self._unmatched_http(scope, receive, send, entry)
+                await unmatched_http(self._table, scope, receive, send, entry, debug=self.debug)
             except Exception as exc:
                 await self._handle_error(scope, receive, send, exc)
         elif kind == "websocket":
@@ -566,7 +435,7 @@ class Carboy(Module):
             if origins is not None and not origins.allows(scope):
                 await origins.reject(scope, receive, send)
                 return
-            await self._dispatch_websocket(scope, receive, send)
+            await dispatch_websocket(self._table, scope, receive, send)
         elif kind == "lifespan":
             await serve_lifespan(self, receive, send)
         else:
@@ -605,174 +474,15 @@ class Carboy(Module):
             scope[DEFAULT_HEADERS_KEY] = self._default_headers(scope)
         await self._stack(scope, receive, send)
 
-    async def _dispatch_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = _route_path(scope)
-        params: dict[str, Any] = {}
-        entry = self._table.lookup(path, params)
-        scope["path_params"] = params
-        if entry is not None and entry.websocket is not None:
-            await entry.websocket(scope, receive, send)
-            return
-        await self._unmatched_websocket(scope, receive, send, entry)
-
-    async def _unmatched_http(self, scope: Scope, receive: Receive, send: Send, entry: Any) -> None:
-        method = scope["method"]
-        path = _route_path(scope)
-        if entry is None and path != scope["path"]:
-            # Behind a server's root_path (uvicorn --root-path), or mounted in another
-            # app, "path" starts with "root_path": routes match what follows it.
-            params: dict[str, Any] = {}
-            entry = self._table.lookup(path, params)
-            scope["path_params"] = params
-            endpoint = entry.methods.get(method) if entry is not None else None
-            if endpoint is not None:
-                await endpoint(scope, receive, send)
-                return
-        if entry is not None:
-            # The best match lacks this method; a lesser one may have it
-            # (static GET /users/me, dynamic DELETE /users/{name}).
-            allowed: set[str] = set()
-            for other, other_params in self._table.lookup_all(path):
-                endpoint = other.methods.get(method)
-                if endpoint is not None:
-                    scope["path_params"] = other_params
-                    await endpoint(scope, receive, send)
-                    return
-                allowed.update(other.methods)
-            if allowed:
-                allow = ", ".join(sorted(allowed | {"OPTIONS"}))
-                if method == "OPTIONS":
-                    await Response(None, 204, {"allow": allow})(scope, receive, send)
-                    return
-                raise HTTPException(405, f"Method {method} not allowed", {"allow": allow})
-        mount = self._table.find_mount(path)
-        if mount is not None:
-            await self._call_mount(mount, scope, receive, send)
-            return
-        alternative = path[:-1] if path.endswith("/") and path != "/" else path + "/"
-        found = None if alternative.startswith("//") else self._table.lookup(alternative, {})
-        if found is not None and found.methods:
-            location = quote(scope.get("root_path", "") + alternative)
-            if scope.get("query_string"):
-                location += "?" + scope["query_string"].decode("latin-1")
-            await RedirectResponse(location, 308)(scope, receive, send)
-            return
-        raise HTTPException(404, f"No route matches {path!r}" if self.debug else "Not Found")
-
-    async def _unmatched_websocket(
-        self, scope: Scope, receive: Receive, send: Send, entry: Any
-    ) -> None:
-        path = _route_path(scope)
-        if entry is not None:
-            for other, params in self._table.lookup_all(path):
-                if other.websocket is not None:
-                    scope["path_params"] = params
-                    await other.websocket(scope, receive, send)
-                    return
-        mount = self._table.find_mount(path)
-        if mount is not None:
-            await self._call_mount(mount, scope, receive, send)
-            return
-        await send({"type": "websocket.close", "code": 1008, "reason": "No such route"})
-
-    async def _call_mount(
-        self, mount: tuple[str, ASGIApp], scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        prefix, app = mount
-        scope["root_path"] = scope.get("root_path", "") + prefix
-        await app(scope, receive, send)
-
+    # -- error handling (carboy._error_handling) -------------------------------
     async def _handle_error(
         self, scope: Scope, receive: Receive, send: Send, exc: Exception
     ) -> None:
-        if scope.get(STARTED_KEY):
-            logger.error("Error after the response started on %s", scope.get("path"), exc_info=exc)
-            raise exc
-        response: Response | None = None
-        handler = self._handlers.find(exc)
-        if handler is not None:
-            try:
-                response = await _call_handler(handler, Request(scope, receive), exc)
-            except Exception as inner:
-                logger.error("Error handler %r failed", handler, exc_info=inner)
-                exc = inner
-        if response is None:
-            if isinstance(exc, HTTPException):
-                response = response_for_http_exception(scope, exc)
-            else:
-                logger.error(
-                    "Unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc
-                )
-                response = debug_response(scope, exc) if self.debug else error_response(scope, 500)
-        await response(scope, receive, send)
+        await handle_error(self._handlers, scope, receive, send, exc, debug=self.debug)
 
     def __repr__(self) -> str:
         return f"<Carboy {self.app_name!r} debug={self.debug}>"
 
 
-async def _call_handler(handler: ErrorHandler, request: Request, exc: BaseException) -> Response:
-    """Run a user error handler (sync or async) and turn its result into a Response."""
-    if inspect.iscoroutinefunction(handler):
-        result = await handler(request, exc)
-    else:
-        result = await run_sync(handler, request, exc)
-        if inspect.isawaitable(result):
-            result = await result
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
-    return to_response(result, status_code=status)
-
-
 #: The path parameters of every static route (never handed out: see ``_fill_scope``).
 _NO_PARAMS: dict[str, Any] = {}
-
-
-def _route_info(resolved: ResolvedRoute, route: Route, plan: Plan) -> RouteInfo:
-    summary, description = split_docstring(route.endpoint)
-    params = plan.request_params()
-    whole = [p for p in params if p.source is ParamSource.BODY and not p.embed]
-    status = route.status_code
-    if status is None:
-        status = 204 if plan.return_type is type(None) else 200
-    return RouteInfo(
-        methods=tuple(sorted(route.methods)),
-        path=resolved.path,
-        name=resolved.name or route.name,
-        handler=route.endpoint,
-        summary=route.extra.get("summary", summary),
-        description=route.extra.get("description", description),
-        tags=resolved.tags,
-        status_code=status,
-        params=tuple(params),
-        body_type=whole[0].type if whole else None,
-        return_type=plan.return_type,
-        response_model=route.response_model,
-        responses=dict(route.extra.get("responses", {})),
-        extra=dict(route.extra),
-        websocket=route.websocket,
-        source=route.source,
-    )
-
-
-def _server_header(value: str | None) -> tuple[bytes, bytes] | None:
-    """The pre-encoded ``Server`` header of ``settings.server_header``, if one is set."""
-    if not value:
-        return None
-    if "\r" in value or "\n" in value or not value.isprintable():
-        raise ConfigurationError(
-            f"server_header {value!r} is not a valid header value (no control characters)"
-        )
-    try:
-        return (b"server", value.encode("latin-1"))
-    except UnicodeEncodeError:
-        raise ConfigurationError(
-            f"server_header {value!r} must be Latin-1 text (HTTP header values are bytes)"
-        ) from None
-
-
-def _route_path(scope: Scope) -> str:
-    """``scope["path"]`` without ``root_path`` in front (ASGI servers put it there)."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
-        return path[len(root) :] or "/"
-    return path
