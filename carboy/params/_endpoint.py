@@ -7,8 +7,9 @@ from typing import Any, NamedTuple
 
 from carboy.concurrency import run_sync
 from carboy.exceptions import ConfigurationError, RequestValidationError
+from carboy.params._context import Context
 from carboy.params._markers import Depends
-from carboy.params._plan import Context, Plan, Provider, compile_plan, unwind
+from carboy.params._plan import Plan, Provider, compile_plan, unwind
 from carboy.params._respond import Encoder, make_responder, make_shaper
 from carboy.requests import Request
 from carboy.responses import Response

@@ -8,27 +8,21 @@ string never parses it.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import typing
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, get_args, get_origin
 
 from carboy.concurrency import run_sync
-from carboy.datastructures import FormData, UploadFile
-from carboy.exceptions import ConfigurationError, FieldError, HTTPException
+from carboy.datastructures import UploadFile
+from carboy.exceptions import ConfigurationError
+from carboy.params._context import BodyExtractor, Context, Extractor
 from carboy.params._info import ParamInfo, ParamSource
-from carboy.params._markers import MISSING, Body, Depends, Param
-from carboy.params._validation import (
-    Validator,
-    is_model,
-    is_sequence,
-    make_validator,
-    strip_optional,
-)
+from carboy.params._markers import MISSING, Depends, Param
+from carboy.params._sources import SOURCES, Source, Wanted
+from carboy.params._validation import is_model, is_sequence, make_validator, strip_optional
 from carboy.requests import Request
-from carboy.types import Receive, Scope, Send
 
 # Kinds of callables, decided once.
 _ASYNC, _SYNC, _ASYNC_GEN, _GEN = "async", "sync", "async_gen", "gen"
@@ -43,47 +37,6 @@ class Provider:
     factory: Callable[..., Any] | None = None
 
 
-class Context:
-    """What one request's plan works with: the connection and its lazily built objects."""
-
-    __slots__ = (
-        "_connection",
-        "cache",
-        "errors",
-        "exits",
-        "make_connection",
-        "receive",
-        "scope",
-        "send",
-    )
-
-    def __init__(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        make_connection: Callable[[Scope, Receive, Send], Any] = Request,
-    ) -> None:
-        self.scope = scope
-        self.receive = receive
-        self.send = send
-        self.make_connection = make_connection
-        self._connection: Any = None
-        self.cache: dict[Any, Any] = {}
-        self.errors: list[FieldError] = []
-        self.exits: list[Any] = []
-
-    @property
-    def connection(self) -> Any:
-        """The ``Request`` (or ``WebSocket``), built on first use."""
-        if self._connection is None:
-            self._connection = self.make_connection(self.scope, self.receive, self.send)
-        return self._connection
-
-
-Extractor = Callable[[Context], Any]
-
-
 @dataclass(slots=True)
 class Plan:
     """The compiled calling plan of one handler or dependency."""
@@ -94,7 +47,7 @@ class Plan:
     #: (parameter name, extractor) for values available without I/O.
     simple: list[tuple[str, Extractor]] = field(default_factory=list)
     #: (parameter name, extractor) for body/form values (awaited).
-    body: list[tuple[str, Callable[[Context], Awaitable[Any]]]] = field(default_factory=list)
+    body: list[tuple[str, BodyExtractor]] = field(default_factory=list)
     #: (parameter name, plan) for dependencies, in signature order.
     dependencies: list[tuple[str, Plan]] = field(default_factory=list)
     #: Extra dependencies whose values are discarded (route/router ``dependencies=``).
@@ -247,10 +200,6 @@ def _hints(func: Callable[..., Any], where: str) -> dict[str, Any]:
         ) from exc
 
 
-def _error(loc: list[str | int], msg: str, kind: str) -> FieldError:
-    return FieldError(loc, msg, kind)
-
-
 def compile_plan(
     func: Callable[..., Any],
     *,
@@ -299,10 +248,15 @@ def compile_plan(
             )
         )
 
-    body_specs: list[tuple[str, str, Any, Any, Validator | None, bool]] = []
-    #: Whether each JSON body parameter insists on a JSON Content-Type (see ``Body``).
-    strict_json: list[bool] = []
-    for pname, param in signature.parameters.items():
+    #: The parameters each request source fills, in signature order.
+    wanted: dict[Source, list[Wanted]] = {}
+    #: Their full annotations (``Annotated`` metadata kept), for ``ParamInfo``.
+    types: dict[str, Any] = {}
+    #: (position in the signature, name, extractor): extractors without I/O.
+    simple: list[tuple[int, str, Extractor]] = []
+    positions: dict[str, int] = {}
+    for position, (pname, param) in enumerate(signature.parameters.items()):
+        positions[pname] = position
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         annotation = hints.get(pname, Any)
@@ -353,7 +307,7 @@ def compile_plan(
             and issubclass(base, connection_type | Request)
             and marker is None
         ):
-            plan.simple.append((pname, _connection))
+            simple.append((position, pname, _connection))
             plan.params[pname] = describe("connection", pname)
             continue
         # 3. App-level providers, by type.
@@ -371,77 +325,88 @@ def compile_plan(
                     )
                 )
             else:
-                plan.simple.append((pname, _constant(provider.value)))
+                simple.append((position, pname, _constant(provider.value)))
             plan.params[pname] = describe("provider", pname)
             continue
-        # 4. Values from the request.
-        if marker is not None:
-            source = marker.source
-        elif pname in path_params:
-            source = "path"
-        elif isinstance(base, type) and issubclass(base, UploadFile):
-            source = "file"
-        elif is_model(annotation):
-            source = "body"
-        else:
-            source = "query"
+        # 4. Values from the request: each source compiles its parameters below.
+        kind = _request_source(pname, marker, base, annotation, path_params)
+        source = SOURCES[kind]
         constraints = marker.constraints if isinstance(marker, Param) else {}
-        alias = marker.alias if isinstance(marker, Param) else None
         try:
-            validator = None if source == "file" else make_validator(full_type, constraints)
+            validator = (
+                None if kind in source.unvalidated else make_validator(full_type, constraints)
+            )
         except Exception as exc:
             raise ConfigurationError(
                 f"{here}: cannot inject type {annotation!r}: it is not a path, query, header "
                 "or body type and no provider is registered for it (a battery provides its "
                 "types once installed, e.g. app.install(Database(...)))"
             ) from exc
-        multi = is_sequence(annotation)
-
-        if source == "path":
-            if pname not in path_params:
-                raise ConfigurationError(f"{here}: the route path has no {{{pname}}}")
-            conv_type = getattr(path_params[pname], "python_type", str)
-            raw = base is conv_type and not constraints and not rest
-            plan.simple.append((pname, _path_extractor(pname, None if raw else validator)))
-            plan.params[pname] = describe("path", pname)
-            if raw:
-                plan.raw_path.add(pname)
-        elif source in ("query", "header", "cookie"):
-            if source == "header":
-                convert = getattr(marker, "convert_underscores", True)
-                key = (alias or (pname.replace("_", "-") if convert else pname)).lower()
-            else:
-                key = alias or pname
-            plan.simple.append((pname, _scalar_extractor(source, key, default, validator, multi)))
-            plan.params[pname] = describe(source, key)
-        elif source in ("body", "form", "file"):
-            key = alias or pname
-            embed = isinstance(marker, Body) and marker.embed
-            if source == "body":
-                strict_json.append(not isinstance(marker, Body) or marker.strict_content_type)
-            body_specs.append(
-                (pname, source if not embed else "body-embed", key, default, validator, multi)
+        wanted.setdefault(source, []).append(
+            Wanted(
+                name=pname,
+                source=kind,
+                base=base,
+                metadata=tuple(rest),
+                default=default,
+                marker=marker if isinstance(marker, Param) else None,
+                validator=validator,
+                multi=is_sequence(annotation),
+                where=here,
             )
-            plan.params[pname] = describe(source, key, embed)
-        else:  # pragma: no cover - markers define sources above
-            raise ConfigurationError(f"{here}: unknown source {source!r}")
+        )
+        # Its ParamInfo once compiled (embed and wire name are the source's); the
+        # placeholder keeps plan.params in signature order.
+        plan.params[pname] = describe(kind.value, pname)
+        types[pname] = full_type
 
-    json_specs = [s for s in body_specs if s[1] in ("body", "body-embed")]
-    # Relaxed only when every body parameter asks for it: one strict model keeps it strict.
-    strict = not strict_json or any(strict_json)
-    if len(json_specs) == 1 and json_specs[0][1] == "body":
-        name, _, key, default, validator, _ = json_specs[0]
-        plan.body.append((name, _whole_body_extractor(default, validator, strict)))
-    else:
-        for name, _, key, default, validator, _ in json_specs:
-            plan.body.append((name, _body_key_extractor(key, default, validator, strict)))
-            info = plan.params[name]
-            if not info.embed:
-                plan.params[name] = dataclasses.replace(info, embed=True)
-    for name, source, key, default, validator, multi in body_specs:
-        if source in ("form", "file"):
-            plan.body.append((name, _form_extractor(source, key, default, validator, multi)))
+    for source in dict.fromkeys(SOURCES.values()):  # registry order, each source once
+        group = wanted.get(source)
+        if not group:
+            continue
+        for want, fetch in zip(group, source.compile(group, path_params), strict=True):
+            name = want.name
+            plan.params[name] = _describe(
+                name,
+                want.source.value,
+                fetch.wire_name,
+                types[name],
+                want.default,
+                want.marker,
+                fetch.embed,
+            )
+            if fetch.raw:
+                plan.raw_path.add(name)
+            if source.reads_body:
+                plan.body.append((name, fetch.extract))
+            else:
+                simple.append((positions[name], name, fetch.extract))
+    # Extractors without I/O run in signature order (so do their errors).
+    plan.simple.extend((name, extract) for _, name, extract in sorted(simple, key=_first))
     return plan
+
+
+def _first(item: tuple[int, str, Extractor]) -> int:
+    return item[0]
+
+
+def _request_source(
+    name: str,
+    marker: Param | Depends | None,
+    base: Any,
+    annotation: Any,
+    path_params: Mapping[str, Any],
+) -> ParamSource:
+    """Where a parameter's value comes from when no dependency or provider gives it."""
+    if isinstance(marker, Param):
+        return ParamSource(marker.source)
+    if name in path_params:
+        return ParamSource.PATH
+    if isinstance(base, type) and issubclass(base, UploadFile):
+        return ParamSource.FILE
+    if is_model(annotation):
+        return ParamSource.BODY
+    return ParamSource.QUERY
 
 
 def _describe(
@@ -486,167 +451,3 @@ def _constant(value: Any) -> Extractor:
 
 def _connection(ctx: Context) -> Any:
     return ctx.connection
-
-
-def _path_extractor(name: str, validator: Validator | None) -> Extractor:
-    if validator is None:
-        return lambda ctx: ctx.scope["path_params"][name]
-
-    def extract(ctx: Context) -> Any:
-        return validator(ctx.scope["path_params"][name], ["path", name], ctx.errors)
-
-    return extract
-
-
-def _scalar_extractor(
-    source: str, key: str, default: Any, validator: Validator | None, multi: bool
-) -> Extractor:
-    def values(ctx: Context) -> Any:
-        conn = ctx.connection
-        if source == "query":
-            container = conn.query_params
-        elif source == "header":
-            container = conn.headers
-        else:
-            container = conn.cookies
-        if multi:
-            found = (
-                container.getlist(key)
-                if hasattr(container, "getlist")
-                else ([container[key]] if key in container else [])
-            )
-            return found if found else MISSING
-        return container.get(key, MISSING)
-
-    def extract(ctx: Context) -> Any:
-        raw = values(ctx)
-        if raw is MISSING:
-            if default is MISSING:
-                ctx.errors.append(_error([source, key], "Field required", "missing"))
-                return None
-            return default
-        if validator is None:
-            return raw
-        return validator(raw, [source, key], ctx.errors)
-
-    return extract
-
-
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-def is_json_type(ctype: str) -> bool:
-    """``application/json`` or ``application/*+json`` (a media type without parameters)."""
-    return ctype == "application/json" or (
-        ctype.startswith("application/") and ctype.endswith("+json")
-    )
-
-
-async def _read_body_data(ctx: Context, strict: bool) -> Any:
-    """The body as Python data: parsed JSON (or, not ``strict``, a form as a dict);
-    MISSING when empty.
-
-    ``strict``: only a JSON Content-Type is read, anything else is a 415, so a
-    cross-site ``<form>`` or no-cors ``fetch`` (which cannot send one without a
-    CORS preflight) never reaches a JSON handler.
-    """
-    if "carboy.body_data" in ctx.cache:
-        return ctx.cache["carboy.body_data"]
-    request: Request = ctx.connection
-    ctype = request.content_type
-    data: Any
-    if strict:
-        if not is_json_type(ctype) and (ctype or await request.body()):
-            raise HTTPException(
-                415,
-                f"Unsupported Content-Type {ctype or '(none)'!r}: this endpoint takes a "
-                "JSON body; send Content-Type: application/json",
-            )
-        raw = await request.body()
-        data = await request.json() if raw else MISSING
-    elif ctype in _FORM_TYPES:
-        form = await request.form()
-        data = {}
-        for k, v in form.multi_items():
-            if k in data:
-                data[k] = [*data[k], v] if isinstance(data[k], list) else [data[k], v]
-            else:
-                data[k] = v
-    elif ctype in ("", "text/plain") or is_json_type(ctype):
-        raw = await request.body()
-        data = await request.json() if raw else MISSING
-    else:
-        raise HTTPException(
-            415, f"Unsupported Content-Type {ctype!r}: send application/json or a form"
-        )
-    ctx.cache["carboy.body_data"] = data
-    return data
-
-
-def _whole_body_extractor(
-    default: Any, validator: Validator | None, strict: bool
-) -> Callable[[Context], Awaitable[Any]]:
-    async def extract(ctx: Context) -> Any:
-        data = await _read_body_data(ctx, strict)
-        if data is MISSING:
-            if default is MISSING:
-                ctx.errors.append(_error(["body"], "Field required", "missing"))
-                return None
-            return default
-        return validator(data, ["body"], ctx.errors) if validator else data
-
-    return extract
-
-
-def _body_key_extractor(
-    key: str, default: Any, validator: Validator | None, strict: bool
-) -> Callable[[Context], Awaitable[Any]]:
-    async def extract(ctx: Context) -> Any:
-        data = await _read_body_data(ctx, strict)
-        if data is MISSING:
-            data = {}
-        if not isinstance(data, dict):
-            ctx.errors.append(_error(["body"], "Input should be an object", "dict_type"))
-            return None
-        if key not in data:
-            if default is MISSING:
-                ctx.errors.append(_error(["body", key], "Field required", "missing"))
-                return None
-            return default
-        return validator(data[key], ["body", key], ctx.errors) if validator else data[key]
-
-    return extract
-
-
-def _form_extractor(
-    source: str, key: str, default: Any, validator: Validator | None, multi: bool
-) -> Callable[[Context], Awaitable[Any]]:
-    async def extract(ctx: Context) -> Any:
-        request: Request = ctx.connection
-        ctype = request.content_type
-        if ctype not in _FORM_TYPES:
-            raise HTTPException(
-                415,
-                f"Unsupported Content-Type {ctype or '(none)'!r}: this endpoint takes a form; "
-                "send application/x-www-form-urlencoded or multipart/form-data",
-            )
-        form: FormData = await request.form()
-        values = form.getlist(key)
-        if not values:
-            if default is MISSING:
-                ctx.errors.append(_error([source, key], "Field required", "missing"))
-                return None
-            return default
-        if source == "file":
-            files = [v for v in values if isinstance(v, UploadFile)]
-            if len(files) != len(values):
-                ctx.errors.append(_error([source, key], "Expected an uploaded file", "file_type"))
-                return None
-            return files if multi else files[-1]
-        raw = values if multi else values[-1]
-        if isinstance(raw, UploadFile):
-            ctx.errors.append(_error([source, key], "Expected a field, got a file", "str_type"))
-            return None
-        return validator(raw, [source, key], ctx.errors) if validator else raw
-
-    return extract
