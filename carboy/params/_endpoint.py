@@ -167,6 +167,10 @@ class Direct(NamedTuple):
     coroutine frame less than calling the endpoint). The encoders and the
     general path are the route's :class:`Responder`'s. Only an endpoint that no
     route middleware wraps may be bypassed this way: the app decides.
+
+    Example:
+        >>> compiled = compile_http_endpoint(hello, path_params={}, ...)
+        >>> func, takes_params, encode, _, general = compiled.direct
     """
 
     func: Callable[..., Any]
@@ -184,7 +188,13 @@ class Direct(NamedTuple):
 
 
 class CompiledEndpoint(NamedTuple):
-    """A compiled route handler: what the ``compile_*_endpoint`` functions return."""
+    """A compiled route handler: what the ``compile_*_endpoint`` functions return.
+
+    Example:
+        >>> endpoint, plan, direct = compile_http_endpoint(hello, path_params={}, ...)
+        >>> [p.name for p in plan.request_params()]
+        []
+    """
 
     #: The ASGI endpoint that serves the route.
     endpoint: ASGIApp
