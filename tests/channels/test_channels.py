@@ -39,7 +39,13 @@ def _app(tmp_path: Path, channels: Channels) -> Carboy:
         return {"listeners": channels.subscribers(f"room:{room}")}
 
     @app.post("/flood/{room}")
-    def flood(room: str, count: int) -> None:  # a def handler publishes with the sync twin
+    async def flood(room: str, count: int) -> None:
+        # Nothing here suspends: every message is offered before the socket's sender runs.
+        for n in range(count):
+            await channels.apublish(f"room:{room}", {"n": n})
+
+    @app.post("/sync/{room}")
+    def sync_publish(room: str, count: int) -> None:  # a def handler uses the sync twin
         for n in range(count):
             channels.publish(f"room:{room}", {"n": n})
 
@@ -60,7 +66,7 @@ def test_a_websocket_subscriber_receives_what_a_handler_publishes(tmp_path: Path
         assert client.post("/say/a?text=hello").json() == {"listeners": 1}
         assert ws.receive_json() == {"group": "room:a", "data": {"text": "hello"}}
         client.post("/say/b?text=elsewhere")  # another group: not delivered here
-        client.post("/flood/a?count=2")
+        client.post("/sync/a?count=2")
         assert ws.receive_json()["data"] == {"n": 0}
         assert ws.receive_json()["data"] == {"n": 1}
     _wait_until(lambda: channels.subscribers("room:a") == 0)
