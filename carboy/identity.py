@@ -133,33 +133,61 @@ class SessionStore(Protocol):
 
     Session middleware loads a request's data by the key in its cookie, hands
     it out as ``request.session`` (a mutable mapping) and saves it when the
-    response starts. Keys are opaque strings the store makes; data is a plain
-    JSON-able dict.
+    response starts. Keys are opaque strings the store makes (URL-safe
+    characters only, so they fit in a cookie); data is a plain JSON-able dict.
+
+    A *server-side* store keeps the data and hands out a random key: deleting
+    the key ends the session for good. A store that is not server-side (a
+    signed cookie) puts the data in the key itself, so a copy of an old
+    cookie stays readable until it expires; sign-out then relies on the
+    user's session generation instead.
 
     Example:
-        >>> class MemoryStore:
+        >>> import secrets
+        >>> class DictStore:
+        ...     server_side = True
         ...     def __init__(self) -> None:
         ...         self.data: dict[str, dict] = {}
         ...     async def load(self, key: str) -> dict | None:
         ...         return self.data.get(key)
         ...     async def save(self, key: str | None, data: Mapping, max_age: int) -> str:
-        ...         key = key or "k1"
+        ...         if key not in self.data:
+        ...             key = secrets.token_urlsafe(32)
         ...         self.data[key] = dict(data)
         ...         return key
         ...     async def delete(self, key: str) -> None:
         ...         self.data.pop(key, None)
+        ...     async def clear_expired(self) -> int:
+        ...         return 0  # (this one never expires anything)
     """
 
+    @property
+    def server_side(self) -> bool:
+        """True when :meth:`delete` destroys the data (it is not carried by the key)."""
+        ...
+
     async def load(self, key: str) -> dict[str, Any] | None:
-        """The data saved under ``key``, or None when it is unknown or expired."""
+        """The data saved under ``key``, or None when it is unknown, expired or malformed.
+
+        ``key`` comes from a cookie, so from anyone: a key the store never made
+        gives None, never an error.
+        """
         ...
 
     async def save(self, key: str | None, data: Mapping[str, Any], max_age: int) -> str:
-        """Store ``data`` for ``max_age`` seconds under ``key`` (a new key if None); the key."""
+        """Store ``data`` for ``max_age`` seconds and return its key.
+
+        With ``key`` None, or a key the store no longer holds, the data goes
+        under a new key; it never revives a deleted key.
+        """
         ...
 
     async def delete(self, key: str) -> None:
-        """Forget the data under ``key`` (logout, key rotation)."""
+        """Forget the data under ``key`` (logout, key rotation); unknown keys are ignored."""
+        ...
+
+    async def clear_expired(self) -> int:
+        """Remove expired sessions that the store does not expire by itself; how many."""
         ...
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
+import secrets
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 from urllib.parse import urlsplit, urlunsplit
 
@@ -70,6 +72,12 @@ class Settings(BaseSettings):
         default=None,
         description="Key that signs sessions, CSRF tokens and other signed values. "
         f"Required in production, at least {MIN_SECRET_KEY_LENGTH} characters.",
+    )
+    secret_key_fallbacks: list[SecretStr] = Field(
+        default=[],
+        description="Former secret keys, newest first: values signed with them still verify, "
+        "while only secret_key signs. Move the old key here when you rotate it, and drop it "
+        "once what it signed has expired. From the environment as a JSON list.",
     )
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default=["localhost", "127.0.0.1", "[::1]"],
@@ -266,11 +274,32 @@ class Settings(BaseSettings):
             raise ConfigurationError(f"No secret key is set. {_HOW_TO_SET_KEY}")
         return self.secret_key.get_secret_value()
 
+    def signing_keys(self) -> list[str]:
+        """The keys that verify signatures, oldest first: the fallbacks, then the secret key.
+
+        The last one signs (the order itsdangerous expects). In debug mode
+        without a secret key, a random key made once per process signs (with a
+        warning on the ``carboy`` logger): what it signed, sessions included,
+        ends when the process restarts. Outside debug mode, raises like
+        :meth:`require_secret_key` when no secret key is set.
+
+        Example:
+            >>> Settings(secret_key="new", secret_key_fallbacks=["old"]).signing_keys()
+            ['old', 'new']
+        """
+        if self.debug and (self.secret_key is None or not self.secret_key.get_secret_value()):
+            current = _development_key()
+        else:
+            current = self.require_secret_key()
+        fallbacks = [key.get_secret_value() for key in reversed(self.secret_key_fallbacks)]
+        return [key for key in fallbacks if key] + [current]
+
     def validate_for_startup(self) -> None:
         """Refuse settings that are unsafe to serve with; the app calls this at start-up.
 
         In production (``debug`` off) a secret key is required and must be at
-        least ``MIN_SECRET_KEY_LENGTH`` characters. Debug mode accepts anything.
+        least ``MIN_SECRET_KEY_LENGTH`` characters, and so must every key in
+        ``secret_key_fallbacks``. Debug mode accepts anything.
 
         Example:
             >>> Settings(debug=True).validate_for_startup()  # fine in development
@@ -291,6 +320,15 @@ class Settings(BaseSettings):
                 "(a short key can be guessed). "
                 f"Generate a new one with:\n    {_GENERATE_KEY}"
             )
+        for index, fallback in enumerate(self.secret_key_fallbacks):
+            length = len(fallback.get_secret_value())
+            if length < MIN_SECRET_KEY_LENGTH:
+                raise ConfigurationError(
+                    f"carboy refuses to start in production with secret_key_fallbacks[{index}] "
+                    f"of {length} characters: a fallback key still verifies signatures, so it "
+                    f"must be at least {MIN_SECRET_KEY_LENGTH} characters long too. Drop it "
+                    "from CARBOY_SECRET_KEY_FALLBACKS if it is no longer needed."
+                )
 
     def deploy_warnings(self) -> list[tuple[str, str]]:
         """Deployment problems as ``(check_id, message)`` pairs, for ``carboy check --deploy``.
@@ -391,6 +429,22 @@ class Settings(BaseSettings):
             if name == "database_url" and isinstance(value, str):
                 value = _hide_url_password(value)
             yield name, value
+
+
+# One per process, so every signer of a debug app without a key agrees on it.
+_dev_key: list[str] = []
+
+
+def _development_key() -> str:
+    """The random signing key of a debug-mode process that has no secret key (made once)."""
+    if not _dev_key:
+        _dev_key.append(secrets.token_urlsafe(50))
+        logging.getLogger("carboy").warning(
+            "No secret key is set: signing with a random key made for this process (debug "
+            "mode only). Sessions and other signed values end when it restarts. %s",
+            _HOW_TO_SET_KEY,
+        )
+    return _dev_key[0]
 
 
 def _hide_url_password(url: str) -> str:

@@ -11,6 +11,7 @@ import pytest
 PACKAGES = [
     "carboy",
     "carboy.auth",
+    "carboy.auth.sessions",
     "carboy.cli",
     "carboy.db",
     "carboy.mail",

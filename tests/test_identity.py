@@ -42,6 +42,8 @@ class HeaderAuth:
 
 
 class MemoryStore:
+    server_side = True
+
     def __init__(self) -> None:
         self.data: dict[str, dict[str, Any]] = {"k1": {"visits": 1}}
 
@@ -55,6 +57,9 @@ class MemoryStore:
 
     async def delete(self, key: str) -> None:
         self.data.pop(key, None)
+
+    async def clear_expired(self) -> int:
+        return 0
 
 
 class StoreSessions:

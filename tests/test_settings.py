@@ -36,6 +36,7 @@ def test_defaults() -> None:
     s = Settings()
     assert s.debug is False
     assert s.secret_key is None
+    assert s.secret_key_fallbacks == []
     assert s.allowed_hosts == ["localhost", "127.0.0.1", "[::1]"]
     assert s.max_body_size == 10 * 1024 * 1024
     assert (s.templates_dir, s.static_dir, s.static_url) == ("templates", "static", "/static")
@@ -457,6 +458,54 @@ def test_field_secret_key() -> None:
     Settings(secret_key=GOOD_KEY).validate_for_startup()
 
 
+def test_field_secret_key_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from carboy.auth import BadSignature, Signer
+
+    old_key = "old-" + GOOD_KEY
+    token = Signer.from_settings(Settings(secret_key=old_key), salt="test").dumps({"n": 1})
+    rotated = Settings(secret_key=GOOD_KEY)
+    with pytest.raises(BadSignature):
+        Signer.from_settings(rotated, salt="test").loads(token)
+    monkeypatch.setenv("CARBOY_SECRET_KEY_FALLBACKS", f'["{old_key}"]')
+    rotated = Settings(secret_key=GOOD_KEY)
+    assert Signer.from_settings(rotated, salt="test").loads(token) == {"n": 1}
+    assert rotated.signing_keys() == [old_key, GOOD_KEY]
+    assert old_key not in repr(rotated)
+    # Only the current key signs: the old one alone cannot read what is signed now.
+    fresh = Signer.from_settings(rotated, salt="test").dumps({"n": 2})
+    with pytest.raises(BadSignature):
+        Signer.from_settings(Settings(secret_key=old_key), salt="test").loads(fresh)
+    # Newest first: the order of several fallbacks is kept, oldest verified too.
+    many = Settings(secret_key=GOOD_KEY, secret_key_fallbacks=["b" * 40, "a" * 40])
+    assert many.signing_keys() == ["a" * 40, "b" * 40, GOOD_KEY]
+
+
+def test_debug_without_a_key_signs_with_one_random_key_per_process(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from carboy import settings as settings_module
+
+    settings_module._dev_key.clear()
+    first = Settings(debug=True).signing_keys()
+    again = Settings(debug=True, secret_key_fallbacks=["old"]).signing_keys()
+    assert len(first) == 1 and len(first[0]) >= 50
+    assert again == ["old", first[0]]  # the same key, for every signer of the process
+    (record,) = [r for r in caplog.records if r.name == "carboy"]
+    assert "signing with a random key made for this process" in record.getMessage()
+    assert "CARBOY_SECRET_KEY" in record.getMessage()
+    with pytest.raises(ConfigurationError, match="No secret key is set"):
+        Settings(debug=False).signing_keys()
+    assert Settings(debug=True, secret_key=GOOD_KEY).signing_keys() == [GOOD_KEY]
+
+
+def test_short_fallback_keys_refuse_production() -> None:
+    with pytest.raises(ConfigurationError, match=r"secret_key_fallbacks\[1\] of 5 characters"):
+        Settings(
+            secret_key=GOOD_KEY, secret_key_fallbacks=[GOOD_KEY, "short"]
+        ).validate_for_startup()
+    Settings(debug=True, secret_key="x", secret_key_fallbacks=["short"]).validate_for_startup()
+
+
 def test_field_allowed_hosts() -> None:
     assert _client("http://other.com").get("/").status_code == 400
     assert _client("http://other.com", allowed_hosts=["other.com"]).get("/").status_code == 200
@@ -598,6 +647,7 @@ def test_field_access_log(caplog: pytest.LogCaptureFixture) -> None:
 FIELD_TESTS: dict[str, Any] = {
     "debug": test_field_debug,
     "secret_key": test_field_secret_key,
+    "secret_key_fallbacks": test_field_secret_key_fallbacks,
     "allowed_hosts": test_field_allowed_hosts,
     "trusted_proxies": test_field_trusted_proxies,
     "max_body_size": test_field_max_body_size,

@@ -7,7 +7,11 @@ Example:
     >>> app.install(Auth())
 """
 
+from carboy.auth._authentication import AuthenticationMiddleware as AuthenticationMiddleware
+from carboy.auth._authentication import SessionBackend as SessionBackend
 from carboy.auth._has_perm import ObjectPermissionHook as ObjectPermissionHook
+from carboy.auth._login import login as login
+from carboy.auth._login import logout as logout
 from carboy.auth._module import Auth as Auth
 from carboy.auth._protocols import AuthBackend as AuthBackend
 from carboy.auth._protocols import AuthUser as AuthUser
@@ -36,6 +40,20 @@ from carboy.auth.permissions import aupdate_permissions as aupdate_permissions
 from carboy.auth.permissions import get_permission as get_permission
 from carboy.auth.permissions import load_permissions as load_permissions
 from carboy.auth.permissions import update_permissions as update_permissions
+from carboy.auth.sessions import CookieStore as CookieStore
+from carboy.auth.sessions import DatabaseStore as DatabaseStore
+from carboy.auth.sessions import Flash as Flash
+from carboy.auth.sessions import MemoryStore as MemoryStore
+from carboy.auth.sessions import RedisStore as RedisStore
+from carboy.auth.sessions import Session as Session
+from carboy.auth.sessions import SessionConfig as SessionConfig
+from carboy.auth.sessions import SessionMiddleware as SessionMiddleware
+from carboy.auth.sessions import SessionTooLarge as SessionTooLarge
+from carboy.auth.sessions import flash as flash
+from carboy.auth.sessions import get_flashed as get_flashed
+from carboy.auth.signing import BadSignature as BadSignature
+from carboy.auth.signing import SignatureExpired as SignatureExpired
+from carboy.auth.signing import Signer as Signer
 from carboy.auth.users import MemoryUser as MemoryUser
 from carboy.auth.users import MemoryUserStore as MemoryUserStore
 from carboy.auth.users import SQLUserStore as SQLUserStore
@@ -45,9 +63,15 @@ __all__ = [
     "Auth",
     "AuthBackend",
     "AuthUser",
+    "AuthenticationMiddleware",
+    "BadSignature",
     "CommonPassword",
+    "CookieStore",
+    "DatabaseStore",
+    "Flash",
     "Group",
     "Guard",
+    "MemoryStore",
     "MemoryUser",
     "MemoryUserStore",
     "MinimumLength",
@@ -57,7 +81,15 @@ __all__ = [
     "PasswordInvalid",
     "PasswordValidator",
     "Permission",
+    "RedisStore",
     "SQLUserStore",
+    "Session",
+    "SessionBackend",
+    "SessionConfig",
+    "SessionMiddleware",
+    "SessionTooLarge",
+    "SignatureExpired",
+    "Signer",
     "User",
     "UserAttributeSimilarity",
     "UserExists",
@@ -67,9 +99,13 @@ __all__ = [
     "aload_permissions",
     "aupdate_permissions",
     "default_validators",
+    "flash",
+    "get_flashed",
     "get_permission",
     "load_permissions",
+    "login",
     "login_required",
+    "logout",
     "permission_required",
     "safe_next",
     "staff_required",

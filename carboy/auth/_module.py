@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from carboy.auth._authentication import AuthenticationMiddleware, SessionBackend
 from carboy.auth.guards import check_guard_order
+from carboy.auth.sessions import (
+    CookieStore,
+    RedisStore,
+    SessionConfig,
+    SessionMiddleware,
+    get_flashed,
+)
 from carboy.exceptions import ConfigurationError
 from carboy.modules import Module
 from carboy.requests import Request
@@ -14,9 +23,10 @@ from carboy.requests import Request
 if TYPE_CHECKING:
     from carboy.app import Carboy
     from carboy.auth._has_perm import ObjectPermissionHook
-    from carboy.auth._protocols import UserStore
+    from carboy.auth._protocols import AuthBackend, UserStore
     from carboy.auth.models import UserMixin
     from carboy.auth.passwords import PasswordHasher, PasswordValidator
+    from carboy.identity import SessionStore
 
 
 class Auth(Module):
@@ -26,6 +36,9 @@ class Auth(Module):
         prefix: Where its pages live (``/auth/login``, ``/auth/logout``...).
         users: Where users live; defaults to the SQL store over the app's
             :class:`~carboy.db.Database` and the :class:`~carboy.auth.User` model.
+        sessions: The session store, lifetimes and cookie
+            (:class:`~carboy.auth.SessionConfig`); by default signed cookies,
+            two weeks at most, three days idle.
         user_model: Your own user model (built on
             :class:`~carboy.auth.UserMixin`) for the default SQL store.
         password_hasher: Hashes passwords (argon2id, see
@@ -51,6 +64,7 @@ class Auth(Module):
         prefix: str = "/auth",
         users: UserStore | None = None,
         # -- sessions (helper: sessions) --
+        sessions: SessionConfig | None = None,
         # -- passwords and users (helper: users) --
         user_model: type[UserMixin] | None = None,
         password_hasher: PasswordHasher | None = None,
@@ -63,6 +77,13 @@ class Auth(Module):
         super().__init__("auth", prefix=prefix, templates="templates", root=Path(__file__).parent)
         self._users = users
         # -- sessions --
+        self.session_config = sessions if sessions is not None else SessionConfig()
+        self._session_store: SessionStore | None = self.session_config.store
+        self._session_backend = SessionBackend()
+        #: How requests prove who they are, asked in order: the session first;
+        #: token backends are appended after it.
+        self.backends: list[AuthBackend] = [self._session_backend]
+        self.context_processor(_flash_context)
         # -- users --
         from carboy.auth.passwords import PasswordHasher, default_validators
 
@@ -78,6 +99,42 @@ class Auth(Module):
         # -- pages --
         self.context_processor(_user_context)
         self.check(check_guard_order)
+
+    # -- sessions --
+    @property
+    def session_store(self) -> SessionStore:
+        """The store sessions live in (set when the app builds, unless given).
+
+        Raises:
+            ConfigurationError: The app is not built yet and no store was given.
+        """
+        if self._session_store is None:
+            raise ConfigurationError(
+                "Auth.session_store is made from the app's settings when the app builds; "
+                "build the app first, or give Auth(sessions=SessionConfig(store=...))"
+            )
+        return self._session_store
+
+    def _setup_sessions(self, app: Carboy) -> None:
+        from carboy.db import Database
+
+        try:
+            database = app.get_module(Database)
+        except ConfigurationError:
+            database = None
+        if database is not None:
+            # The auth history creates auth_session whichever store is used, so its
+            # model is always known: the project's own migrations leave the table alone.
+            from carboy.auth.sessions import models  # noqa: F401  # registers SessionRecord
+
+            database.add_migrations("auth", Path(__file__).parent / "migrations", ["carboy.auth"])
+        if self._session_store is None:
+            self._session_store = CookieStore.from_settings(app.settings)
+        store = self._session_store
+        if isinstance(store, RedisStore):
+            self.on_shutdown(store.aclose)
+        app.add_middleware(SessionMiddleware, replace(self.session_config, store=store))
+        app.add_middleware(AuthenticationMiddleware, backends=self.backends)
 
     # -- users --
     @property
@@ -141,16 +198,29 @@ class Auth(Module):
     def setup(self, app: Carboy) -> None:
         """Wire sessions, authentication and CSRF into the app (runs at build)."""
         # -- sessions --
+        self._setup_sessions(app)
         # -- users --
         self._setup_users(app)
         # -- csrf --
         # -- tokens --
         # -- pages --
+        # Last: the users section made the default store.
+        self._session_backend.users = self._users
 
 
 def _user_context(request: Request) -> dict[str, Any]:
     """``user`` in every template: the signed-in user, or the anonymous one."""
     return {"user": request.user}
+
+
+# -- sessions --
+def _flash_context(request: Request) -> dict[str, object]:
+    """``get_flashed()`` in every template: the flash messages, taken out of the session."""
+
+    def flashed(category: str | None = None) -> list[object]:
+        return list(get_flashed(request, category))
+
+    return {"get_flashed": flashed}
 
 
 # -- users --

@@ -1,4 +1,5 @@
-"""The auth commands: ``carboy createuser`` and ``carboy changepassword``.
+"""The auth commands: ``carboy createuser``, ``carboy changepassword`` and
+``carboy clearsessions``.
 
 Both work through the app's user store (SQL or any other) and check new
 passwords with ``Auth(password_validators=...)``. With ``--no-input`` they
@@ -34,7 +35,7 @@ def _auth(app: Carboy) -> Auth:
     current_loader().build(app)
     try:
         return app.get_module(Auth)
-    except ConfigurationError as exc:  # pragma: no cover - the commands come with Auth
+    except ConfigurationError as exc:
         raise CliError(str(exc)) from None
 
 
@@ -193,6 +194,23 @@ def changepassword(app: Carboy, login: str, no_input: bool) -> None:
     click.echo(f"Password of {user.display_name!r} changed; their sessions have ended.")
 
 
+@click.command("clearsessions")
+@pass_app
+def clearsessions(app: Carboy) -> None:
+    """Remove expired sessions from the session store (run it daily from cron)."""
+    store = _auth(app).session_store
+    removed = asyncio.run(store.clear_expired())
+    if not store.server_side:
+        click.echo(f"{type(store).__name__} keeps sessions in cookies: nothing to clear.")
+        return
+    click.echo(f"Removed {removed} expired session{'' if removed == 1 else 's'}.")
+
+
 def commands() -> list[click.Command]:
-    """The auth battery's commands (added to ``carboy`` when ``Auth`` is installed)."""
-    return [createuser, changepassword]
+    """The auth battery's commands (added to ``carboy`` when ``Auth`` is installed).
+
+    Example:
+        >>> [c.name for c in commands()]
+        ['createuser', 'changepassword', 'clearsessions']
+    """
+    return [createuser, changepassword, clearsessions]
