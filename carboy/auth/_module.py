@@ -80,6 +80,7 @@ class Auth(Module):
         self.session_config = sessions if sessions is not None else SessionConfig()
         self._session_store: SessionStore | None = self.session_config.store
         self._session_backend = SessionBackend()
+        self._wired: Carboy | None = None
         #: How requests prove who they are, asked in order: the session first;
         #: token backends are appended after it.
         self.backends: list[AuthBackend] = [self._session_backend]
@@ -128,6 +129,9 @@ class Auth(Module):
             from carboy.auth.sessions import models  # noqa: F401  # registers SessionRecord
 
             database.add_migrations("auth", Path(__file__).parent / "migrations", ["carboy.auth"])
+        if self._wired is app:
+            return  # setup ran already for this app: its middleware is in place
+        self._wired = app
         if self._session_store is None:
             self._session_store = CookieStore.from_settings(app.settings)
         store = self._session_store

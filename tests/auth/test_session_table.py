@@ -3,6 +3,7 @@ left alone by the project's own migrations; and sessions shared by two app proce
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import subprocess
 import sys
@@ -170,3 +171,80 @@ def test_two_processes_share_sign_in_and_sign_out(
         assert client.get("/me", headers=cookie).text == ""  # signed out through two
     with TestClient(two) as client:
         assert client.get("/me", headers=cookie).text == ""
+
+
+# -- with the real user stores -------------------------------------------------------------
+def sign_in_app(app: Carboy, auth: Auth) -> None:
+    @app.post("/login")
+    async def sign_in(request: Request) -> str:
+        form = await request.json()
+        user = await auth.users.get_by_login(form["username"])
+        if user is None or not await auth.users.check_password(user, form["password"]):
+            return "refused"
+        await login(request, user)
+        return "ok"
+
+    @app.post("/logout")
+    async def sign_out(request: Request) -> str:
+        await logout(request)
+        return "bye"
+
+    @app.get("/me")
+    async def me(request: Request) -> str:
+        return request.user.display_name
+
+
+def test_the_sql_user_store_and_the_database_store_from_migrations(
+    tmp_path: Path, fresh_url: str
+) -> None:
+    from .conftest import fast_hasher
+
+    app = new_app(root=tmp_path)
+    db = Database(fresh_url)
+    app.install(db)
+    auth = Auth(password_hasher=fast_hasher(), sessions=SessionConfig(store=DatabaseStore(db)))
+    app.install(auth)
+    sign_in_app(app, auth)
+    app.build()
+    db.migrations.migrate()  # the auth history: users, groups, permissions, then sessions
+    assert {"auth_user", "auth_session"} <= tables(fresh_url)
+
+    async def create() -> None:
+        await auth.users.create(username="ann", password="plum tree in may")
+        await db.dispose()
+
+    asyncio.run(create())
+    with TestClient(app) as client:
+        assert client.post("/login", json={"username": "ann", "password": "nope"}).text == "refused"
+        client.post("/login", json={"username": "Ann", "password": "plum tree in may"})
+        assert client.get("/me").text == "ann"
+        stolen = client.cookies["session"]
+        client.post("/logout")
+        client.cookies.clear()
+        assert client.get("/me", headers={"cookie": f"session={stolen}"}).text == ""
+
+
+def test_the_memory_user_store_with_cookie_sessions() -> None:
+    from carboy.auth import MemoryUserStore
+
+    from .conftest import fast_hasher
+
+    users = MemoryUserStore(hasher=fast_hasher())
+    app = new_app()
+    auth = Auth(users=users)
+    app.install(auth)
+    sign_in_app(app, auth)
+    ann = asyncio.run(users.create(username="ann", password="plum tree in may"))
+    with TestClient(app) as client:
+        client.post("/login", json={"username": "ann", "password": "plum tree in may"})
+        assert client.get("/me").text == "ann"
+        # A password change bumps the generation: the session ends.
+        asyncio.run(users.set_password(ann, "another plum tree"))
+        assert client.get("/me").text == ""
+        client.post("/login", json={"username": "ann", "password": "another plum tree"})
+        stolen = client.cookies["session"]
+        client.post("/logout")  # the cookie store: ends the generation
+        client.cookies.clear()
+        assert client.get("/me", headers={"cookie": f"session={stolen}"}).text == ""
+    refreshed = asyncio.run(users.get(ann.pk))
+    assert refreshed is not None and refreshed.session_generation == 2
