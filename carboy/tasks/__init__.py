@@ -17,19 +17,19 @@ Example:
 from carboy.tasks._backends import ImmediateBackend as ImmediateBackend
 from carboy.tasks._backends import InProcessBackend as InProcessBackend
 from carboy.tasks._backends import InvalidTask as InvalidTask
-from carboy.tasks._backends import TaskBackend as TaskBackend
 from carboy.tasks._celery import CeleryBackend as CeleryBackend
 from carboy.tasks._module import Periodic as Periodic
 from carboy.tasks._module import Tasks as Tasks
 from carboy.tasks._module import backend_from_url as backend_from_url
-from carboy.tasks._module import default_backend as default_backend
 from carboy.tasks._task import ResultStatus as ResultStatus
 from carboy.tasks._task import ResultUnavailable as ResultUnavailable
 from carboy.tasks._task import Task as Task
+from carboy.tasks._task import TaskBackend as TaskBackend
 from carboy.tasks._task import TaskError as TaskError
 from carboy.tasks._task import TaskErrorInfo as TaskErrorInfo
 from carboy.tasks._task import TaskResult as TaskResult
 from carboy.tasks._task import TaskTimeout as TaskTimeout
+from carboy.tasks._task import default_backend as default_backend
 from carboy.tasks._task import task as task
 
 __all__ = [

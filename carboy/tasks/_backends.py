@@ -7,14 +7,16 @@ import logging
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
 from carboy.tasks._task import (
     ResultStatus,
     ResultUnavailable,
+    Spawn,
     Task,
+    TaskBackend,
     TaskError,
     TaskResult,
     error_info,
@@ -24,54 +26,9 @@ from carboy.tasks._task import (
 
 logger = logging.getLogger("carboy.tasks")
 
-Spawn = Callable[[Coroutine[Any, Any, Any]], Any]
-
 
 class InvalidTask(TaskError):
     """The backend cannot run this task as asked (a ``run_after`` it cannot honour...)."""
-
-
-class TaskBackend(Protocol):
-    """What runs tasks: immediate, in-process, Celery, or your own."""
-
-    #: Whether ``run_after`` (``enqueue_in`` / ``enqueue_at``) is honoured.
-    supports_defer: bool
-
-    def enqueue(
-        self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
-    ) -> TaskResult:
-        """Send the task to be run; its result record."""
-        ...
-
-    async def aenqueue(
-        self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
-    ) -> TaskResult:
-        """Async :meth:`enqueue`."""
-        ...
-
-    def get_result(self, result_id: str) -> TaskResult:
-        """The latest record of a result.
-
-        Raises:
-            ResultUnavailable: No such result is known.
-        """
-        ...
-
-    async def aget_result(self, result_id: str) -> TaskResult:
-        """Async :meth:`get_result`."""
-        ...
-
-    async def start(self, spawn: Spawn) -> None:
-        """Called at the app's start-up with a function that runs coroutines in the background."""
-        ...
-
-    async def close(self) -> None:
-        """Called at the app's shutdown."""
-        ...
-
-    async def ping(self) -> None:
-        """Return if the broker (if any) is reachable, raise if not (``/readyz``)."""
-        ...
 
 
 def _on_commit(send: Callable[[], None]) -> None:

@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from carboy.exceptions import ConfigurationError
-from carboy.tasks._backends import Spawn, _on_commit
+from carboy.tasks._backends import _on_commit
 from carboy.tasks._task import (
     REGISTRY,
     ResultStatus,
+    Spawn,
     Task,
     TaskErrorInfo,
     TaskResult,

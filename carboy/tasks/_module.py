@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from carboy.exceptions import ConfigurationError
 from carboy.modules import Module
-from carboy.tasks._backends import ImmediateBackend, InProcessBackend, TaskBackend
-from carboy.tasks._task import Task
+from carboy.tasks._backends import ImmediateBackend, InProcessBackend
+from carboy.tasks._task import Task, TaskBackend, _default
 
 if TYPE_CHECKING:
     import click
@@ -21,23 +21,6 @@ if TYPE_CHECKING:
     from carboy.app import Carboy
 
 logger = logging.getLogger("carboy.tasks")
-
-#: The backend of the Tasks module installed in this process (what ``Task.enqueue`` uses).
-_default: list[TaskBackend] = []
-
-
-def default_backend() -> TaskBackend:
-    """The backend of the :class:`Tasks` installed on the app of this process.
-
-    Raises:
-        ConfigurationError: No app with ``Tasks`` has been built in this process.
-    """
-    if not _default:
-        raise ConfigurationError(
-            "no task backend: install carboy.tasks.Tasks on the app (app.install(Tasks())) "
-            "before enqueueing, or give the task a backend with task.using(backend=...)"
-        )
-    return _default[-1]
 
 
 def backend_from_url(url: str, result_url: str | None = None) -> TaskBackend:

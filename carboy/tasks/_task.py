@@ -11,12 +11,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast
 
 from carboy.exceptions import ConfigurationError
-
-if TYPE_CHECKING:
-    from carboy.tasks._backends import TaskBackend
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -227,8 +224,6 @@ class Task(Generic[P, R]):
     def _resolve(self) -> TaskBackend:
         if self.backend is not None:
             return self.backend
-        from carboy.tasks._module import default_backend
-
         return default_backend()
 
     def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> TaskResult:
@@ -356,3 +351,68 @@ def task(
 def _where(func: Callable[..., Any]) -> str:
     code = getattr(func, "__code__", None)
     return f"{code.co_filename}:{code.co_firstlineno}" if code else repr(func)
+
+
+#: Runs a coroutine as the app's background work (``app.background.spawn``).
+Spawn = Callable[..., Any]
+
+
+class TaskBackend(Protocol):
+    """What runs tasks: immediate, in-process, Celery, or your own."""
+
+    #: Whether ``run_after`` (``enqueue_in`` / ``enqueue_at``) is honoured.
+    supports_defer: bool
+
+    def enqueue(
+        self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> TaskResult:
+        """Send the task to be run; its result record."""
+        ...
+
+    async def aenqueue(
+        self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> TaskResult:
+        """Async :meth:`enqueue`."""
+        ...
+
+    def get_result(self, result_id: str) -> TaskResult:
+        """The latest record of a result.
+
+        Raises:
+            ResultUnavailable: No such result is known.
+        """
+        ...
+
+    async def aget_result(self, result_id: str) -> TaskResult:
+        """Async :meth:`get_result`."""
+        ...
+
+    async def start(self, spawn: Spawn) -> None:
+        """Called at the app's start-up with a function that runs coroutines in the background."""
+        ...
+
+    async def close(self) -> None:
+        """Called at the app's shutdown."""
+        ...
+
+    async def ping(self) -> None:
+        """Return if the broker (if any) is reachable, raise if not (``/readyz``)."""
+        ...
+
+
+#: The backend of the Tasks module installed in this process (what ``Task.enqueue`` uses).
+_default: list[TaskBackend] = []
+
+
+def default_backend() -> TaskBackend:
+    """The backend of the :class:`~carboy.tasks.Tasks` installed on the app of this process.
+
+    Raises:
+        ConfigurationError: No app with ``Tasks`` has been built in this process.
+    """
+    if not _default:
+        raise ConfigurationError(
+            "no task backend: install carboy.tasks.Tasks on the app (app.install(Tasks())) "
+            "before enqueueing, or give the task a backend with task.using(backend=...)"
+        )
+    return _default[-1]
