@@ -40,16 +40,10 @@ from carboy.db._engines import (
     is_memory,
     parse_url,
 )
+from carboy.db._lifecycle import aend, end, raise_translated
 from carboy.db.errors import DatabaseUnavailable, translate_error
 from carboy.db.models import Model, _import_models, _import_sibling_models
-from carboy.db.sessions import (
-    AsyncSession,
-    Session,
-    _aclose_quietly,
-    _arollback_quietly,
-    _close_quietly,
-    _rollback_quietly,
-)
+from carboy.db.sessions import AsyncSession, Session
 from carboy.errors import debug_response, error_response
 from carboy.exceptions import ConfigurationError, HTTPException
 from carboy.log import RateLimitedLogger
@@ -391,53 +385,6 @@ class Database(Module):
             _unavailable_log.warning("Database unavailable (answering 503): %s", exc)
         return translated
 
-    # One way to end a session, for the request providers and the context managers:
-    # commit if nothing failed, else roll back; close always; raise database errors as
-    # the HTTP errors they mean.
-    def _end(
-        self,
-        session: Session,
-        exc: BaseException | None,
-        pending: list[Callable[[], Any]] | None = None,
-    ) -> None:
-        if exc is None:
-            try:
-                session.commit()
-            except BaseException as error:
-                exc = error
-        if exc is not None:
-            _rollback_quietly(session)
-        _close_quietly(session)
-        if exc is not None:
-            self._raise(exc)
-        if pending:
-            _commit._run(pending)
-
-    async def _aend(
-        self,
-        session: AsyncSession,
-        exc: BaseException | None,
-        pending: list[Callable[[], Any]] | None = None,
-    ) -> None:
-        if exc is None:
-            try:
-                await session.commit()
-            except BaseException as error:
-                exc = error
-        if exc is not None:
-            await _arollback_quietly(session)
-        await _aclose_quietly(session)
-        if exc is not None:
-            self._raise(exc)
-        if pending:
-            await _commit._arun(pending)
-
-    def _raise(self, exc: BaseException) -> None:
-        translated = self._translate(exc)
-        if translated is not None:
-            raise translated from exc
-        raise exc
-
     def _sync_slots(self) -> asyncio.Semaphore:
         """Bounds the requests holding a sync session at once (see ``_request_session``)."""
         loop = asyncio.get_running_loop()
@@ -461,10 +408,10 @@ class Database(Module):
                 yield session
             except BaseException as exc:
                 _commit._close(token)
-                await run_sync(self._end, session, exc)
+                await run_sync(end, session, exc, self._translate)
                 raise
             _commit._close(token)
-            await run_sync(self._end, session, None, pending)
+            await run_sync(end, session, None, self._translate, pending)
 
     async def _request_async_session(self) -> AsyncIterator[AsyncSession]:
         async with self.atransaction() as session:
@@ -486,10 +433,10 @@ class Database(Module):
             yield session
         except BaseException as exc:
             _commit._close(token)
-            self._end(session, exc)
+            end(session, exc, self._translate)
             raise
         _commit._close(token)
-        self._end(session, None, pending)
+        end(session, None, self._translate, pending)
 
     @asynccontextmanager
     async def atransaction(self) -> AsyncIterator[AsyncSession]:
@@ -505,10 +452,10 @@ class Database(Module):
             yield session
         except BaseException as exc:
             _commit._close(token)
-            await self._aend(session, exc)
+            await aend(session, exc, self._translate)
             raise
         _commit._close(token)
-        await self._aend(session, None, pending)
+        await aend(session, None, self._translate, pending)
 
     async def ping(self) -> None:
         """Run ``SELECT 1`` on a pooled connection (``/readyz`` calls it); raises if it cannot.
@@ -537,10 +484,7 @@ class Database(Module):
             async with self.async_engine.connect() as conn:
                 yield conn
         except BaseException as exc:
-            translated = self._translate(exc)
-            if translated is not None:
-                raise translated from exc
-            raise
+            raise_translated(exc, self._translate)
 
     @asynccontextmanager
     async def driver_connection(self) -> AsyncIterator[Any]:
@@ -559,8 +503,7 @@ class Database(Module):
         try:
             proxied = await self.async_engine.raw_connection()
         except BaseException as exc:
-            self._raise(exc)
-            raise  # pragma: no cover - _raise always raises
+            raise_translated(exc, self._translate)
         driver = proxied.driver_connection
         try:
             yield driver

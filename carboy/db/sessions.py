@@ -12,7 +12,6 @@ through a thin sync or async driver, ``get_or_404`` / ``aget_or_404`` and so on.
 
 from __future__ import annotations
 
-import logging
 from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, ColumnElement, Integer, Select, SmallInteger, func, select
@@ -23,9 +22,6 @@ from sqlalchemy.orm import Session as _SASession
 from sqlalchemy.orm.interfaces import ORMOption
 
 from carboy.exceptions import HTTPException
-
-logger = logging.getLogger("carboy.db")
-
 
 M = TypeVar("M")
 
@@ -214,32 +210,3 @@ async def acount(
         12
     """
     return int(await session.scalar(_count_statement(model_or_stmt, criteria, filters)) or 0)
-
-
-# -- ending a request's session, whatever state its connection is in --------------------
-def _rollback_quietly(session: _SASession) -> None:
-    try:
-        session.rollback()
-    except Exception as exc:  # the connection is gone; closing discards it
-        logger.warning("Rollback failed: %s", exc)
-
-
-def _close_quietly(session: _SASession) -> None:
-    try:
-        session.close()
-    except Exception as exc:
-        logger.warning("Closing a session failed: %s", exc)
-
-
-async def _arollback_quietly(session: _SAAsyncSession) -> None:
-    try:
-        await session.rollback()
-    except Exception as exc:
-        logger.warning("Rollback failed: %s", exc)
-
-
-async def _aclose_quietly(session: _SAAsyncSession) -> None:
-    try:
-        await session.close()
-    except Exception as exc:
-        logger.warning("Closing a session failed: %s", exc)
