@@ -226,8 +226,8 @@ class _Recorder:
 
     async def _flush_unchanged(self, message: Message) -> None:
         self.passing = True
-        assert self.start is not None
-        await self._send(self.start)
+        if self.start is not None:  # a body before its start: pass it on as it came
+            await self._send(self.start)
         if self.chunks:
             await self._send(
                 {"type": "http.response.body", "body": b"".join(self.chunks), "more_body": True}

@@ -175,7 +175,8 @@ class Channels(Module):
             self._backend = backend_from_url(app.settings.channels_url)
 
     async def _start(self) -> None:
-        assert self._app is not None
+        if self._app is None:
+            raise ConfigurationError("Channels started before the app built it (setup)")
         await self.backend.start(self._deliver, self._app.background.spawn)
         self._started = True
 

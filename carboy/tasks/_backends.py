@@ -246,7 +246,8 @@ class InProcessBackend:
     async def _run(self, task: Task[Any, Any], result: TaskResult) -> None:
         if result.run_after is not None:
             await asyncio.sleep(max(0.0, (result.run_after - now()).total_seconds()))
-        assert self._slots is not None
+        if self._slots is None:
+            raise TaskError("the in-process task backend was not started")
         async with self._slots:
             await run_attempts(task, result)
 
