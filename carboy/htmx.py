@@ -10,6 +10,7 @@ import json
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
+from carboy import _json
 from carboy.responses import Response
 
 _R = TypeVar("_R", bound=Response)
@@ -71,7 +72,8 @@ def hx_trigger(
     ):
         value = ", ".join(events)
     else:
-        value = json.dumps(events, ensure_ascii=True, separators=(",", ":"))
+        # Plain JSON types first (datetimes in carboy's format); ASCII for a header.
+        value = json.dumps(_json.jsonable(events), ensure_ascii=True, separators=(",", ":"))
     response.headers[name] = value
     return response
 

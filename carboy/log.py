@@ -14,11 +14,14 @@ go wherever your own logging configuration sends them.
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import sys
 import time
 from typing import IO, TYPE_CHECKING, Any
+
+from carboy import _json
 
 if TYPE_CHECKING:
     from carboy.settings import Settings
@@ -60,7 +63,16 @@ class JSONFormatter(logging.Formatter):
                 data[key] = value
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
-        return json.dumps(data, default=str, ensure_ascii=False)
+        return json.dumps(data, default=_extra_value, ensure_ascii=False)
+
+
+def _extra_value(value: Any) -> Any:
+    """An ``extra`` value JSON has no type for: datetimes as in responses, the rest as text."""
+    if isinstance(value, datetime.datetime):
+        return _json.format_datetime(value)
+    if isinstance(value, datetime.time):
+        return _json.format_time(value)
+    return str(value)
 
 
 def configure_logging(

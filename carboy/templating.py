@@ -15,9 +15,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 import jinja2
+import msgspec
 from jinja2 import nodes
 from jinja2.runtime import Context
 
+from carboy import _json
 from carboy.exceptions import ConfigurationError
 from carboy.requests import Request
 from carboy.responses import HTMLResponse, Response
@@ -75,6 +77,10 @@ class Templates:
             auto_reload=auto_reload,
             undefined=undefined,
         )
+        # |tojson writes what a JSON response would (datetimes included); Jinja
+        # still makes it safe inside HTML (<, >, & and ' escaped).
+        self.env.policies["json.dumps_function"] = _tojson
+        self.env.policies["json.dumps_kwargs"] = {}
         self.env.globals["url_for"] = _url_for
         self.env.globals["static"] = _static
         if globals:
@@ -312,6 +318,11 @@ class Templates:
             self.env, code, self.env.make_globals(None), uptodate
         )
         return parent, setup
+
+
+def _tojson(value: Any, indent: int | None = None) -> str:
+    body = _json.dumps(value)
+    return (body if indent is None else msgspec.json.format(body, indent=indent)).decode()
 
 
 class _BlockPlan(NamedTuple):

@@ -50,7 +50,7 @@ def compile_http_endpoint(
             )
     else:
         shape = make_shaper(plan.return_type, convert=False, exclude_none=exclude_none)
-    responder = make_responder(media_type, status_code, shape)
+    responder = make_responder(media_type, status_code, shape, plan.return_type)
     respond = responder.send
     is_async = plan.kind == "async"
     if plan.kind in ("gen", "async_gen"):

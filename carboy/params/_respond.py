@@ -68,7 +68,8 @@ def make_shaper(output: Any, *, convert: bool, exclude_none: bool = False) -> Sh
     ``output`` is a pydantic model, msgspec Struct or dataclass, or a ``list[...]``
     of one. pydantic models and dataclasses go through a pydantic ``TypeAdapter``
     (aliases applied: ``by_alias=True``); Structs through msgspec (``rename=`` is
-    the fast path). ``convert``: the value is first converted to ``output``,
+    the fast path); datetimes in carboy's one format (``_json``). ``convert``:
+    the value is first converted to ``output``,
     reading attributes of any object (``response_model=``), which drops the
     fields ``output`` does not declare; otherwise only a value that is not already
     an instance is. ``exclude_none`` leaves ``None`` fields out.
@@ -79,21 +80,23 @@ def make_shaper(output: Any, *, convert: bool, exclude_none: bool = False) -> Sh
     model, many = found
     if isinstance(model, type) and issubclass(model, msgspec.Struct):
         target: Any = list[model] if many else model  # type: ignore[valid-type]
+        dumps = _json.dumps_for(target)
 
         def shape_struct(rv: Any) -> bytes:
             if convert or not isinstance(rv, model if not many else list):
                 rv = msgspec.convert(rv, target, from_attributes=True)
             if exclude_none:
-                return _json.dumps(_drop_none(msgspec.to_builtins(rv)))
-            return _json.dumps(rv)
+                return _json.encode(_drop_none(_json.jsonable(rv)))
+            return dumps(rv)
 
         return shape_struct
     adapter: TypeAdapter[Any] = TypeAdapter(list[model] if many else model)  # type: ignore[valid-type]
+    serializer = _json.pydantic_serializer(adapter)
 
     def shape(rv: Any) -> bytes:
         if convert or many or type(rv) is not model:
             rv = adapter.validate_python(rv, from_attributes=True)
-        return adapter.dump_json(rv, by_alias=True, exclude_none=exclude_none)
+        return serializer.to_json(rv, by_alias=True, exclude_none=exclude_none)
 
     return shape
 
@@ -157,6 +160,7 @@ def make_encoder(
     *,
     head: bool = False,
     shape: Shaper | None = None,
+    returns: Any = Any,
 ) -> Encoder:
     """Compile the fast encoder of one route: ``str``, ``dict`` and ``list`` values to the
     two ASGI messages, synchronously; None for anything else (see :func:`to_response`).
@@ -164,10 +168,16 @@ def make_encoder(
     The encoder takes the value and the app's default headers for the request's
     scheme. ``head=True`` compiles the HEAD variant: same headers, empty body.
     With ``shape`` (a route whose output is a model type), every value but a
-    ``Response``, a tuple and ``None`` is serialized by it.
+    ``Response``, a tuple and ``None`` is serialized by it. ``returns`` is the
+    handler's return annotation: one that cannot hold a datetime (``dict[str,
+    str]``) skips the datetime check (see ``_json.dumps_for``).
     """
     text_type = _content_type(media_type or "text/html")
     status = status_code or 200
+    encode_json = _json.encode
+    # msgspec's own output is checked for datetimes (and redone) unless no value of
+    # the return annotation can hold one; the check is inlined: this is the hot path.
+    not_ours = None if _json.dumps_for(returns) is _json.encode else _json.not_ours
     lengths = _LENGTH_HEADERS
     if shape is not None:
 
@@ -197,7 +207,9 @@ def make_encoder(
             body = rv.encode()
             ctype = text_type
         elif kind is dict or kind is list:
-            body = _json.dumps(rv)
+            body = encode_json(rv)
+            if not_ours is not None and not_ours(body) is not None:
+                body = _json.redo(rv)
             ctype = _JSON_TYPE
         else:
             return None
@@ -251,11 +263,15 @@ class Responder(NamedTuple):
 
 
 def make_responder(
-    media_type: str | None, status_code: int | None, shape: Shaper | None = None
+    media_type: str | None,
+    status_code: int | None,
+    shape: Shaper | None = None,
+    returns: Any = Any,
 ) -> Responder:
-    """Compile how one route's values become responses (its media type, status and shape)."""
-    encode = make_encoder(media_type, status_code, shape=shape)
-    encode_head = make_encoder(media_type, status_code, head=True, shape=shape)
+    """Compile how one route's values become responses (its media type, status, shape
+    and return annotation)."""
+    encode = make_encoder(media_type, status_code, shape=shape, returns=returns)
+    encode_head = make_encoder(media_type, status_code, head=True, shape=shape, returns=returns)
     general = functools.partial(
         to_response, media_type=media_type, status_code=status_code, shape=shape
     )
