@@ -113,25 +113,19 @@ def test_unusable_passwords() -> None:
     assert is_usable(fast_hasher().hash("x"))
 
 
-def test_dummy_verify_costs_about_one_verification() -> None:
-    # Unknown users cost what a wrong password costs (timing tells nothing).
+def test_dummy_verify_does_one_real_verification_at_the_current_parameters() -> None:
+    # Unknown users cost what a wrong password costs: the dummy is a real argon2 hash made
+    # with the hasher's own parameters, verified like any other. (Timings are measured in
+    # bench/, never asserted here: they depend on the machine's load.)
     hasher = fast_hasher(time_cost=3, memory_cost=4096)
     encoded = hasher.hash("plum-tree-9")
-    hasher.dummy_verify()  # makes its hash once
-
-    def best(call: object) -> float:
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            call()  # type: ignore[operator]
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    wrong = best(lambda: hasher.verify(encoded, "wrong"))
-    unknown = best(hasher.dummy_verify)
-    unusable = best(lambda: hasher.verify("!unusable", "wrong"))
-    assert 0.3 < unknown / wrong < 3
-    assert 0.3 < unusable / wrong < 3
+    hasher.dummy_verify()
+    dummy = hasher._dummy
+    assert dummy is not None and not hasher._argon2.check_needs_rehash(dummy)
+    assert dummy.split("$")[:4] == encoded.split("$")[:4]  # argon2id, version, m/t/p
+    fresh = fast_hasher(time_cost=3, memory_cost=4096)
+    assert fresh.verify("!unusable", "wrong") is False
+    assert fresh._dummy is not None  # an unusable hash still pays for one verification
 
 
 # -- validators -----------------------------------------------------------------------------
