@@ -21,6 +21,10 @@ from carboy.auth.guards import login_required as login_required
 from carboy.auth.guards import permission_required as permission_required
 from carboy.auth.guards import safe_next as safe_next
 from carboy.auth.guards import staff_required as staff_required
+from carboy.auth.jwt import JWTBackend as JWTBackend
+from carboy.auth.jwt import JWTCredentials as JWTCredentials
+from carboy.auth.jwt import JWTKey as JWTKey
+from carboy.auth.jwt import encode_jwt as encode_jwt
 from carboy.auth.models import Group as Group
 from carboy.auth.models import Permission as Permission
 from carboy.auth.models import User as User
@@ -71,6 +75,9 @@ __all__ = [
     "Flash",
     "Group",
     "Guard",
+    "JWTBackend",
+    "JWTCredentials",
+    "JWTKey",
     "MemoryStore",
     "MemoryUser",
     "MemoryUserStore",
@@ -99,6 +106,7 @@ __all__ = [
     "aload_permissions",
     "aupdate_permissions",
     "default_validators",
+    "encode_jwt",
     "flash",
     "get_flashed",
     "get_permission",
