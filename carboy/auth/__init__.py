@@ -58,12 +58,17 @@ from carboy.auth.sessions import get_flashed as get_flashed
 from carboy.auth.signing import BadSignature as BadSignature
 from carboy.auth.signing import SignatureExpired as SignatureExpired
 from carboy.auth.signing import Signer as Signer
+from carboy.auth.tokens import AccessToken as AccessToken
+from carboy.auth.tokens import NewToken as NewToken
+from carboy.auth.tokens import TokenBackend as TokenBackend
+from carboy.auth.tokens import TokenCredentials as TokenCredentials
 from carboy.auth.users import MemoryUser as MemoryUser
 from carboy.auth.users import MemoryUserStore as MemoryUserStore
 from carboy.auth.users import SQLUserStore as SQLUserStore
 from carboy.auth.users import UserExists as UserExists
 
 __all__ = [
+    "AccessToken",
     "Auth",
     "AuthBackend",
     "AuthUser",
@@ -82,6 +87,7 @@ __all__ = [
     "MemoryUser",
     "MemoryUserStore",
     "MinimumLength",
+    "NewToken",
     "NumericPassword",
     "ObjectPermissionHook",
     "PasswordHasher",
@@ -97,6 +103,8 @@ __all__ = [
     "SessionTooLarge",
     "SignatureExpired",
     "Signer",
+    "TokenBackend",
+    "TokenCredentials",
     "User",
     "UserAttributeSimilarity",
     "UserExists",
