@@ -62,6 +62,10 @@ from carboy.auth.tokens import AccessToken as AccessToken
 from carboy.auth.tokens import NewToken as NewToken
 from carboy.auth.tokens import TokenBackend as TokenBackend
 from carboy.auth.tokens import TokenCredentials as TokenCredentials
+from carboy.auth.totp import Enrolment as Enrolment
+from carboy.auth.totp import RecoveryCode as RecoveryCode
+from carboy.auth.totp import TOTPDevice as TOTPDevice
+from carboy.auth.totp import TwoFactor as TwoFactor
 from carboy.auth.users import MemoryUser as MemoryUser
 from carboy.auth.users import MemoryUserStore as MemoryUserStore
 from carboy.auth.users import SQLUserStore as SQLUserStore
@@ -77,6 +81,7 @@ __all__ = [
     "CommonPassword",
     "CookieStore",
     "DatabaseStore",
+    "Enrolment",
     "Flash",
     "Group",
     "Guard",
@@ -94,6 +99,7 @@ __all__ = [
     "PasswordInvalid",
     "PasswordValidator",
     "Permission",
+    "RecoveryCode",
     "RedisStore",
     "SQLUserStore",
     "Session",
@@ -103,8 +109,10 @@ __all__ = [
     "SessionTooLarge",
     "SignatureExpired",
     "Signer",
+    "TOTPDevice",
     "TokenBackend",
     "TokenCredentials",
+    "TwoFactor",
     "User",
     "UserAttributeSimilarity",
     "UserExists",
