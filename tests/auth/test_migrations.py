@@ -116,6 +116,9 @@ def test_migrate_builds_auth_and_makemigrations_leaves_it_out(project: Project) 
         "auth_user_groups",
         "auth_user_permissions",
         "auth_group_permissions",
+        "auth_token",
+        "auth_totp",
+        "auth_recovery_code",
     } <= tables
     assert order not in tables
 
@@ -164,3 +167,17 @@ def test_the_auth_tables_match_the_models(project: Project) -> None:
     assert db.migrations.make(module="auth") == []
     columns = {c["name"] for c in inspect(db.engine).get_columns("auth_user")}
     assert {"username_key", "email_key", "email_verified", "session_generation"} <= columns
+
+
+def test_the_token_and_two_factor_tables_migrate_up_and_down(project: Project) -> None:
+    _, db = project.app()
+    db.migrations.migrate()
+    mine = {"auth_token", "auth_totp", "auth_recovery_code"}
+    assert mine <= set(inspect(db.engine).get_table_names())
+    indexes = {i["name"] for i in inspect(db.engine).get_indexes("auth_token")}
+    assert "ix_auth_token_user_id" in indexes
+    db.migrations.migrate("9842513fa8fd")  # the sessions' revision, before tokens
+    tables = set(inspect(db.engine).get_table_names())
+    assert not mine & tables and "auth_user" in tables
+    db.migrations.migrate()
+    assert mine <= set(inspect(db.engine).get_table_names())
