@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from carboy import Carboy, ConfigurationError, HTTPException, Request
-from carboy.auth import JWTBackend, JWTCredentials, JWTKey, encode_jwt
+from carboy.auth import JWTBackend, JWTCredentials, JWTKey, MemoryUserStore, encode_jwt
 from carboy.connections import HTTPConnection
 from carboy.testing import TestClient
-from tests.auth.users_for_tests import Member, MemoryUsers
+from tests.auth.users_for_tests import Member, ann_and_bob
 
 SECRET = "jwt-tests-secret-" * 3
 ISSUER = "https://api.example.com"
@@ -49,15 +49,12 @@ def rsa_pem() -> tuple[str, str]:
 
 
 @pytest.fixture
-def users() -> MemoryUsers:
-    store = MemoryUsers()
-    store.users["1"] = Member(1, "ann")
-    store.users["2"] = Member(2, "bob", is_active=False)
-    return store
+def users() -> MemoryUserStore:
+    return asyncio.run(ann_and_bob(bob_active=False))
 
 
 @pytest.fixture
-def backend(users: MemoryUsers) -> JWTBackend:
+def backend(users: MemoryUserStore) -> JWTBackend:
     return JWTBackend(users, signing_key=JWTKey("k2", SECRET), issuer=ISSUER, audience="api")
 
 
@@ -181,7 +178,7 @@ def test_another_algorithm_for_the_key_is_refused(backend: JWTBackend) -> None:
     assert refused(backend, other) == "The token's algorithm is not the one of its key"
 
 
-def test_the_rsa_public_key_used_as_an_hmac_secret_is_refused(users: MemoryUsers) -> None:
+def test_the_rsa_public_key_used_as_an_hmac_secret_is_refused(users: MemoryUserStore) -> None:
     private, public = rsa_pem()
     backend = JWTBackend(users, verify_keys=[JWTKey("rsa", public, "RS256")])
     good = encode_jwt(claims(iss=None, aud=None), JWTKey("rsa", private, "RS256"))
@@ -219,7 +216,7 @@ def test_a_token_without_a_signing_key_match_is_refused(backend: JWTBackend) -> 
 
 
 # -- times, issuer, audience -----------------------------------------------------------
-def test_expired_tokens_are_refused_beyond_the_leeway(users: MemoryUsers) -> None:
+def test_expired_tokens_are_refused_beyond_the_leeway(users: MemoryUserStore) -> None:
     key = JWTKey("k2", SECRET)
     ten_seconds_ago = encode_jwt(claims(exp=int(time.time()) - 10), key)
     lenient = JWTBackend(users, signing_key=key, issuer=ISSUER, audience="api")
@@ -259,7 +256,7 @@ def test_the_wrong_issuer_or_audience_is_refused(backend: JWTBackend) -> None:
     assert authenticate(backend, f"Bearer {listed}")[0].pk == "1"
 
 
-def test_without_an_audience_configured_a_token_with_one_is_refused(users: MemoryUsers) -> None:
+def test_without_an_audience_configured_a_token_with_one_is_refused(users: MemoryUserStore) -> None:
     key = JWTKey("k2", SECRET)
     backend = JWTBackend(users, signing_key=key)
     assert authenticate(backend, f"Bearer {encode_jwt(claims(aud=None), key)}")[0].pk == "1"
@@ -278,13 +275,15 @@ def test_unknown_and_inactive_users_are_refused(backend: JWTBackend) -> None:
     assert refused(backend, encode_jwt(claims(sub=1), key)) == "The token is not a valid JWT"
 
 
-def test_ending_the_users_sessions_ends_their_tokens(users: MemoryUsers) -> None:
+def test_ending_the_users_sessions_ends_their_tokens(users: MemoryUserStore) -> None:
     key = JWTKey("k2", SECRET)
     checking = JWTBackend(users, signing_key=key)
     ignoring = JWTBackend(users, signing_key=key, check_generation=False)
-    token = checking.issue(users.users["1"])
+    ann = asyncio.run(users.get("1"))
+    assert ann is not None
+    token = checking.issue(ann)
     assert authenticate(checking, f"Bearer {token}")[0].pk == "1"
-    asyncio.run(users.bump_generation(users.users["1"]))
+    asyncio.run(users.bump_generation(ann))
     assert refused(checking, token) == "The token was issued before the user's sessions were ended"
     assert authenticate(ignoring, f"Bearer {token}")[0].pk == "1"
     no_generation = encode_jwt(claims(gen=None, iss=None, aud=None), key)
@@ -294,7 +293,7 @@ def test_ending_the_users_sessions_ends_their_tokens(users: MemoryUsers) -> None
     assert authenticate(ignoring, f"Bearer {no_generation}")[0].pk == "1"
 
 
-def test_scopes_come_from_the_configured_claim(users: MemoryUsers) -> None:
+def test_scopes_come_from_the_configured_claim(users: MemoryUserStore) -> None:
     key = JWTKey("k2", SECRET)
     default = JWTBackend(users, signing_key=key, check_generation=False)
     scp = JWTBackend(users, signing_key=key, scopes_claim="scp", check_generation=False)
@@ -319,7 +318,7 @@ def test_a_backend_without_users_says_so() -> None:
 
 
 # -- keys --------------------------------------------------------------------------------
-def test_keys_rotate_by_kid(users: MemoryUsers) -> None:
+def test_keys_rotate_by_kid(users: MemoryUserStore) -> None:
     old, new = JWTKey("2026-01", SECRET), JWTKey("2026-06", "the-new-secret-" * 3)
     before = JWTBackend(users, signing_key=old)
     after = JWTBackend(users, signing_key=new, verify_keys=[old])
@@ -345,7 +344,7 @@ def asymmetric_keys(algorithm: str) -> tuple[Any, Any]:
 
 
 @pytest.mark.parametrize("algorithm", ["RS256", "ES256", "EdDSA"])
-def test_asymmetric_keys_sign_with_the_private_half(users: MemoryUsers, algorithm: str) -> None:
+def test_asymmetric_keys_sign_with_the_private_half(users: MemoryUserStore, algorithm: str) -> None:
     private, public = asymmetric_keys(algorithm)
     issuer = JWTBackend(users, signing_key=JWTKey("a1", private, algorithm))
     verifier = JWTBackend(users, verify_keys=[JWTKey("a1", public, algorithm)])
@@ -394,7 +393,7 @@ def test_key_configuration_errors() -> None:
 
 
 # -- the header --------------------------------------------------------------------------
-def test_the_header_scheme_is_configurable(users: MemoryUsers) -> None:
+def test_the_header_scheme_is_configurable(users: MemoryUserStore) -> None:
     backend = JWTBackend(users, signing_key=JWTKey("k", SECRET), scheme="JWT")
     token = backend.issue(Member(1, "ann"))
     assert authenticate(backend, f"Bearer {token}") is None

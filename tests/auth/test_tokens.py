@@ -11,21 +11,25 @@ import pytest
 from sqlalchemy import select, update
 
 from carboy import Carboy, ConfigurationError, HTTPException, Request
-from carboy.auth import AccessToken, TokenBackend, TokenCredentials
+from carboy.auth import AccessToken, MemoryUserStore, TokenBackend, TokenCredentials
+from carboy.auth.users import MemoryUser
 from carboy.connections import HTTPConnection
 from carboy.db import Database
 from carboy.testing import AsyncTestClient
-from tests.auth.users_for_tests import Member, MemoryUsers
+from tests.auth.users_for_tests import Member, ann_and_bob
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def users() -> MemoryUsers:
-    store = MemoryUsers()
-    store.users["1"] = Member(1, "ann")
-    store.users["2"] = Member(2, "bob")
-    return store
+async def users() -> MemoryUserStore:
+    return await ann_and_bob()
+
+
+async def stored(users: MemoryUserStore, pk: str) -> MemoryUser:
+    found = await users.get(pk)
+    assert found is not None
+    return found
 
 
 @pytest.fixture
@@ -42,7 +46,7 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-def tokens(users: MemoryUsers, db: Database) -> TokenBackend:
+def tokens(users: MemoryUserStore, db: Database) -> TokenBackend:
     return TokenBackend(users, db=db)
 
 
@@ -94,9 +98,9 @@ def api(tokens: TokenBackend) -> Carboy:
 
 
 async def test_a_new_token_authenticates_its_user_with_its_scopes(
-    tokens: TokenBackend, users: MemoryUsers
+    tokens: TokenBackend, users: MemoryUserStore
 ) -> None:
-    new = await tokens.create(users.users["1"], " laptop ", scopes=["b", "a", "a"])
+    new = await tokens.create(await stored(users, "1"), " laptop ", scopes=["b", "a", "a"])
     assert new.token.startswith("cby_") and len(new.token) == 4 + 16 + 1 + 43
     assert new.token not in repr(new)
     assert (new.record.name, new.record.scopes, new.record.user_id) == ("laptop", ["a", "b"], "1")
@@ -136,8 +140,8 @@ async def test_a_refusal_is_a_401_json_with_a_challenge(tokens: TokenBackend) ->
     )
 
 
-async def test_a_revoked_token_is_refused(tokens: TokenBackend, users: MemoryUsers) -> None:
-    ann, bob = users.users["1"], users.users["2"]
+async def test_a_revoked_token_is_refused(tokens: TokenBackend, users: MemoryUserStore) -> None:
+    ann, bob = await stored(users, "1"), await stored(users, "2")
     new = await tokens.create(ann, "laptop")
     assert (await tokens.authenticate(conn(f"Bearer {new.token}"))) is not None
     assert await tokens.revoke(new.record.id, user=bob) is False  # not bob's to revoke
@@ -148,8 +152,8 @@ async def test_a_revoked_token_is_refused(tokens: TokenBackend, users: MemoryUse
     assert await tokens.revoke(12345) is False
 
 
-async def test_revoke_all(tokens: TokenBackend, users: MemoryUsers) -> None:
-    ann, bob = users.users["1"], users.users["2"]
+async def test_revoke_all(tokens: TokenBackend, users: MemoryUserStore) -> None:
+    ann, bob = await stored(users, "1"), await stored(users, "2")
     first, second = await tokens.create(ann, "a"), await tokens.create(ann, "b")
     kept = await tokens.create(bob, "c")
     assert await tokens.revoke(first.record.id) is True
@@ -163,16 +167,16 @@ async def test_revoke_all(tokens: TokenBackend, users: MemoryUsers) -> None:
 
 
 async def test_an_expired_token_is_refused(
-    tokens: TokenBackend, users: MemoryUsers, db: Database
+    tokens: TokenBackend, users: MemoryUserStore, db: Database
 ) -> None:
-    new = await tokens.create(users.users["1"], "short", expires_in=timedelta(hours=1))
+    new = await tokens.create(await stored(users, "1"), "short", expires_in=timedelta(hours=1))
     assert new.record.expires_at is not None
     assert new.record.expires_at - new.record.created_at == timedelta(hours=1)
     assert (await tokens.authenticate(conn(f"Bearer {new.token}"))) is not None
     await set_column(db, new.record.id, expires_at=datetime.now(UTC) - timedelta(seconds=1))
     assert await refused(tokens, f"Bearer {new.token}") == "The token has expired"
     assert not (await row(db, new.record.id)).is_usable
-    forever = await tokens.create(users.users["1"], "forever")
+    forever = await tokens.create(await stored(users, "1"), "forever")
     assert forever.record.expires_at is None and forever.record.is_usable
 
 
@@ -201,11 +205,11 @@ async def test_other_credentials_are_left_to_other_backends(tokens: TokenBackend
 
 
 async def test_the_users_of_tokens_must_exist_and_be_active(
-    tokens: TokenBackend, users: MemoryUsers
+    tokens: TokenBackend, users: MemoryUserStore
 ) -> None:
-    ann = users.users["1"]
+    ann = await stored(users, "1")
     new = await tokens.create(ann, "laptop")
-    ann.is_active = False
+    await users.update(ann, is_active=False)
     assert await refused(tokens, f"Bearer {new.token}") == (
         "The token's user does not exist or is inactive"
     )
@@ -216,11 +220,11 @@ async def test_the_users_of_tokens_must_exist_and_be_active(
 
 
 async def test_last_used_is_written_at_most_once_per_interval(
-    users: MemoryUsers, db: Database
+    users: MemoryUserStore, db: Database
 ) -> None:
     throttled = TokenBackend(users, db=db)
     every_time = TokenBackend(users, db=db, touch_interval=timedelta(0))
-    new = await throttled.create(users.users["1"], "busy")
+    new = await throttled.create(await stored(users, "1"), "busy")
     assert new.record.last_used_at is None
     await throttled.authenticate(conn(f"Bearer {new.token}"))
     first = (await row(db, new.record.id)).last_used_at
@@ -237,9 +241,9 @@ async def test_last_used_is_written_at_most_once_per_interval(
     assert third is not None and third > second
 
 
-async def test_the_prefix_and_scheme_are_configurable(users: MemoryUsers, db: Database) -> None:
+async def test_the_prefix_and_scheme_are_configurable(users: MemoryUserStore, db: Database) -> None:
     tokens = TokenBackend(users, db=db, prefix="acme", scheme="Token")
-    new = await tokens.create(users.users["1"], "ci")
+    new = await tokens.create(await stored(users, "1"), "ci")
     assert new.token.startswith("acme_")
     assert await tokens.authenticate(conn(f"Bearer {new.token}")) is None
     found = await tokens.authenticate(conn(f"Token {new.token}"))
@@ -268,7 +272,7 @@ async def test_bad_arguments(tokens: TokenBackend) -> None:
 
 
 async def test_a_backend_without_database_or_users_says_so(
-    users: MemoryUsers, db: Database
+    users: MemoryUserStore, db: Database
 ) -> None:
     with pytest.raises(ConfigurationError, match="has no database"):
         await TokenBackend(users).create(Member(1, "ann"), "x")

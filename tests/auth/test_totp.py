@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from carboy import ConfigurationError
-from carboy.auth import Enrolment, RecoveryCode, TOTPDevice, TwoFactor
+from carboy.auth import Enrolment, MemoryUserStore, RecoveryCode, TOTPDevice, TwoFactor
 from carboy.auth.totp import PENDING_KEY
 from carboy.db import Database
-from tests.auth.users_for_tests import Member, MemoryUsers
+from tests.auth.users_for_tests import Member, ann_and_bob
 
 pytestmark = pytest.mark.anyio
 TABLES = [TOTPDevice.__table__, RecoveryCode.__table__]
@@ -43,10 +43,8 @@ def two_factor(db: Database) -> TwoFactor:
 
 
 @pytest.fixture
-def users() -> MemoryUsers:
-    store = MemoryUsers()
-    store.users["1"] = Member(1, "ann")
-    return store
+async def users() -> MemoryUserStore:
+    return await ann_and_bob()
 
 
 def steady(interval: int = 30) -> int:
@@ -195,9 +193,10 @@ async def test_disable_forgets_everything(two_factor: TwoFactor, db: Database) -
 
 # -- the pending sign-in ------------------------------------------------------------------
 async def test_the_pending_sign_in_ends_with_the_right_code(
-    two_factor: TwoFactor, users: MemoryUsers
+    two_factor: TwoFactor, users: MemoryUserStore
 ) -> None:
-    ann = users.users["1"]
+    ann = await users.get("1")
+    assert ann is not None
     enrolment, _ = await enrolled(two_factor, ann)
     session: dict[str, Any] = {}
     assert two_factor.pending(session) is None
@@ -205,14 +204,15 @@ async def test_the_pending_sign_in_ends_with_the_right_code(
     two_factor.begin_pending(session, ann)
     assert two_factor.pending(session) == "1"
     user = await two_factor.complete(session, users, code_at(enrolment.secret, steady() + 1))
-    assert user is ann and PENDING_KEY not in session
+    assert user is not None and user.pk == "1" and PENDING_KEY not in session
     two_factor.begin_pending(session, ann)
     two_factor.cancel_pending(session)
     assert two_factor.pending(session) is None
 
 
-async def test_wrong_codes_end_the_pending_sign_in(db: Database, users: MemoryUsers) -> None:
-    ann = users.users["1"]
+async def test_wrong_codes_end_the_pending_sign_in(db: Database, users: MemoryUserStore) -> None:
+    ann = await users.get("1")
+    assert ann is not None
     two_factor = TwoFactor(db, max_attempts=3)
     enrolment, _ = await enrolled(two_factor, ann)
     session: dict[str, Any] = {}
@@ -226,8 +226,9 @@ async def test_wrong_codes_end_the_pending_sign_in(db: Database, users: MemoryUs
     assert await two_factor.complete(session, users, right) is None
 
 
-async def test_the_pending_sign_in_expires(db: Database, users: MemoryUsers) -> None:
-    ann = users.users["1"]
+async def test_the_pending_sign_in_expires(db: Database, users: MemoryUserStore) -> None:
+    ann = await users.get("1")
+    assert ann is not None
     two_factor = TwoFactor(db, pending_max_age=timedelta(minutes=5))
     session: dict[str, Any] = {}
     two_factor.begin_pending(session, ann)
@@ -241,12 +242,15 @@ async def test_the_pending_sign_in_expires(db: Database, users: MemoryUsers) -> 
     assert longer.pending(session) == "1"
 
 
-async def test_a_broken_pending_state_is_dropped(two_factor: TwoFactor, users: MemoryUsers) -> None:
+async def test_a_broken_pending_state_is_dropped(
+    two_factor: TwoFactor, users: MemoryUserStore
+) -> None:
     for state in ({"user": 1, "since": time.time()}, {"user": "1", "since": "now"}):
         session: dict[str, Any] = {PENDING_KEY: state}
         assert two_factor.pending(session) is None and PENDING_KEY not in session
     assert two_factor.pending({PENDING_KEY: "1"}) is None
-    ann = users.users["1"]
+    ann = await users.get("1")
+    assert ann is not None
     await enrolled(two_factor, ann)
     session = {PENDING_KEY: {"user": "1", "since": time.time(), "generation": 0, "attempts": "x"}}
     assert await two_factor.complete(session, users, "000000") is None
@@ -254,9 +258,10 @@ async def test_a_broken_pending_state_is_dropped(two_factor: TwoFactor, users: M
 
 
 async def test_a_user_disabled_or_logged_out_meanwhile_gets_no_sign_in(
-    two_factor: TwoFactor, users: MemoryUsers
+    two_factor: TwoFactor, users: MemoryUserStore
 ) -> None:
-    ann = users.users["1"]
+    ann = await users.get("1")
+    assert ann is not None
     enrolment, _ = await enrolled(two_factor, ann)
     session: dict[str, Any] = {}
     two_factor.begin_pending(session, ann)
@@ -265,7 +270,7 @@ async def test_a_user_disabled_or_logged_out_meanwhile_gets_no_sign_in(
     assert await two_factor.complete(session, users, right) is None
     assert PENDING_KEY not in session
     two_factor.begin_pending(session, ann)
-    ann.is_active = False
+    await users.update(ann, is_active=False)
     assert await two_factor.complete(session, users, right) is None
     two_factor.begin_pending(session, Member(9, "ghost"))
     assert await two_factor.complete(session, users, right) is None
