@@ -16,6 +16,9 @@ from carboy.auth.sessions import (
     SessionMiddleware,
     get_flashed,
 )
+from carboy.auth.jwt import JWTBackend
+from carboy.auth.tokens import TokenBackend
+from carboy.auth.totp import TwoFactor
 from carboy.exceptions import ConfigurationError
 from carboy.modules import Module
 from carboy.requests import Request
@@ -50,6 +53,12 @@ class Auth(Module):
         object_permissions: ``hook(user, perm, obj)`` deciding
             ``user.has_perm(perm, obj)`` for one object: True, False, or None
             to use the model-level permission.
+        tokens: Personal access tokens (:class:`~carboy.auth.TokenBackend`);
+            its users and database default to Auth's and the app's.
+        jwt: JWT bearer tokens (:class:`~carboy.auth.JWTBackend`); its users
+            default to Auth's.
+        two_factor: TOTP two-factor sign-in (:class:`~carboy.auth.TwoFactor`);
+            its database defaults to the app's.
 
     Example:
         >>> from carboy import Carboy
@@ -72,6 +81,9 @@ class Auth(Module):
         object_permissions: ObjectPermissionHook | None = None,
         # -- csrf, csp, throttling (helper: csrf) --
         # -- tokens, jwt, two-factor (helper: tokens) --
+        tokens: TokenBackend | None = None,
+        jwt: JWTBackend | None = None,
+        two_factor: TwoFactor | None = None,
         # -- pages, mail (helper: pages) --
     ) -> None:
         super().__init__("auth", prefix=prefix, templates="templates", root=Path(__file__).parent)
@@ -97,6 +109,18 @@ class Auth(Module):
         self.add_commands(_user_commands)
         # -- csrf --
         # -- tokens --
+        self.tokens = tokens
+        self.jwt = jwt
+        self.two_factor = two_factor
+        # Asked after the session: personal access tokens, then JWTs.
+        self.backends.extend(b for b in (tokens, jwt) if b is not None)
+        # Handlers ask for them by type: ``async def page(tokens: TokenBackend)``.
+        if tokens is not None:
+            self.provide(TokenBackend, tokens)
+        if jwt is not None:
+            self.provide(JWTBackend, jwt)
+        if two_factor is not None:
+            self.provide(TwoFactor, two_factor)
         # -- pages --
         self.context_processor(_user_context)
         self.check(check_guard_order)
@@ -207,9 +231,37 @@ class Auth(Module):
         self._setup_users(app)
         # -- csrf --
         # -- tokens --
+        self._setup_tokens(app)
         # -- pages --
         # Last: the users section made the default store.
         self._session_backend.users = self._users
+
+    # -- tokens --
+    def _setup_tokens(self, app: Carboy) -> None:
+        """Give the token backends and two-factor the user store and database they lack."""
+        if self.tokens is None and self.jwt is None and self.two_factor is None:
+            return
+        from carboy.db import Database
+
+        needs_db = [
+            name
+            for name, part in (("tokens", self.tokens), ("two_factor", self.two_factor))
+            if part is not None and part.db is None
+        ]
+        if needs_db:
+            try:
+                database = app.get_module(Database)
+            except ConfigurationError:
+                raise ConfigurationError(
+                    f"Auth({', '.join(f'{n}=...' for n in needs_db)}) keeps its data in the "
+                    "database: install carboy.db.Database(...), or give the part its own db="
+                ) from None
+            for part in (self.tokens, self.two_factor):
+                if part is not None and part.db is None:
+                    part.db = database
+        for backend in (self.tokens, self.jwt):
+            if backend is not None and backend.users is None:
+                backend.users = self.users
 
 
 def _user_context(request: Request) -> dict[str, Any]:
