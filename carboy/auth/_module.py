@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from carboy.auth._authentication import AuthenticationMiddleware, SessionBackend
 from carboy.auth.guards import check_guard_order
+from carboy.auth.jwt import JWTBackend
 from carboy.auth.sessions import (
     CookieStore,
     RedisStore,
@@ -16,7 +17,6 @@ from carboy.auth.sessions import (
     SessionMiddleware,
     get_flashed,
 )
-from carboy.auth.jwt import JWTBackend
 from carboy.auth.tokens import TokenBackend
 from carboy.auth.totp import TwoFactor
 from carboy.exceptions import ConfigurationError

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
 import pytest
 
-from carboy import Carboy, ConfigurationError
+from carboy import Carboy, ConfigurationError, Request
 from carboy.auth import (
+    AccessToken,
     Auth,
     JWTBackend,
     JWTKey,
@@ -114,3 +116,37 @@ def test_without_the_parts_nothing_is_added(tmp_path: Path) -> None:
     app.install(auth)
     app.build()
     assert len(auth.backends) == 1 and auth.tokens is None and auth.two_factor is None
+
+
+def test_requests_authenticate_through_the_middleware(tmp_path: Path) -> None:
+    app = new_app()
+    db = Database(f"sqlite:///{tmp_path / 'app.db'}")
+    users = MemoryUserStore()
+    ann = asyncio.run(users.create(username="ann", password=None))
+    tokens, jwt = TokenBackend(), JWTBackend(signing_key=JWTKey("k", SECRET))
+    app.install(db)
+    app.install(Auth(users=users, tokens=tokens, jwt=jwt))
+    AccessToken.__table__.create(db.engine)
+
+    @app.get("/me")
+    async def me(request: Request) -> dict:
+        auth = request.auth
+        return {
+            "user": request.user.display_name,
+            "via": auth.method,
+            "scopes": sorted(auth.scopes),
+        }
+
+    with TestClient(app) as client:
+        new = asyncio.run(tokens.create(ann, "ci", scopes={"deploy"}))
+        by_token = client.get("/me", headers={"authorization": f"Bearer {new.token}"})
+        assert by_token.json() == {"user": "ann", "via": "token", "scopes": ["deploy"]}
+        by_jwt = client.get("/me", headers={"authorization": f"Bearer {jwt.issue(ann)}"})
+        assert by_jwt.json() == {"user": "ann", "via": "jwt", "scopes": []}
+        assert client.get("/me").json() == {"user": "", "via": "", "scopes": []}
+        asyncio.run(tokens.revoke(new.record.id))
+        refused = client.get("/me", headers={"authorization": f"Bearer {new.token}"})
+        assert refused.status_code == 401
+        assert refused.json() == {"status": 401, "detail": "The token has been revoked"}
+        assert refused.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+    AccessToken.__table__.drop(db.engine)
