@@ -13,8 +13,10 @@ from carboy.auth._has_perm import ObjectPermissionHook as ObjectPermissionHook
 from carboy.auth._login import login as login
 from carboy.auth._login import logout as logout
 from carboy.auth._module import Auth as Auth
+from carboy.auth._page_config import PagesConfig as PagesConfig
 from carboy.auth._protocols import AuthBackend as AuthBackend
 from carboy.auth._protocols import AuthUser as AuthUser
+from carboy.auth._protocols import EmailUser as EmailUser
 from carboy.auth._protocols import UserStore as UserStore
 from carboy.auth.guards import Guard as Guard
 from carboy.auth.guards import login_required as login_required
@@ -81,6 +83,7 @@ __all__ = [
     "CommonPassword",
     "CookieStore",
     "DatabaseStore",
+    "EmailUser",
     "Enrolment",
     "Flash",
     "Group",
@@ -95,6 +98,7 @@ __all__ = [
     "NewToken",
     "NumericPassword",
     "ObjectPermissionHook",
+    "PagesConfig",
     "PasswordHasher",
     "PasswordInvalid",
     "PasswordValidator",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from carboy.auth._authentication import AuthenticationMiddleware, SessionBackend
+from carboy.auth._page_config import PagesConfig
 from carboy.auth.guards import check_guard_order
 from carboy.auth.jwt import JWTBackend
 from carboy.auth.sessions import (
@@ -20,6 +22,7 @@ from carboy.auth.sessions import (
 from carboy.auth.tokens import TokenBackend
 from carboy.auth.totp import TwoFactor
 from carboy.exceptions import ConfigurationError
+from carboy.mail import Mail
 from carboy.modules import Module
 from carboy.requests import Request
 
@@ -59,6 +62,9 @@ class Auth(Module):
             default to Auth's.
         two_factor: TOTP two-factor sign-in (:class:`~carboy.auth.TwoFactor`);
             its database defaults to the app's.
+        pages: The sign-in, sign-out, password and sign-up pages
+            (:class:`~carboy.auth.PagesConfig`); None leaves them out. Pages that
+            send e-mail install :class:`~carboy.mail.Mail` unless the app has one.
 
     Example:
         >>> from carboy import Carboy
@@ -85,6 +91,7 @@ class Auth(Module):
         jwt: JWTBackend | None = None,
         two_factor: TwoFactor | None = None,
         # -- pages, mail (helper: pages) --
+        pages: PagesConfig | None = PagesConfig(),
     ) -> None:
         super().__init__("auth", prefix=prefix, templates="templates", root=Path(__file__).parent)
         self._users = users
@@ -122,6 +129,9 @@ class Auth(Module):
         if two_factor is not None:
             self.provide(TwoFactor, two_factor)
         # -- pages --
+        #: What the pages do (:class:`~carboy.auth.PagesConfig`); None: no pages.
+        self.pages = pages
+        self._pages_added = False
         self.context_processor(_user_context)
         self.check(check_guard_order)
 
@@ -233,6 +243,14 @@ class Auth(Module):
         # -- tokens --
         self._setup_tokens(app)
         # -- pages --
+        if self.pages is not None and not self._pages_added:  # setup may run again
+            self._pages_added = True
+            if self.pages.mail_needed and not any(isinstance(m, Mail) for m in app.walk()):
+                app.install(Mail())  # the console in debug mode, SMTP in production
+            # The pages sit above this module, as a user's module would (they sign users
+            # in with login(), which looks this module up): imported when an app that
+            # has them builds, so an API-only app (pages=None) never loads them.
+            importlib.import_module("carboy.auth._pages").add_pages(self, self.pages, app)
         # Last: the users section made the default store.
         self._session_backend.users = self._users
 

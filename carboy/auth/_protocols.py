@@ -51,6 +51,25 @@ class AuthUser(BaseUser, Protocol):
         ...
 
 
+@runtime_checkable
+class EmailUser(Protocol):
+    """A user with an e-mail address: what the password-reset and sign-up pages need.
+
+    The default :class:`~carboy.auth.User` model satisfies it; a user without
+    these attributes can sign in, but not reset a password by e-mail.
+    """
+
+    @property
+    def email(self) -> str | None:
+        """The user's e-mail address, if they have one."""
+        ...
+
+    @property
+    def email_verified(self) -> bool:
+        """True once the user opened the verification link sent to ``email``."""
+        ...
+
+
 class UserStore(Protocol):
     """Where users live. All of carboy.auth talks to users through this."""
 

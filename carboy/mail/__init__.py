@@ -16,6 +16,7 @@ from carboy.mail._backends import SMTPBackend as SMTPBackend
 from carboy.mail._backends import backend_from_url as backend_from_url
 from carboy.mail._message import Attachment as Attachment
 from carboy.mail._message import EmailMessage as EmailMessage
+from carboy.mail._message import validate_email as validate_email
 from carboy.mail._module import Mail as Mail
 from carboy.mail._module import MailSettings as MailSettings
 
@@ -30,4 +31,5 @@ __all__ = [
     "MemoryBackend",
     "SMTPBackend",
     "backend_from_url",
+    "validate_email",
 ]

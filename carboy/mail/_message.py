@@ -156,8 +156,32 @@ def _check_line(what: str, value: str) -> None:
         )
 
 
+def validate_email(value: str) -> str:
+    """The e-mail address in ``value`` (one, nothing else), or ``ValueError``.
+
+    A display name is dropped (``"Ann <ann@example.com>"`` gives
+    ``"ann@example.com"``); a line break, a second address or anything that is
+    not an address raises. What a sign-up or reset form should check.
+
+    Example:
+        >>> validate_email(" ann@example.com ")
+        'ann@example.com'
+        >>> validate_email("ann@example.com, eve@evil.example")
+        Traceback (most recent call last):
+        ...
+        ValueError: 'ann@example.com, eve@evil.example' is not one e-mail address
+    """
+    return _parse_address(value.strip(), f"{value.strip()!r} is not one e-mail address")
+
+
 def _check_address(what: str, value: str) -> None:
     _check_line(what, value)
+    _parse_address(value, f"EmailMessage {what}: {value!r} is not one e-mail address")
+
+
+def _parse_address(value: str, error: str) -> str:
+    if "\r" in value or "\n" in value or len(value) > 320:
+        raise ValueError(error)
     try:
         header = email.policy.default.header_factory("to", value)
         addresses = header.addresses
@@ -167,4 +191,6 @@ def _check_address(what: str, value: str) -> None:
         if header.defects:
             addresses = ()
     if len(addresses) != 1 or not (addresses[0].username and addresses[0].domain):
-        raise ValueError(f"EmailMessage {what}: {value!r} is not one e-mail address")
+        raise ValueError(error)
+    spec: str = addresses[0].addr_spec
+    return spec

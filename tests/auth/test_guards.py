@@ -13,6 +13,7 @@ from carboy.auth import (
     Auth,
     AuthUser,
     Guard,
+    MemoryUserStore,
     login_required,
     permission_required,
     safe_next,
@@ -83,9 +84,14 @@ def make_app(tmp_path: Path) -> Carboy:
         "<p id=u>{{ user.display_name }}</p><p id=r>{{ request.user.display_name }}</p>"
         "{% if not user.is_authenticated %}<p id=anon>anonymous</p>{% endif %}"
     )
+    # No Auth module: UserFromHeader is the authentication backend, and the app has its
+    # own page named auth.login (tests with Auth and real sign-ins are in test_pages.py).
     app = Carboy(settings=Settings(debug=True, templates_dir=str(templates)))
-    app.install(Auth())
     app.add_middleware(UserFromHeader)
+
+    @app.context_processor
+    def user(request: Request) -> dict[str, Any]:
+        return {"user": request.user}
 
     @app.get("/auth/login", name="auth.login")
     async def login_page() -> str:
@@ -301,8 +307,8 @@ def test_a_guard_decorates_functions_only() -> None:
 
 
 def test_guard_above_the_route_decorator_stops_the_start(tmp_path: Path) -> None:
-    app = Carboy(debug=True)
-    app.install(Auth())
+    app = Carboy(settings=Settings(debug=True, secret_key="guards-tests-secret-key-" * 2))
+    app.install(Auth(users=MemoryUserStore()))
 
     @login_required
     @app.get("/open")

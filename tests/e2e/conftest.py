@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -34,14 +35,22 @@ def free_port() -> int:
 
 
 def start_server(
-    args: list[str], cwd: Path, port: int, env: dict[str, str] | None = None
+    args: list[str],
+    cwd: Path,
+    port: int,
+    env: dict[str, str] | None = None,
+    output: IO[bytes] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start a server process and wait until it answers on ``port``."""
+    """Start a server process and wait until it answers on ``port``.
+
+    Its output goes to ``output`` (a file the test reads) or to a pipe read only
+    if it fails to start.
+    """
     process = subprocess.Popen(
         args,
         cwd=cwd,
         env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
+        stdout=output if output is not None else subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 30

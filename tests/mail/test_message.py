@@ -140,3 +140,13 @@ def test_the_message_is_a_value() -> None:
     to.append("evil@evil.example")
     assert msg.to == ("ann@example.com",)
     assert msg == EmailMessage("Hi", "x", to=("ann@example.com",))
+
+
+def test_validate_email() -> None:
+    from carboy.mail import validate_email
+
+    assert validate_email(" ann@example.com ") == "ann@example.com"
+    assert validate_email("Ann <ann@example.com>") == "ann@example.com"
+    for bad in ("", "ann", "ann@", "a@b.c, e@evil.example", "a@b.c\nBcc: e@x.y", "a" * 321):
+        with pytest.raises(ValueError, match="is not one e-mail address"):
+            validate_email(bad)

@@ -1,0 +1,64 @@
+"""What the auth pages do: ``Auth(pages=PagesConfig(...))``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from carboy.exceptions import ConfigurationError
+
+#: Three days, Django's ``PASSWORD_RESET_TIMEOUT``.
+DEFAULT_LINK_MAX_AGE = 3 * 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class PagesConfig:
+    """The sign-in, sign-out, password and sign-up pages of :class:`~carboy.auth.Auth`.
+
+    Args:
+        signup: Offer ``/auth/signup``, where visitors make their own account.
+        verify_email: New accounts must open a link sent to their e-mail address
+            before they can sign in (with ``signup``).
+        password_reset: Offer ``/auth/password/reset`` (a link by e-mail).
+        login_redirect: Where a user goes after signing in, when the page they
+            came from (``?next=``) is not known or not safe.
+        logout_redirect: Where a user goes after signing out.
+        link_max_age: Seconds a reset or verification link works.
+        site_url: The scheme and host e-mailed links start with
+            (``"https://shop.example.com"``); by default the request's own, which
+            is safe only when ``allowed_hosts`` lists your hosts (production
+            refuses other ``Host`` headers; debug mode accepts any).
+
+    Example:
+        >>> from carboy.auth import Auth, PagesConfig
+        >>> auth = Auth(pages=PagesConfig(signup=True, login_redirect="/dashboard"))
+    """
+
+    signup: bool = False
+    verify_email: bool = True
+    password_reset: bool = True
+    login_redirect: str = "/"
+    logout_redirect: str = "/"
+    link_max_age: int = DEFAULT_LINK_MAX_AGE
+    site_url: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("login_redirect", "logout_redirect"):
+            value = getattr(self, name)
+            if not value.startswith("/") or value.startswith("//"):
+                raise ConfigurationError(
+                    f"PagesConfig({name}={value!r}): give a path on this site, like '/'"
+                )
+        if self.link_max_age <= 0:
+            raise ConfigurationError(
+                f"PagesConfig(link_max_age={self.link_max_age!r}) must be a positive "
+                "number of seconds"
+            )
+        if self.site_url is not None and not self.site_url.startswith(("https://", "http://")):
+            raise ConfigurationError(
+                f"PagesConfig(site_url={self.site_url!r}) must start with https:// (or http://)"
+            )
+
+    @property
+    def mail_needed(self) -> bool:
+        """True when a page sends e-mail (password reset, or verification of sign-ups)."""
+        return self.password_reset or (self.signup and self.verify_email)
