@@ -9,6 +9,7 @@ Example:
 """
 
 from carboy._forms import FormLimits as FormLimits
+from carboy._json import dumps as encode_json
 from carboy.app import Carboy as Carboy
 from carboy.background import Background as Background
 from carboy.connections import HTTPConnection as HTTPConnection
@@ -129,5 +130,6 @@ __all__ = [
     "WebSocketException",
     "WebSocketState",
     "configure_logging",
+    "encode_json",
     "render",
 ]

@@ -290,7 +290,15 @@ not_ours = re.compile(rb':\d\d:\d\d(?!\.\d{6}Z")').search
 
 def dumps(value: Any) -> bytes:
     """Encode any JSON-able value (dicts, lists, dataclasses, msgspec Structs, pydantic
-    models, UUID, datetime, Decimal, Enum) to bytes, datetimes in carboy's format."""
+    models, UUID, datetime, Decimal, Enum) to bytes, as responses write it.
+
+    Public as ``carboy.encode_json``: for JSON a handler or a module sends by
+    another way (a message broker, a cache) that must read like a response.
+
+    Example:
+        >>> encode_json({"at": datetime.datetime(2024, 1, 1)})
+        b'{"at":"2024-01-01T00:00:00.000000Z"}'
+    """
     body = _encoder.encode(value)
     return body if not_ours(body) is None else redo(value)
 

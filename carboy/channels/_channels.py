@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from carboy import encode_json
 from carboy.channels._backends import ChannelBackend, MemoryChannels, RedisChannels
 from carboy.exceptions import ConfigurationError
 from carboy.modules import Module
@@ -153,7 +154,6 @@ class Channels(Module):
         self._backend = backend
         self.max_pending = max_pending
         self._subscribers: dict[str, set[Subscription]] = {}
-        self._encoder = msgspec.json.Encoder()
         self._started = False
         self._app: Carboy | None = None
         self.provide(Channels, self)
@@ -187,7 +187,7 @@ class Channels(Module):
     # -- publishing ----------------------------------------------------------------
     def _encode(self, group: str, data: Any) -> bytes:
         check_group(group)
-        return self._encoder.encode(data)
+        return encode_json(data)  # as responses write it (datetimes, pydantic models)
 
     async def apublish(self, group: str, data: Any) -> None:
         """Send ``data`` (JSON-able) to every subscriber of ``group``, in every process."""

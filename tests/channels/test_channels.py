@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 
 from carboy import Carboy
 from carboy.channels import (
@@ -70,6 +73,26 @@ def test_a_websocket_subscriber_receives_what_a_handler_publishes(tmp_path: Path
         assert ws.receive_json()["data"] == {"n": 0}
         assert ws.receive_json()["data"] == {"n": 1}
     _wait_until(lambda: channels.subscribers("room:a") == 0)
+
+
+def test_published_datetimes_and_models_read_like_a_response(tmp_path: Path) -> None:
+    class Note(BaseModel):
+        model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+        sent_at: dt.datetime
+
+    channels = Channels()
+    app = _app(tmp_path, channels)
+
+    @app.post("/note/{room}")
+    async def note(room: str) -> None:
+        at = dt.datetime(2024, 1, 1)
+        await channels.apublish(f"room:{room}", {"at": at, "note": Note(sent_at=at)})
+
+    with TestClient(app) as client, client.websocket_connect("/live/a") as ws:
+        _wait_until(lambda: channels.subscribers("room:a") == 1)
+        client.post("/note/a")
+        z = "2024-01-01T00:00:00.000000Z"
+        assert ws.receive_json()["data"] == {"at": z, "note": {"sentAt": z}}
 
 
 def test_a_slow_websocket_subscriber_is_dropped_with_a_close_code(tmp_path: Path) -> None:
