@@ -134,6 +134,12 @@ class Settings(BaseSettings):
         description="Backend of the carboy.channels battery: 'memory://' (one process) or "
         "'redis://host:6379/0' (pub/sub shared by every process).",
     )
+    sessions_url: str = Field(
+        default="cookie://",
+        description="Where carboy.auth keeps sessions: 'cookie://' (signed into the cookie), "
+        "'database://' (the app's carboy.db database), 'redis://host:6379/0', or 'memory://' "
+        "(one process, for tests).",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text",
         description="Format of carboy's log lines when configure_logging() or carboy run sets "

@@ -662,6 +662,7 @@ FIELD_TESTS: dict[str, Any] = {
         "tests.tasks.test_celery:test_a_worker_runs_tasks_and_any_process_reads_the_results"
     ),
     "channels_url": "tests.channels.test_channels:test_channels_url_setting",
+    "sessions_url": "tests.auth.test_stores:test_sessions_url_setting_picks_the_store",
     "server_header": test_field_server_header,
     "log_format": test_field_log_format,
     "access_log": test_field_access_log,

@@ -14,6 +14,7 @@ from carboy.auth.guards import check_guard_order
 from carboy.auth.jwt import JWTBackend
 from carboy.auth.sessions import (
     CookieStore,
+    store_from_settings,
     RedisStore,
     SessionConfig,
     SessionMiddleware,
@@ -167,7 +168,7 @@ class Auth(Module):
             return  # setup ran already for this app: its middleware is in place
         self._wired = app
         if self._session_store is None:
-            self._session_store = CookieStore.from_settings(app.settings)
+            self._session_store = store_from_settings(app.settings, database)
         store = self._session_store
         if isinstance(store, RedisStore):
             self.on_shutdown(store.aclose)

@@ -173,3 +173,43 @@ def test_the_clock_option_of_the_stores(tmp_path: Any) -> None:
     now[0] += 61
     assert run(database, database.clear_expired()) == 1
     tables.close()
+
+
+def test_sessions_url_setting_picks_the_store(tmp_path: Any) -> None:
+    """settings.sessions_url picks the store of an Auth given none; an explicit store wins."""
+    from carboy import Carboy
+    from carboy.auth import Auth, DatabaseStore, RedisStore, SessionConfig
+    from carboy.db import Database
+    from carboy.exceptions import ConfigurationError
+    from carboy.settings import Settings
+
+    from .conftest import redis_url, require_redis
+
+    require_redis()
+    for url, kind in (
+        ("cookie://", CookieStore),
+        ("memory://", MemoryStore),
+        ("database://", DatabaseStore),
+        (redis_url(), RedisStore),
+    ):
+        app = Carboy(Settings(debug=True, secret_key=SECRET_KEY, sessions_url=url), root=tmp_path)
+        app.install(Database(f"sqlite:///{tmp_path / 'app.db'}"))
+        auth = Auth()
+        app.install(auth)
+        app.build()
+        assert isinstance(auth.session_store, kind), url
+    explicit = MemoryStore()
+    app = Carboy(Settings(debug=True, sessions_url=redis_url()), root=tmp_path)
+    auth = Auth(sessions=SessionConfig(store=explicit))
+    app.install(auth)
+    app.build()
+    assert auth.session_store is explicit
+    for url, message in (
+        ("database://", "install carboy.db"),
+        ("postgres://x", "is not a session store"),
+        ("cookie://extra", "is not a session store"),
+    ):
+        app = Carboy(Settings(debug=True, sessions_url=url), root=tmp_path)
+        app.install(Auth())
+        with pytest.raises(ConfigurationError, match=message):
+            app.build()

@@ -8,6 +8,7 @@ Example:
 from carboy.auth.sessions._cookie import CookieStore as CookieStore
 from carboy.auth.sessions._cookie import SessionTooLarge as SessionTooLarge
 from carboy.auth.sessions._database import DatabaseStore as DatabaseStore
+from carboy.auth.sessions._from_url import store_from_settings as store_from_settings
 from carboy.auth.sessions._memory import MemoryStore as MemoryStore
 from carboy.auth.sessions._middleware import SessionConfig as SessionConfig
 from carboy.auth.sessions._middleware import SessionMiddleware as SessionMiddleware
@@ -29,4 +30,5 @@ __all__ = [
     "SessionTooLarge",
     "flash",
     "get_flashed",
+    "store_from_settings",
 ]
