@@ -13,12 +13,11 @@ from carboy.auth._page_config import PagesConfig
 from carboy.auth.guards import check_guard_order
 from carboy.auth.jwt import JWTBackend
 from carboy.auth.sessions import (
-    CookieStore,
-    store_from_settings,
     RedisStore,
     SessionConfig,
     SessionMiddleware,
     get_flashed,
+    store_from_settings,
 )
 from carboy.auth.tokens import TokenBackend
 from carboy.auth.totp import TwoFactor
