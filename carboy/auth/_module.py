@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,10 +30,14 @@ from carboy.requests import Request
 if TYPE_CHECKING:
     from carboy.app import Carboy
     from carboy.auth._has_perm import ObjectPermissionHook
-    from carboy.auth._protocols import AuthBackend, UserStore
+    from carboy.auth._protocols import AuthBackend, AuthUser, UserStore
     from carboy.auth.models import UserMixin
     from carboy.auth.passwords import PasswordHasher, PasswordValidator
     from carboy.identity import SessionStore
+
+
+#: What :meth:`Auth.on_signup` calls: ``hook(request, user)``, sync or async.
+SignupHook = Callable[["Request", "AuthUser"], "Awaitable[None] | None"]
 
 
 class Auth(Module):
@@ -132,6 +137,7 @@ class Auth(Module):
         #: What the pages do (:class:`~carboy.auth.PagesConfig`); None: no pages.
         self.pages = pages
         self._pages_added = False
+        self._signup_hooks: list[SignupHook] = []
         self.context_processor(_user_context)
         self.check(check_guard_order)
 
@@ -253,6 +259,35 @@ class Auth(Module):
             importlib.import_module("carboy.auth._pages").add_pages(self, self.pages, app)
         # Last: the users section made the default store.
         self._session_backend.users = self._users
+
+    # -- pages --
+    def on_signup(self, hook: SignupHook) -> SignupHook:
+        """Call ``hook(request, user)`` each time the sign-up page makes an account ready.
+
+        That is when the account is made, or, with ``PagesConfig(verify_email=True)``,
+        when its address is confirmed: the moment to send a welcome e-mail or to
+        enqueue a task. ``hook`` may be sync or async; hooks run in the order they
+        were added, inside the request (an error in one is the request's error).
+        Use it as a decorator; it returns ``hook``.
+
+        Example:
+            >>> from carboy.auth import Auth, PagesConfig
+            >>> auth = Auth(pages=PagesConfig(signup=True))
+            >>> @auth.on_signup
+            ... async def welcome(request, user) -> None:
+            ...     print("welcome", user.display_name)
+        """
+        if not callable(hook):
+            raise ConfigurationError(f"Auth.on_signup takes a callable, got {hook!r}")
+        self._signup_hooks.append(hook)
+        return hook
+
+    async def _account_ready(self, request: Request, user: AuthUser) -> None:
+        """Run the :meth:`on_signup` hooks for ``user`` (the sign-up page calls this)."""
+        for hook in self._signup_hooks:
+            result = hook(request, user)
+            if inspect.isawaitable(result):
+                await result
 
     # -- tokens --
     def _setup_tokens(self, app: Carboy) -> None:

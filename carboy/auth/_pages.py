@@ -396,6 +396,7 @@ class _Pages:
             return self._page("auth/signup.html", {"form": form, "errors": errors}, status_code=400)
         if not verify:
             await login(request, user)
+            await self.auth._account_ready(request, user)
             flash(request, f"Welcome, {user.display_name}!", "success")
             return RedirectResponse(self.config.login_redirect, 303)
         await self._send_verification(request, user, address)
@@ -447,6 +448,7 @@ class _Pages:
             return await self.verify_form(request, token)
         await self.auth.users.update(user, email_verified=True)
         request.session.pop(_SIGNUP_EMAIL_KEY, None)
+        await self.auth._account_ready(request, user)
         flash(request, "Your e-mail address is confirmed. You can sign in now.", "success")
         return RedirectResponse(request.url_for("auth.login"), 303)
 

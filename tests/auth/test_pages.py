@@ -14,6 +14,7 @@ import pytest
 
 from carboy import Carboy, Request, Settings
 from carboy.auth import Auth, MemoryUserStore, PagesConfig, PasswordHasher, login_required
+from carboy.exceptions import ConfigurationError
 from carboy.mail import EmailMessage, Mail, MemoryBackend
 from carboy.testing import TestClient
 
@@ -51,7 +52,8 @@ class Site:
         self.app = Carboy(settings=settings)
         self.app.install(Mail(self.outbox, default_from="site@example.com"))
         config = PagesConfig(**{"signup": True, **pages})
-        self.app.install(Auth(users=self.users, password_hasher=self.hasher, pages=config))
+        self.auth = Auth(users=self.users, password_hasher=self.hasher, pages=config)
+        self.app.install(self.auth)
 
         @self.app.get("/members")
         @login_required
@@ -404,6 +406,45 @@ def test_sign_up_without_verification_signs_in(tmp_path: Path) -> None:
         assert site.mails(timeout=0.3) == []
     finally:
         site.close()
+
+
+def test_on_signup_hooks_run_when_the_account_is_ready(site: Site) -> None:
+    """With verification, the hooks run at the confirmation, not at the sign-up."""
+    seen: list[tuple[str, str]] = []
+
+    @site.auth.on_signup
+    async def first(request: Request, user: Any) -> None:
+        seen.append(("async", user.username))
+
+    site.auth.on_signup(lambda request, user: seen.append(("sync", user.username)))
+    site.post("/auth/signup", {
+        "username": "bob", "email": "bob@example.com",
+        "password1": PASSWORD, "password2": PASSWORD,
+    })  # fmt: skip
+    assert seen == []  # not ready: the address is not confirmed
+    link = link_in(site.mails()[0])
+    site.post(link, {})
+    assert seen == [("async", "bob"), ("sync", "bob")]
+    site.post(link, {})  # a used link: nothing more
+    assert len(seen) == 2
+
+
+def test_on_signup_hooks_run_at_sign_up_without_verification(tmp_path: Path) -> None:
+    site = Site(tmp_path, verify_email=False)
+    seen: list[str] = []
+    site.auth.on_signup(lambda request, user: seen.append(user.username))
+    try:
+        site.post("/auth/signup", {
+            "username": "bob", "email": "bob@example.com",
+            "password1": PASSWORD, "password2": PASSWORD,
+        })  # fmt: skip
+        assert seen == ["bob"]
+        site.post("/auth/signup", {"username": "", "email": "x", "password1": "", "password2": ""})
+        assert seen == ["bob"]  # a refused sign-up makes nothing ready
+    finally:
+        site.close()
+    with pytest.raises(ConfigurationError, match="takes a callable"):
+        site.auth.on_signup("welcome")  # type: ignore[arg-type]
 
 
 def test_sign_up_with_a_known_address_tells_its_owner_not_the_visitor(site: Site) -> None:
