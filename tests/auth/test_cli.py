@@ -82,7 +82,7 @@ def test_createuser_interactive(app: Carboy) -> None:
     assert "The passwords do not match." in result.output
     assert "User 'ann' created." in result.output
     user = get(app, "ann")
-    assert user.email == "Ann@example.com"
+    assert user.email == "Ann@example.com" and user.email_verified is True
     assert (user.is_superuser, user.is_staff) == (False, False)
 
 
@@ -107,6 +107,7 @@ def test_createuser_superuser_no_input(app: Carboy) -> None:
     assert result.output.strip() == "Superuser 'root' created."
     user = get(app, "root@example.com")
     assert (user.is_superuser, user.is_staff, user.username) == (True, True, "root")
+    assert user.email_verified is True  # the operator gave the address: it can sign in
 
 
 def test_createuser_no_input_refuses_a_weak_password(app: Carboy) -> None:

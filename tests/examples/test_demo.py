@@ -6,6 +6,7 @@ import asyncio
 import re
 import subprocess
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from carboy import Carboy, WebSocketDisconnect
+from carboy.channels import Channels
 from carboy.db import Database
 from carboy.db.fixtures import load
 from carboy.testing import AsyncTestClient, TestClient, WebSocketDenied
@@ -267,3 +269,115 @@ def test_make_demo_generates_a_fresh_secret_key(tmp_path: Path) -> None:
     other = tmp_path / "other.env"
     subprocess.run([sys.executable, str(script), str(other)], check=True)
     assert other.read_text().split("CARBOY_SECRET_KEY=")[1] != first.split("CARBOY_SECRET_KEY=")[1]
+
+
+# -- comments and the welcome e-mail ------------------------------------------------------
+MEMBER_PASSWORD = "plum-tree-in-may-7"
+
+
+def _csrf(client: TestClient, path: str) -> dict[str, str]:
+    found = re.search(r'name="(csrf[^"]*)" value="([^"]+)"', client.get(path).text)
+    return {found[1]: found[2]} if found else {}
+
+
+def _member(client: TestClient, username: str = "ann") -> TestClient:
+    """Create ``username`` in the demo's user store and sign ``client`` in as them."""
+    from carboy.auth import Auth
+
+    auth = client.app.get_module(Auth)  # type: ignore[attr-defined]
+    asyncio.run(
+        auth.users.create(
+            password=MEMBER_PASSWORD,
+            username=username,
+            email=f"{username}@example.com",
+            email_verified=True,
+        )
+    )
+    data = {"login": username, "password": MEMBER_PASSWORD, **_csrf(client, "/auth/login")}
+    assert client.post("/auth/login", data=data, follow_redirects=False).status_code == 303
+    return client
+
+
+def _comment(client: TestClient, post: int, body: str, **headers: str) -> Any:
+    data = {"body": body, **_csrf(client, f"/blog/{post}")}
+    return client.post(f"/blog/{post}/comments", data=data, headers=headers, follow_redirects=False)
+
+
+def test_comments_need_a_signed_in_member(client: TestClient) -> None:
+    page = client.get("/blog/2")
+    assert "Sign in</a> to comment" in page.text and 'id="comment-form"' not in page.text
+    refused = client.post("/blog/2/comments", data={"body": "hi"}, follow_redirects=False)
+    assert refused.status_code in (303, 401, 403)
+    assert "No comments yet." in client.get("/blog/2").text
+
+
+def test_a_comment_is_saved_and_published_to_the_post_s_readers(client: TestClient) -> None:
+    _member(client)
+    with (
+        client.websocket_connect("/blog/2/live") as reader,
+        client.websocket_connect("/blog/3/live") as elsewhere,
+    ):
+        channels = client.app.get_module(Channels)  # type: ignore[attr-defined]
+        while channels.subscribers("post:2") == 0 or channels.subscribers("post:3") == 0:
+            time.sleep(0.01)
+        saved = _comment(client, 2, "  First!  ", accept="application/json")
+        assert saved.status_code == 201
+        comment = saved.json()
+        assert comment["author"] == "ann" and comment["body"] == "First!"
+        message = reader.receive_json()
+        assert message == {"group": "post:2", "data": comment}
+        # A plain form post (no JavaScript) is redirected back to the post.
+        plain = _comment(client, 2, "Second")
+        assert plain.status_code == 303 and plain.headers["location"] == "/blog/2#comments"
+        assert reader.receive_json()["data"]["body"] == "Second"
+        elsewhere.send_text("ping")  # the other post's reader got nothing
+        assert channels.subscribers("post:3") == 1
+    page = client.get("/blog/2").text
+    assert (
+        page.index("First!") < page.index("Second")
+        and "No comments yet." not in page.split('id="no-comments"')[1].split(">")[0]
+    )
+
+
+def test_comments_are_escaped_bounded_and_only_on_published_posts(client: TestClient) -> None:
+    _member(client)
+    hostile = "<img src=x onerror=alert(1)>"
+    assert _comment(client, 1, hostile, accept="application/json").status_code == 201
+    page = client.get("/blog/1").text
+    assert hostile not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    for body in ("", "   ", "x" * 1001):
+        assert _comment(client, 1, body, accept="application/json").status_code == 422, body
+    assert _comment(client, 4, "on a draft", accept="application/json").status_code == 404
+    assert _comment(client, 999, "nowhere", accept="application/json").status_code == 404
+    assert client.get("/blog/1").text.count('class="comment"') == 1
+
+
+def test_a_new_member_gets_a_welcome_email_from_a_background_task(
+    client: TestClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    signup = {
+        "username": "bob",
+        "email": "bob@example.com",
+        "password1": MEMBER_PASSWORD,
+        "password2": MEMBER_PASSWORD,
+        **_csrf(client, "/auth/signup"),
+    }
+    client.post("/auth/signup", data=signup, follow_redirects=False)
+    out = _console_until(capsys, "/auth/verify/")
+    assert "Welcome to the carboy demo" not in out  # not before the address is confirmed
+    link = re.search(r"http://localhost(/auth/verify/\S+)", out)
+    assert link, out
+    client.post(link[1], data=_csrf(client, link[1]), follow_redirects=False)
+    out += _console_until(capsys, "Welcome to the carboy demo")
+    assert "To: bob@example.com" in out.split("Welcome to the carboy demo")[0].rsplit("From:", 1)[1]
+
+
+def _console_until(capsys: pytest.CaptureFixture[str], text: str, timeout: float = 10.0) -> str:
+    """What the console backend printed, waiting for ``text`` (sent in the background)."""
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while text not in seen:
+        assert time.monotonic() < deadline, f"{text!r} never printed:\n{seen}"
+        time.sleep(0.05)
+        seen += capsys.readouterr().out
+    return seen

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from carboy import Carboy
 from carboy.auth import Auth, PagesConfig
+from carboy.channels import Channels
 from carboy.db import Database
-from carboy.mail import Mail
+from carboy.tasks import Tasks
 from demo.api import api
 from demo.blog import blog
 from demo.chat import chat
 from demo.members import members
 from demo.pages import pages
+from demo.welcome import mail, welcome_new_member
 
 
 def create_app() -> Carboy:
@@ -22,10 +24,17 @@ def create_app() -> Carboy:
     app.install(blog)
     app.install(members)
     app.install(Database())
+    # Live comments: in this process by default, over Redis with CARBOY_CHANNELS_URL.
+    app.install(Channels())
+    # Background work (the welcome e-mail): in this process by default, on Celery
+    # workers (`carboy worker`) with CARBOY_TASKS_URL=celery+amqp://...
+    app.install(Tasks())
     # Sign-up (with e-mail verification), sign-in, sign-out and password reset under /auth/.
     # In debug mode the e-mails are printed to the console: open the link from there.
-    app.install(Mail(default_from="demo@localhost"))
-    app.install(Auth(pages=PagesConfig(signup=True, login_redirect="/members/")))
+    app.install(mail)
+    auth = Auth(pages=PagesConfig(signup=True, login_redirect="/members/"))
+    auth.on_signup(welcome_new_member)
+    app.install(auth)
     return app
 
 
