@@ -54,22 +54,32 @@ _TAKEN_NAMES = frozenset({"carboy", "tests", "test"}) | frozenset(sys.stdlib_mod
     help="Make a JSON-API project: no templates, static files or htmx.",
 )
 @click.option(
+    "--deploy",
+    is_flag=True,
+    help="Also make deploy/ (Dockerfile, docker-compose.yml with PostgreSQL, Redis, RabbitMQ, "
+    "Celery workers and a load balancer) and install the database, cache, channels, tasks "
+    "and health batteries.",
+)
+@click.option(
     "--directory",
     "-d",
     type=click.Path(file_okay=False, path_type=Path),
     help="The folder to create (default: ./NAME). It must not exist or be empty.",
 )
-def new(name: str, single_file: bool, api: bool, directory: Path | None) -> None:
+def new(name: str, single_file: bool, api: bool, deploy: bool, directory: Path | None) -> None:
     """Create a new project NAME: a package with a first module and tests.
 
     \b
       carboy new mysite                 the conventional layout: a site
       carboy new shop --api             the conventional layout: a JSON API
       carboy new blog --single-file     one app.py, the smallest start
+      carboy new mysite --deploy        a site ready for many processes and machines
     """
     _check_name(name)
     if api and single_file:
         raise CliError("Choose one of --api and --single-file: an API project is a package.")
+    if deploy and single_file:
+        raise CliError("Choose one of --deploy and --single-file: a deployed project is a package.")
     layout = _SINGLE if single_file else _API if api else _SITE
     target = directory if directory is not None else Path(name)
     if target.exists():
@@ -80,7 +90,7 @@ def new(name: str, single_file: bool, api: bool, directory: Path | None) -> None
                 f"The folder {target} already exists and is not empty; carboy new never "
                 "overwrites files. Choose another NAME, or --directory for a new folder."
             )
-    files = _render(name, layout)
+    files = _render(name, layout, deploy=deploy)
     for relative, text in files.items():
         path = target.joinpath(*relative.parts)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,6 +110,10 @@ def new(name: str, single_file: bool, api: bool, directory: Path | None) -> None
     console.print(Text(f"  cd {shlex.quote(str(target))}"))
     console.print(Text("  carboy run            # then open http://127.0.0.1:8000"))
     console.print(Text("  python -m pytest      # run its tests"))
+    if deploy:
+        console.print(
+            Text("  docker compose -f deploy/docker-compose.yml up --build --scale web=2")
+        )
 
 
 def _check_name(name: str) -> None:
@@ -163,18 +177,49 @@ tests/             the tests (carboy.testing.TestClient)""",
 _SINGLE = _Layout("single-file app", ("common", "single"))
 
 
-def _render(name: str, layout: _Layout) -> dict[PurePosixPath, str]:
+#: What ``--deploy`` adds to app.py: the batteries whose backends the settings pick
+#: (SQLite and in-process in development, PostgreSQL, Redis and Celery in deploy/).
+_DEPLOY_IMPORTS = """\
+from carboy.cache import Caching
+from carboy.channels import Channels
+from carboy.db import Database
+from carboy.health import Health
+from carboy.tasks import Tasks
+"""
+_DEPLOY_BATTERIES = """
+# Each battery's backend comes from the settings: SQLite, memory and in-process in
+# development (.env), PostgreSQL, Redis and Celery in deploy/docker-compose.yml.
+app.install(Database())
+app.install(Caching())
+app.install(Channels())
+app.install(Tasks())
+app.install(Health())  # /healthz and /readyz, for the load balancer
+"""
+_DEPLOY_ENV = "CARBOY_DATABASE_URL=sqlite:///./${name}.db\n"
+
+
+def _render(name: str, layout: _Layout, *, deploy: bool = False) -> dict[PurePosixPath, str]:
     """Every file of the new project: its path in the project and its text."""
     values = {
         "name": name,
         "secret_key": _new_secret_key(),
         "carboy_version": carboy.__version__,
         "kind": layout.kind,
+        "battery_imports": _DEPLOY_IMPORTS if deploy else "",
+        "batteries": _DEPLOY_BATTERIES if deploy else "",
+        "env_extra": string.Template(_DEPLOY_ENV).substitute(name=name) if deploy else "",
+        # The backends deploy/ uses: PostgreSQL (and SQLite), Redis, Celery.
+        "carboy_extras": "[postgres,redis,celery]" if deploy else "",
+        "conftest_extra": (
+            f'os.environ.setdefault("CARBOY_DATABASE_URL", "sqlite:///./{name}.db")\n'
+            if deploy
+            else ""
+        ),
     }
     values["tree"] = string.Template(layout.tree).substitute(values)
     root = resources.files("carboy.cli").joinpath(_TEMPLATE_DIR)
     files: dict[PurePosixPath, str] = {}
-    for folder in layout.folders:
+    for folder in (*layout.folders, "deploy") if deploy else layout.folders:
         for parts, source in _walk(root.joinpath(folder)):
             target = PurePosixPath(*(_target_part(part, name) for part in parts))
             text = source.read_text(encoding="utf-8")

@@ -191,6 +191,71 @@ def test_single_file(invoke: Invoke, project: Path, monkeypatch: pytest.MonkeyPa
     assert hello.json() == {"message": "Hello, you!"}
 
 
+DEPLOY_FILES = {".dockerignore", "deploy/Dockerfile", "deploy/docker-compose.yml",
+                "deploy/nginx.conf", "tests/test_health.py"}  # fmt: skip
+DOCS_DEPLOY = Path(carboy.__file__).resolve().parents[1] / "docs" / "deploy"
+
+
+@pytest.mark.parametrize(("name", "extra", "files"), [
+    ("mysite", [], PROJECT_FILES), ("shop", ["--api"], API_FILES),
+])  # fmt: skip
+def test_deploy_writes_the_multi_machine_layout_and_wires_the_batteries(
+    invoke: Invoke, project: Path, name: str, extra: list[str], files: set[str]
+) -> None:
+    import yaml
+
+    result = invoke("new", name, "--deploy", *extra)
+    assert result.exit_code == 0, result.output
+    target = project / name
+    assert (
+        _files(target)
+        == {f.replace("mysite", name).replace("shop", name) for f in files} | DEPLOY_FILES
+    )
+    assert "docker compose -f deploy/docker-compose.yml up --build --scale web=2" in result.output
+    for path in target.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            assert (
+                "${" not in text.replace("${CARBOY_SECRET_KEY", "") and "project_name" not in text
+            ), path
+    compose = yaml.safe_load((target / "deploy/docker-compose.yml").read_text())
+    assert set(compose["services"]) == {
+        "migrate", "web", "worker", "beat", "lb", "postgres", "redis", "rabbitmq"
+    }  # fmt: skip
+    env = compose["x-carboy"]["environment"]
+    assert env["CARBOY_DATABASE_URL"] == f"postgresql://{name}:{name}@postgres:5432/{name}"
+    assert env["CARBOY_SECRET_KEY"] == "${CARBOY_SECRET_KEY:?set CARBOY_SECRET_KEY}"
+    assert {"CARBOY_CACHE_URL", "CARBOY_CHANNELS_URL", "CARBOY_TASKS_URL"} <= set(env)
+    assert f"ENV CARBOY_APP={name}.app:app" in (target / "deploy/Dockerfile").read_text()
+    assert "$connection_upgrade" in (target / "deploy/nginx.conf").read_text()
+    assert ".env" in (target / ".dockerignore").read_text().splitlines()
+    pyproject = tomllib.loads((target / "pyproject.toml").read_text())
+    deps = [f"carboy[postgres,redis,celery]>={carboy.__version__}"]
+    assert pyproject["project"]["dependencies"] == deps
+    assert _env(target)["CARBOY_DATABASE_URL"] == f"sqlite:///./{name}.db"
+    # The project's own tests (its health checks included) pass, with and without its .env.
+    for keep_env in (True, False):
+        if not keep_env:
+            (target / ".env").unlink()
+        tests = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], target)
+        assert tests.returncode == 0, tests.stdout + tests.stderr
+
+
+def test_docs_deploy_is_what_carboy_new_deploy_writes(invoke: Invoke, project: Path) -> None:
+    """docs/deploy/ shows the files for a project named mysite, never out of step."""
+    assert invoke("new", "mysite", "--deploy").exit_code == 0
+    for name in ("Dockerfile", "docker-compose.yml", "nginx.conf"):
+        written = (project / "mysite" / "deploy" / name).read_text()
+        assert (DOCS_DEPLOY / name).read_text() == written, name
+
+
+def test_deploy_and_single_file_do_not_mix(invoke: Invoke, project: Path) -> None:
+    result = invoke("new", "blog", "--deploy", "--single-file")
+    assert result.exit_code == 1
+    assert "Choose one of --deploy and --single-file" in result.output
+    assert not (project / "blog").exists()
+
+
 def test_directory_option(invoke: Invoke, project: Path) -> None:
     result = invoke("new", "mysite", "--directory", "somewhere/else")
     assert result.exit_code == 0, result.output
