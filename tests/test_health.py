@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from carboy import Carboy, Module
+from carboy.auth import Auth, MemoryUserStore, RedisStore, SessionConfig
 from carboy.cache import Cache, Caching, RedisBackend
 from carboy.channels import Channels, RedisChannels
 from carboy.db import Database
@@ -15,6 +16,12 @@ from carboy.health import Health
 from carboy.settings import Settings
 from carboy.tasks import CeleryBackend, Tasks
 from carboy.testing import TestClient
+
+
+def _auth(redis_url: str) -> Auth:
+    """Auth with its sessions in Redis (a server-side store /readyz must reach)."""
+    store = RedisStore(redis_url)
+    return Auth(users=MemoryUserStore(), sessions=SessionConfig(store=store), pages=None)
 
 
 def test_live_and_ready_with_nothing_to_check(tmp_path: Path) -> None:
@@ -66,6 +73,7 @@ def test_every_battery_checks_its_service(tmp_path: Path) -> None:
     app.install(Caching(Cache(backend=RedisBackend("redis://127.0.0.1:6379/12"))))
     app.install(Channels(backend=RedisChannels("redis://127.0.0.1:6379/12")))
     app.install(Tasks(backend=CeleryBackend("amqp://guest:guest@127.0.0.1:5672//")))
+    app.install(_auth("redis://127.0.0.1:6379/12"))
     app.install(Health())
     with TestClient(app) as client:
         response = client.get("/readyz")
@@ -76,6 +84,7 @@ def test_every_battery_checks_its_service(tmp_path: Path) -> None:
             "cache.cache": "ok",
             "channels.channels": "ok",
             "tasks.broker": "ok",
+            "auth.sessions": "ok",
         },
     }
 
@@ -86,13 +95,16 @@ def test_unreachable_services_are_reported(tmp_path: Path) -> None:
     app.install(Caching(Cache(backend=RedisBackend("redis://127.0.0.1:1/0", socket_timeout=0.5))))
     app.install(Channels(backend=RedisChannels("redis://127.0.0.1:1/0")))
     app.install(Tasks(backend=CeleryBackend("amqp://guest:guest@127.0.0.1:1//")))
+    app.install(_auth("redis://127.0.0.1:1/0"))
     app.install(Health(timeout=3.0))
     with TestClient(app) as client:
         response = client.get("/readyz")
     assert response.status_code == 503
     checks = response.json()["checks"]
     assert all(value != "ok" for value in checks.values()), checks
-    assert set(checks) == {"db.database", "cache.cache", "channels.channels", "tasks.broker"}
+    assert set(checks) == {
+        "db.database", "cache.cache", "channels.channels", "tasks.broker", "auth.sessions"
+    }  # fmt: skip
 
 
 def test_readiness_checks_are_frozen_after_start(tmp_path: Path) -> None:

@@ -177,6 +177,8 @@ class Auth(Module):
         store = self._session_store
         if isinstance(store, RedisStore):
             self.on_shutdown(store.aclose)
+            # /readyz (carboy.health): a process that cannot reach its sessions is not ready.
+            self.add_readiness_check("sessions", store.ping)
         app.add_middleware(SessionMiddleware, replace(self.session_config, store=store))
         app.add_middleware(AuthenticationMiddleware, backends=self.backends)
 

@@ -110,6 +110,10 @@ class RedisStore:
         """Nothing to do: Redis expires sessions by their TTL."""
         return 0
 
+    async def ping(self) -> None:
+        """Raise unless Redis answers (``/readyz`` asks, through the auth battery)."""
+        await self._redis().ping()
+
     async def aclose(self) -> None:
         """Close the connection pool (when the store made it); the app's shutdown does."""
         if self._client is not None:
