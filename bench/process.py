@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,9 +74,16 @@ def rss_kib(pid: int) -> int:
 class ServerProcess:
     """One server process group, started in its own session so it can be stopped whole."""
 
-    def __init__(self, command: Sequence[str], log_path: Path, cpu: int | None = 0) -> None:
+    def __init__(
+        self,
+        command: Sequence[str],
+        log_path: Path,
+        cpu: int | None = 0,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.command = [*(["taskset", "-c", str(cpu)] if cpu is not None else []), *command]
         self.log_path = log_path
+        self.env = {**subprocess_env(), **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -85,7 +92,7 @@ class ServerProcess:
             self.proc = subprocess.Popen(
                 self.command,
                 cwd=ROOT,
-                env=subprocess_env(),
+                env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -13,6 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from bench import scale_report
 from bench.suite import BASELINE_TESTS, FRAMEWORKS_BY_NAME, TESTS
 
 STATUS_TEXT = {
@@ -430,7 +431,10 @@ def write(results: dict[str, Any], md_path: Path, png_path: Path) -> None:
     chart_name = os.path.relpath(png_path, md_path.parent) if chart else None
     md_path.parent.mkdir(parents=True, exist_ok=True)
     readme = os.path.relpath(Path(__file__).with_name("README.md"), md_path.parent)
-    md_path.write_text(render_markdown(results, chart_name, readme))
+    page = render_markdown(results, chart_name, readme)
+    # The scale-out section is another run's (python -m bench.scale_out): keep it.
+    kept = scale_report.extract(md_path.read_text()) if md_path.exists() else None
+    md_path.write_text(scale_report.splice(page, kept) if kept else page)
 
 
 def main(argv: list[str] | None = None) -> int:
