@@ -256,16 +256,16 @@ def summarize_fanout(raw: dict[str, Any], subscribers: int) -> dict[str, Any]:
     missing = sum(r.get("missing", 0) for r in rounds)
     if raw.get("error") or not rounds:
         return {"status": "failed", "detail": raw.get("error") or "no rounds measured"}
+    if missing:
+        return {
+            "status": "lost_messages",
+            "detail": f"{missing} deliveries missing over {len(rounds)} rounds",
+        }
     if raw.get("sample") != expected_message(raw.get("sample_seq", -1)):
         return {
             "status": "failed_check",
             "detail": f"subscribers got {raw.get('sample', '')[:200]!r}, "
             f"not {expected_message(raw.get('sample_seq', -1))!r}",
-        }
-    if missing:
-        return {
-            "status": "lost_messages",
-            "detail": f"{missing} deliveries missing over {len(rounds)} rounds",
         }
     median = statistics.median(complete)
     deliveries = raw["deliveries_ms"]

@@ -18,7 +18,13 @@ import pytest
 
 from bench import enqueue, report, scale_report
 from bench.process import ROOT, subprocess_env
-from bench.scale_out import DOCS_PAGE, FANOUT_TARGETS, command_lines, expected_message
+from bench.scale_out import (
+    DOCS_PAGE,
+    FANOUT_TARGETS,
+    command_lines,
+    expected_message,
+    summarize_fanout,
+)
 
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 
@@ -123,3 +129,39 @@ def test_the_main_report_keeps_the_scale_out_section(tmp_path: Path) -> None:
 def test_every_enqueue_variant_is_driven_and_labelled() -> None:
     assert set(enqueue.VARIANTS) == set(enqueue.SYNC) | set(enqueue.ASYNC)
     assert set(enqueue.VARIANTS) == set(scale_report.ENQUEUE_LABELS)
+
+
+def _client_output(missing: int = 0, sample: str | None = None) -> dict[str, object]:
+    rounds = [
+        {"fanout_ms": None if missing else 4.0, "publish_ms": 1.0, "missing": missing},
+        {"fanout_ms": 6.0, "publish_ms": 1.0, "missing": 0},
+    ]
+    return {
+        "rounds": rounds,
+        "deliveries_ms": [1.0, 2.0, 4.0, 6.0],
+        "sample": expected_message(9) if sample is None else sample,
+        "sample_seq": 9,
+    }
+
+
+def test_a_complete_fanout_is_summarized() -> None:
+    summary = summarize_fanout(_client_output(), subscribers=2)
+    assert summary["status"] == "ok"
+    assert summary["rounds"] == 2
+    assert summary["fanout_ms_median"] == 5.0
+
+
+def test_a_lost_delivery_gets_no_score() -> None:
+    summary = summarize_fanout(_client_output(missing=1), subscribers=2)
+    assert summary == {"status": "lost_messages", "detail": "1 deliveries missing over 2 rounds"}
+
+
+def test_a_different_message_gets_no_score() -> None:
+    summary = summarize_fanout(_client_output(sample='{"data":{"seq":9}}'), subscribers=2)
+    assert summary["status"] == "failed_check"
+    assert '\'{"data":{"seq":9}}\'' in summary["detail"]
+
+
+def test_a_client_error_gets_no_score() -> None:
+    summary = summarize_fanout({"error": "OSError: refused", "rounds": []}, subscribers=2)
+    assert summary == {"status": "failed", "detail": "OSError: refused"}
