@@ -242,6 +242,29 @@ class Module(Router):
             raise ConfigurationError(f"provide({type_.__name__}): give a value or a factory")
         self.providers[type_] = Provider(type_, value, factory)
 
+    def provide_subclasses(
+        self, base: type[T], dependency_for: Callable[[type[T]], Callable[..., Any]]
+    ) -> None:
+        """Make every subclass of ``base`` injectable, each built by its own dependency.
+
+        ``dependency_for(cls)`` runs once per parameter type, when the app builds
+        its routes, and returns the dependency (sync or async, with its own
+        injected parameters) that makes a ``cls`` for each request. A battery
+        whose users declare their own classes (``carboy.forms``: ``async def
+        create(form: PostForm)``) registers its base class this way.
+
+        Example:
+            >>> class Filter:
+            ...     def __init__(self, request: Request) -> None: ...
+            >>> def build(cls: type[Filter]):
+            ...     async def make(request: Request) -> Filter:
+            ...         return cls(request)
+            ...     return make
+            >>> app.provide_subclasses(Filter, build)
+        """
+        self._check_open("add a provider")
+        self.providers[base] = Provider(base, subclasses=dependency_for)
+
     def check(self, func: Check) -> Check:
         """Decorator: a start-up check ``func(app) -> [CheckMessage, ...]``."""
         self._check_open("add a check")

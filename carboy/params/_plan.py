@@ -30,11 +30,18 @@ _ASYNC, _SYNC, _ASYNC_GEN, _GEN = "async", "sync", "async_gen", "gen"
 
 @dataclass(frozen=True, slots=True)
 class Provider:
-    """An app-level object injectable by type: a fixed ``value`` or a ``factory`` dependency."""
+    """An app-level object injectable by type: a fixed ``value`` or a ``factory`` dependency.
+
+    With ``subclasses``, the provider serves every subclass of ``type`` instead:
+    ``subclasses(cls)`` is called once per parameter type, at start-up, and
+    returns the dependency that builds a ``cls`` for each request (how
+    ``carboy.forms`` injects each form class).
+    """
 
     type: type
     value: Any = None
     factory: Callable[..., Any] | None = None
+    subclasses: Callable[[type], Callable[..., Any]] | None = None
 
 
 @dataclass(slots=True)
@@ -313,7 +320,18 @@ def compile_plan(
         # 3. App-level providers, by type.
         provider = _find_provider(base, providers) if marker is None else None
         if provider is not None:
-            if provider.factory is not None:
+            if provider.subclasses is not None:
+                plan.dependencies.append(
+                    (
+                        pname,
+                        compile_plan(
+                            provider.subclasses(base),
+                            where=f"{here} (provider of {provider.type.__name__} subclasses)",
+                            **sub,
+                        ),
+                    )
+                )
+            elif provider.factory is not None:
                 plan.dependencies.append(
                     (
                         pname,
@@ -437,10 +455,13 @@ def _find_provider(base: Any, providers: Mapping[type, Provider]) -> Provider | 
     if not isinstance(base, type):
         return None
     provider = providers.get(base)
-    if provider is not None:
+    if provider is not None and provider.subclasses is None:
         return provider
     for ptype, candidate in providers.items():
-        if issubclass(ptype, base):
+        if candidate.subclasses is None and issubclass(ptype, base):
+            return candidate
+    for ptype, candidate in providers.items():
+        if candidate.subclasses is not None and issubclass(base, ptype):
             return candidate
     return None
 

@@ -560,6 +560,66 @@ def test_provider_for_a_base_class_serves_subclass_requests(app: Carboy) -> None
         assert client.get("/b").json() is True
 
 
+class Filter:
+    """A user-declared class family: each subclass is built per request by its own dependency."""
+
+    def __init__(self, q: str) -> None:
+        self.q = q
+
+
+class TitleFilter(Filter):
+    pass
+
+
+class ExactFilter(Filter):
+    pass
+
+
+def test_provide_subclasses_builds_each_subclass_with_its_own_dependency(app: Carboy) -> None:
+    made: list[type] = []
+
+    def dependency_for(cls: type[Filter]) -> Any:
+        made.append(cls)
+
+        async def build(request: Request) -> Filter:
+            return cls(request.query_params.get("q", ""))
+
+        return build
+
+    app.provide_subclasses(Filter, dependency_for)
+
+    @app.get("/f")
+    async def handler(title: TitleFilter, exact: ExactFilter, again: TitleFilter) -> dict[str, Any]:
+        return {
+            "title": [type(title).__name__, title.q],
+            "exact": type(exact).__name__,
+            "cached": title is again,
+        }
+
+    with TestClient(app) as client:
+        assert client.get("/f?q=dune").json() == {
+            "title": ["TitleFilter", "dune"],
+            "exact": "ExactFilter",
+            "cached": False,
+        }
+        client.get("/f")
+    # Called when the routes compile, once per parameter, never per request.
+    assert made == [TitleFilter, ExactFilter, TitleFilter]
+
+
+def test_a_plain_provider_wins_over_a_subclass_provider(app: Carboy) -> None:
+    fixed = TitleFilter("fixed")
+    app.provide(TitleFilter, fixed)
+    app.provide_subclasses(Filter, lambda cls: lambda: cls("built"))
+
+    @app.get("/f")
+    async def handler(title: TitleFilter, exact: ExactFilter) -> list[str]:
+        return [title.q, exact.q]
+
+    with TestClient(app) as client:
+        assert client.get("/f").json() == ["fixed", "built"]
+
+
 # -- threads ----------------------------------------------------------------------
 def test_def_handlers_run_in_a_worker_thread_and_async_on_the_loop(app: Carboy) -> None:
     seen: dict[str, int] = {}
