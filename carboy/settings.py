@@ -155,6 +155,16 @@ class Settings(BaseSettings):
         description="Value of the Server response header, e.g. 'carboy'; None (the default) "
         "sends none, so the response does not advertise the software it runs.",
     )
+    media_dir: str = Field(
+        default="media",
+        description="Folder where carboy.forms stores uploaded files (its default "
+        "FileSystemStorage), relative to the app's folder.",
+    )
+    media_url: str = Field(
+        default="/media",
+        description="URL path uploaded files are served under (FileSystemStorage.url); the "
+        "Forms module serves them there in debug mode or with Forms(serve_media=True).",
+    )
     # -- hardening limits (forms, WebSockets, the server `carboy run` starts) --
     form_max_fields: int = Field(
         default=1000,
@@ -243,7 +253,7 @@ class Settings(BaseSettings):
                 ) from None
         return cleaned
 
-    @field_validator("static_url", mode="after")
+    @field_validator("static_url", "media_url", mode="after")
     @classmethod
     def _check_static_url(cls, url: str) -> str:
         if not url.startswith("/") or url.startswith("//"):

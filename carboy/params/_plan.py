@@ -41,7 +41,7 @@ class Provider:
     type: type
     value: Any = None
     factory: Callable[..., Any] | None = None
-    subclasses: Callable[[type], Callable[..., Any]] | None = None
+    subclasses: Callable[[Any], Callable[..., Any]] | None = None
 
 
 @dataclass(slots=True)
