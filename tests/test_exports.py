@@ -14,6 +14,7 @@ PACKAGES = [
     "carboy.auth.sessions",
     "carboy.cli",
     "carboy.db",
+    "carboy.forms",
     "carboy.mail",
     "carboy.middleware",
     "carboy.params",

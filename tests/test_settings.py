@@ -666,6 +666,8 @@ FIELD_TESTS: dict[str, Any] = {
     "server_header": test_field_server_header,
     "log_format": test_field_log_format,
     "access_log": test_field_access_log,
+    "media_dir": "tests.forms.test_module:test_the_media_dir_setting_is_where_uploads_go",
+    "media_url": "tests.forms.test_module:test_the_media_url_setting_is_where_uploads_are_served",
     "form_max_fields": test_field_form_max_fields,
     "form_max_files": test_field_form_max_files,
     "form_max_field_size": test_field_form_max_field_size,

@@ -17,6 +17,9 @@ from carboy.forms._form import BaseForm as BaseForm
 from carboy.forms._form import BoundField as BoundField
 from carboy.forms._form import Fieldset as Fieldset
 from carboy.forms._form import Form as Form
+from carboy.forms._formsets import FormSet as FormSet
+from carboy.forms._model import ModelForm as ModelForm
+from carboy.forms._model import model_form as model_form
 from carboy.forms._module import Forms as Forms
 from carboy.forms._storage import FileSystemStorage as FileSystemStorage
 from carboy.forms._storage import Storage as Storage
@@ -49,8 +52,10 @@ __all__ = [
     "FileInput",
     "FileSystemStorage",
     "Form",
+    "FormSet",
     "Forms",
     "HiddenInput",
+    "ModelForm",
     "PasswordInput",
     "RadioSelect",
     "Select",
@@ -64,5 +69,6 @@ __all__ = [
     "UploadedFile",
     "UploadedImage",
     "Widget",
+    "model_form",
     "safe_filename",
 ]
