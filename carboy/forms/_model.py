@@ -553,6 +553,8 @@ class ModelForm(BaseForm, Generic[M]):
             error = translate_error(exc, [sa.inspect(self.model).local_table.metadata])
             if error is None:
                 raise
+            if error.status_code >= 500:  # the database is down: not the form's fault
+                raise error from exc
             self._record(error)
             return None
         nested.commit()

@@ -57,7 +57,9 @@ class Element:
         for element in self.iter():
             if tag is not None and element.tag != tag:
                 continue
-            if all(element.attrs.get(k.rstrip("_").replace("_", "-")) == v for k, v in attrs.items()):
+            if all(
+                element.attrs.get(k.rstrip("_").replace("_", "-")) == v for k, v in attrs.items()
+            ):
                 found.append(element)
         return found
 

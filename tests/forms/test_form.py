@@ -70,7 +70,12 @@ def test_a_valid_form_gives_the_model_with_typed_values() -> None:
     assert form.is_bound and form.is_valid and form.errors == {}
     data = form.data
     assert isinstance(data, Signup)
-    assert (data.age, data.budget, data.topic, data.size) == (36, Decimal("12.50"), Topic.BILLING, 3)
+    assert (data.age, data.budget, data.topic, data.size) == (
+        36,
+        Decimal("12.50"),
+        Topic.BILLING,
+        3,
+    )
     assert data.tags == [Topic.GENERAL, Topic.BILLING]
     assert data.starts == dt.date(2024, 5, 1)
     assert data.newsletter is True
@@ -111,7 +116,7 @@ def test_errors_per_field_and_form_wide() -> None:
     assert form.form_errors == ["The passwords do not match"]
     assert form.status_code == 422
     with pytest.raises(ValueError, match=r"form is not valid; check form.is_valid first"):
-        form.data
+        _ = form.data
 
 
 def test_an_empty_input_is_no_value() -> None:
@@ -136,7 +141,7 @@ def test_an_unbound_form_has_no_errors_and_no_data() -> None:
     form = SignupForm()
     assert not form.is_bound and not form.is_valid and form.errors == {}
     with pytest.raises(ValueError, match="not bound to any data"):
-        form.data
+        _ = form.data
 
 
 def test_add_error_and_the_clean_hook() -> None:
@@ -158,8 +163,12 @@ def test_add_error_and_the_clean_hook() -> None:
 def test_error_list_has_carboys_field_error_shape() -> None:
     form = SignupForm({"name": "Ada"})
     assert form.error_list() == [
-        {"loc": ["form", "email"], "field": "email", "msg": "This field is required.",
-         "type": "value_error"}
+        {
+            "loc": ["form", "email"],
+            "field": "email",
+            "msg": "This field is required.",
+            "type": "value_error",
+        }
     ]
 
 
@@ -243,7 +252,9 @@ def test_readonly_fields_keep_their_initial_value_whatever_is_posted() -> None:
     class Locked(Form[Signup]):
         readonly_fields = ("email",)
 
-    form = Locked({"name": "Ada", "email": "evil@example.com"}, initial={"email": "ada@example.com"})
+    form = Locked(
+        {"name": "Ada", "email": "evil@example.com"}, initial={"email": "ada@example.com"}
+    )
     assert form.is_valid and form.data.email == "ada@example.com"
     everything = SignupForm({"name": "Eve"}, initial=GOOD, readonly=True)
     assert everything.is_valid and everything.data.name == "Ada"
@@ -304,16 +315,36 @@ def test_injected_form_is_unbound_on_get_and_bound_on_post() -> None:
 @pytest.mark.parametrize(
     ("settings", "body", "headers", "status", "says"),
     [
-        ({"form_max_fields": 3}, "a=1&b=2&c=3&d=4", "application/x-www-form-urlencoded", 413,
-         "Too many fields"),
-        ({"form_max_field_size": 100}, "name=" + "x" * 200, "application/x-www-form-urlencoded",
-         413, "exceeds 100 bytes"),
-        ({"max_body_size": 1000}, "name=" + "x" * 2000, "application/x-www-form-urlencoded", 413,
-         "Request body exceeds"),
+        (
+            {"form_max_fields": 3},
+            "a=1&b=2&c=3&d=4",
+            "application/x-www-form-urlencoded",
+            413,
+            "Too many fields",
+        ),
+        (
+            {"form_max_field_size": 100},
+            "name=" + "x" * 200,
+            "application/x-www-form-urlencoded",
+            413,
+            "exceeds 100 bytes",
+        ),
+        (
+            {"max_body_size": 1000},
+            "name=" + "x" * 2000,
+            "application/x-www-form-urlencoded",
+            413,
+            "Request body exceeds",
+        ),
         ({}, '{"name": "Ada"}', "application/json", 415, "not sent as a form"),
         ({}, "--x\r\nbroken", "multipart/form-data; boundary=x", 400, "could not be read"),
-        ({}, b"name=\xff\xfe".decode("latin-1"), "application/x-www-form-urlencoded", 400,
-         "not valid UTF-8"),
+        (
+            {},
+            b"name=\xff\xfe".decode("latin-1"),
+            "application/x-www-form-urlencoded",
+            400,
+            "not valid UTF-8",
+        ),
     ],
 )
 def test_a_body_the_parser_refuses_redraws_the_form_with_a_4xx_and_saves_nothing(
