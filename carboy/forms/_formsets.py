@@ -88,7 +88,7 @@ class FormSet(Generic[F]):
     def _count(self, name: str) -> int | None:
         values = (self._raw or {}).get(f"{self.prefix}-{name}", [])
         text = values[-1] if values and isinstance(values[-1], str) else ""
-        if not (text.isascii() and text.isdigit()) or len(text) > 6:
+        if not (text.isascii() and text.isdigit()) or len(text) > 9:
             return None
         return int(text)
 
