@@ -213,6 +213,9 @@ class FormSet(Generic[F]):
     def __html__(self) -> str:
         return str(self.render())
 
+    def __str__(self) -> str:
+        return str(self.render())
+
     # -- saving (model formsets) ----------------------------------------------------
     async def asave(self, session: AsyncSession, **values: Any) -> list[Any] | None:
         """Save every active form (with ``values`` set on each row: the parent's key) and
