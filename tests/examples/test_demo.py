@@ -44,6 +44,7 @@ def client(
     """A fresh demo app on a fresh, migrated SQLite database with the posts fixture."""
     monkeypatch.chdir(DEMO)
     monkeypatch.setenv("CARBOY_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.db'}")
+    monkeypatch.setenv("CARBOY_MEDIA_DIR", str(tmp_path / "media"))
     monkeypatch.setenv("CARBOY_DEBUG", "true")
     monkeypatch.setenv("CARBOY_SECRET_KEY", SECRET_KEY)
     app = create_app()
@@ -77,12 +78,41 @@ def test_contact_form(client: TestClient) -> None:
     assert client.get("/contact").status_code == 200
     bad = client.post("/contact", data={"name": "", "email": "x", "message": "hi"})
     assert bad.status_code == 422
-    assert "Please tell us your name." in bad.text
+    assert 'id="id_name_errors"><li>This field is required.' in bad.text
+    assert "value is not a valid email address" in bad.text
+    assert 'value="x"' in bad.text  # what was typed is kept
     ok = client.post(
         "/contact", data={"name": "Ann", "email": "a@example.com", "message": "Hello there!"}
     )
     assert ok.status_code == 200
     assert "Thank you, Ann!" in ok.text
+
+
+def test_contact_form_live_check_and_screenshot(client: TestClient) -> None:
+    import io
+
+    from PIL import Image
+
+    check = client.post(
+        "/contact/check",
+        data={"email": "nope"},
+        headers={"HX-Request": "true", "HX-Trigger-Name": "email"},
+    )
+    assert check.text.startswith('<div class="field field-invalid" id="id_email_row">')
+    fake = client.post(
+        "/contact",
+        data={"name": "Ann", "email": "a@example.com", "message": "Hello there!"},
+        files={"screenshot": ("shot.png", b"<script>alert(1)</script>", "image/png")},
+    )
+    assert fake.status_code == 422 and "not an image" in fake.text
+    png = io.BytesIO()
+    Image.new("RGB", (3, 3)).save(png, "PNG")
+    ok = client.post(
+        "/contact",
+        data={"name": "Ann", "email": "a@example.com", "message": "Hello there!"},
+        files={"screenshot": ("shot.png", png.getvalue(), "image/png")},
+    )
+    assert ok.status_code == 200 and 'id="screenshot"' in ok.text
 
 
 def test_notes_api(client: TestClient) -> None:
@@ -164,6 +194,7 @@ async def test_chat_a_client_that_stops_reading_freezes_nobody_and_is_dropped(
 
     monkeypatch.chdir(DEMO)
     monkeypatch.setenv("CARBOY_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.db'}")
+    monkeypatch.setenv("CARBOY_MEDIA_DIR", str(tmp_path / "media"))
     monkeypatch.setenv("CARBOY_DEBUG", "true")
     monkeypatch.setenv("CARBOY_SECRET_KEY", SECRET_KEY)
     stalled = asyncio.Event()

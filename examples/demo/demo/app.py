@@ -6,6 +6,7 @@ from carboy import Carboy
 from carboy.auth import Auth, PagesConfig
 from carboy.channels import Channels
 from carboy.db import Database
+from carboy.forms import Forms
 from carboy.tasks import Tasks
 from demo.api import api
 from demo.blog import blog
@@ -29,6 +30,8 @@ def create_app() -> Carboy:
     # Background work (the welcome e-mail): in this process by default, on Celery
     # workers (`carboy worker`) with CARBOY_TASKS_URL=celery+amqp://...
     app.install(Tasks())
+    # Forms injected into handlers; uploads saved in media/ (served under /media in debug).
+    app.install(Forms())
     # Sign-up (with e-mail verification), sign-in, sign-out and password reset under /auth/.
     # In debug mode the e-mails are printed to the console: open the link from there.
     app.install(mail)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import enum
 from collections import deque
 from typing import Annotated
 
-from carboy import Form, Module, Query, Request
+from pydantic import BaseModel, EmailStr, Field
+
+from carboy import Module, Query, Request
+from carboy.forms import Form, Storage, Textarea, Upload, UploadedImage
+from carboy.responses import HTMLResponse
 from carboy.templating import render
 
 pages = Module("pages")
@@ -18,6 +23,34 @@ FRAMEWORKS = [
     ("Litestar", "Typed APIs, many options."),
     ("Starlette", "The ASGI toolkit."),
 ]
+
+class Topic(enum.Enum):
+    """What a message is about."""
+
+    QUESTION = "question"
+    BUG = "bug"
+    PRAISE = "praise"
+
+
+class Contact(BaseModel):
+    """A message to the site's team: the model is the form's validation."""
+
+    name: Annotated[str, Field(max_length=100, title="Name")]
+    email: Annotated[EmailStr, Field(max_length=254, description="We answer to this address.")]
+    topic: Topic = Topic.QUESTION
+    message: Annotated[str, Textarea(rows=5), Field(min_length=10, max_length=2000)]
+    screenshot: Annotated[
+        UploadedImage | None,
+        Upload(max_size=2_000_000),
+        Field(description="Optional: a PNG, JPEG, GIF or WebP image up to 2 MB."),
+    ] = None
+
+
+class ContactForm(Form[Contact]):
+    """The contact page's form, checked field by field as it is typed."""
+
+    live_route = "pages.contact_check"
+
 
 #: The latest contact messages, at most 100 (a real site would store or mail them).
 MESSAGES: deque[dict[str, str]] = deque(maxlen=100)
@@ -34,30 +67,32 @@ async def home(request: Request, q: Annotated[str, Query(max_length=100)] = "") 
 
 
 @pages.get("/contact")
-async def contact_form() -> object:
+async def contact_form(form: ContactForm) -> object:
     """The empty contact form."""
-    return render("pages/contact.html", {"errors": {}, "values": {}})
+    return render("pages/contact.html", {"form": form})
 
 
 @pages.post("/contact")
-async def contact_send(
-    name: Annotated[str, Form(max_length=100)] = "",
-    email: Annotated[str, Form(max_length=254)] = "",
-    message: Annotated[str, Form(max_length=2000)] = "",
-) -> object:
-    """Validate the form; show it again with errors, or thank the sender.
+async def contact_send(form: ContactForm, storage: Storage) -> object:
+    """Validate the form; show it again with its errors (input kept), or thank the sender.
 
-    Longer values than the form's ``maxlength`` are refused before this runs (422).
+    The form comes validated: a value past its ``max_length``, an e-mail address
+    that is not one, a screenshot that is not a PNG, JPEG, GIF or WebP image are
+    errors next to their fields, and a body too big for the server redraws the
+    form with a 413.
     """
-    values = {"name": name.strip(), "email": email.strip(), "message": message.strip()}
-    errors: dict[str, str] = {}
-    if not values["name"]:
-        errors["name"] = "Please tell us your name."
-    if "@" not in values["email"] or len(values["email"]) > 254:
-        errors["email"] = "Please enter a valid email address."
-    if not 10 <= len(values["message"]) <= 2000:
-        errors["message"] = "The message must be between 10 and 2000 characters."
-    if errors:
-        return render("pages/contact.html", {"errors": errors, "values": values}, status_code=422)
-    MESSAGES.append(values)
-    return render("pages/thanks.html", {"name": values["name"]})
+    if not form.is_valid:
+        return render("pages/contact.html", {"form": form}, status_code=form.status_code)
+    data = form.data
+    screenshot = await data.screenshot.asave(storage, "contact") if data.screenshot else ""
+    MESSAGES.append(
+        {"name": data.name, "email": data.email, "message": data.message,
+         "topic": data.topic.value, "screenshot": screenshot}
+    )
+    return render("pages/thanks.html", {"name": data.name, "screenshot": screenshot})
+
+
+@pages.post("/contact/check", name="contact_check")
+async def contact_check(form: ContactForm) -> HTMLResponse:
+    """Check the one field being typed (htmx): its row, drawn again with its errors."""
+    return form.live_response()
