@@ -24,6 +24,7 @@ FRAMEWORKS = [
     ("Starlette", "The ASGI toolkit."),
 ]
 
+
 class Topic(enum.Enum):
     """What a message is about."""
 
@@ -86,8 +87,13 @@ async def contact_send(form: ContactForm, storage: Storage) -> object:
     data = form.data
     screenshot = await data.screenshot.asave(storage, "contact") if data.screenshot else ""
     MESSAGES.append(
-        {"name": data.name, "email": data.email, "message": data.message,
-         "topic": data.topic.value, "screenshot": screenshot}
+        {
+            "name": data.name,
+            "email": data.email,
+            "message": data.message,
+            "topic": data.topic.value,
+            "screenshot": screenshot,
+        }
     )
     return render("pages/thanks.html", {"name": data.name, "screenshot": screenshot})
 
