@@ -44,7 +44,10 @@ class CacheBackend(Protocol):
     def incr(self, key: str, delta: int, ttl: float | None) -> int:
         """Add ``delta`` to the integer under ``key`` (0 if missing) atomically; the new value.
 
-        ``ttl`` applies when the key is created, so a counter of a fixed window expires.
+        ``ttl`` applies when this call creates the key, so a counter of a fixed
+        window expires when the window ends; later calls (negative ``delta``
+        too, down to zero and up again) keep that expiry. ``delta=0`` reads the
+        counter (making it at 0 when missing).
         """
         ...
 
@@ -211,10 +214,13 @@ def _milliseconds(ttl: float | None) -> int | None:
     return max(1, round(ttl * 1000))
 
 
-# INCRBY, and on the first increment the expiry, in one atomic step.
+# INCRBY, and the expiry when this increment made the key, in one atomic step. Asking
+# EXISTS (not "the value equals delta") keeps the first expiry of a counter that went
+# back to zero (a throttle giving an attempt back), as the memory backend does.
 _INCR = """
+local existed = redis.call('EXISTS', KEYS[1])
 local value = redis.call('INCRBY', KEYS[1], ARGV[1])
-if value == tonumber(ARGV[1]) and ARGV[2] ~= '' then
+if existed == 0 and ARGV[2] ~= '' then
     redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return value

@@ -46,6 +46,19 @@ def test_incr_counts_and_keeps_the_first_expiry(backend: CacheBackend) -> None:
     assert backend.incr("n", 1, None) == 1
 
 
+def test_incr_back_to_zero_keeps_the_first_expiry(backend: CacheBackend) -> None:
+    # A throttle gives an attempt back (-1) and counts the next one: still the same window.
+    assert backend.incr("n", 1, 0.3) == 1
+    assert backend.incr("n", -1, 10) == 0
+    assert backend.incr("n", 1, 10) == 1
+    assert backend.incr("n", 0, 10) == 1  # delta 0 reads the counter
+    time.sleep(0.35)
+    assert backend.get("n") is None
+    assert backend.incr("n", -1, 0.3) == -1  # made by a negative delta: that expiry holds
+    time.sleep(0.35)
+    assert backend.get("n") is None
+
+
 def test_incr_of_a_non_integer_is_a_type_error(backend: CacheBackend) -> None:
     backend.set("k", b"text", None)
     with pytest.raises(TypeError, match="does not hold an integer"):
