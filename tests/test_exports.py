@@ -12,6 +12,7 @@ PACKAGES = [
     "carboy",
     "carboy.auth",
     "carboy.auth.sessions",
+    "carboy.cache",
     "carboy.cli",
     "carboy.db",
     "carboy.forms",
