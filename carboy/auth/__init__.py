@@ -1,4 +1,4 @@
-"""carboy.auth: sessions, users, sign-in pages, permissions, tokens and CSRF.
+"""carboy.auth: sessions, users, sign-in pages, throttling, two-factor, permissions, tokens.
 
 Example:
     >>> from carboy import Carboy
@@ -18,6 +18,8 @@ from carboy.auth._protocols import AuthBackend as AuthBackend
 from carboy.auth._protocols import AuthUser as AuthUser
 from carboy.auth._protocols import EmailUser as EmailUser
 from carboy.auth._protocols import UserStore as UserStore
+from carboy.auth._throttling import LoginAttempt as LoginAttempt
+from carboy.auth._throttling import LoginThrottle as LoginThrottle
 from carboy.auth.guards import Guard as Guard
 from carboy.auth.guards import login_required as login_required
 from carboy.auth.guards import permission_required as permission_required
@@ -91,6 +93,8 @@ __all__ = [
     "JWTBackend",
     "JWTCredentials",
     "JWTKey",
+    "LoginAttempt",
+    "LoginThrottle",
     "MemoryStore",
     "MemoryUser",
     "MemoryUserStore",

@@ -22,6 +22,7 @@ from carboy.auth.sessions import (
 )
 from carboy.auth.tokens import TokenBackend
 from carboy.auth.totp import TwoFactor
+from carboy.cache import Caching
 from carboy.exceptions import ConfigurationError
 from carboy.mail import Mail
 from carboy.modules import Module
@@ -69,7 +70,9 @@ class Auth(Module):
             its database defaults to the app's.
         pages: The sign-in, sign-out, password and sign-up pages
             (:class:`~carboy.auth.PagesConfig`); None leaves them out. Pages that
-            send e-mail install :class:`~carboy.mail.Mail` unless the app has one.
+            send e-mail install :class:`~carboy.mail.Mail` unless the app has one,
+            and their throttles :class:`~carboy.cache.Caching`. With ``two_factor``,
+            the pages ask users who turned it on for a code after the password.
 
     Example:
         >>> from carboy import Carboy
@@ -255,6 +258,8 @@ class Auth(Module):
             self._pages_added = True
             if self.pages.mail_needed and not any(isinstance(m, Mail) for m in app.walk()):
                 app.install(Mail())  # the console in debug mode, SMTP in production
+            if self.pages.cache_needed and not any(isinstance(m, Caching) for m in app.walk()):
+                app.install(Caching())  # the throttles' counts, on settings.cache_url
             # The pages sit above this module, as a user's module would (they sign users
             # in with login(), which looks this module up): imported when an app that
             # has them builds, so an API-only app (pages=None) never loads them.

@@ -18,9 +18,12 @@ from carboy.auth._links import RESET_SALT, VERIFY_SALT, LinkSigner
 from carboy.auth._login import login, logout
 from carboy.auth._page_config import PagesConfig
 from carboy.auth._protocols import AuthUser, EmailUser
+from carboy.auth._throttling import check_password, throttled_headers, too_many_attempts
+from carboy.auth._two_factor_pages import TwoFactorPages, add_two_factor_pages
 from carboy.auth.guards import login_required, safe_next
 from carboy.auth.passwords import PasswordInvalid, password_help_texts
 from carboy.auth.sessions import flash
+from carboy.cache import Throttled
 from carboy.concurrency import run_sync
 from carboy.mail import EmailMessage, Mail, validate_email
 from carboy.params import Form
@@ -78,6 +81,8 @@ def add_pages(auth: Auth, config: PagesConfig, app: Carboy) -> None:
         auth.post("/verify/{token}", name="verify_email_submit", extra=_CSRF_REQUIRED)(
             pages.verify_submit
         )
+    if auth.two_factor is not None:
+        pages.two_factor = add_two_factor_pages(auth, config, pages._page)
 
 
 class _Pages:
@@ -89,6 +94,8 @@ class _Pages:
         self.app = app
         self.reset_links = LinkSigner(app.settings, salt=RESET_SALT, max_age=config.link_max_age)
         self.verify_links = LinkSigner(app.settings, salt=VERIFY_SALT, max_age=config.link_max_age)
+        #: The code step and two-factor settings, with ``Auth(two_factor=...)``.
+        self.two_factor: TwoFactorPages | None = None
 
     # -- helpers --------------------------------------------------------------------
     def _page(
@@ -138,6 +145,36 @@ class _Pages:
         body = await templates.render(f"auth/email/{template}.txt", values)
         await self._send(request, EmailMessage(subject.strip(), body, to=[to]))
 
+    def _throttled(
+        self, template: str, refused: Throttled, context: Mapping[str, Any] | None = None
+    ) -> TemplateResponse:
+        """The form again, with 429, ``Retry-After`` and how long to wait."""
+        errors = {"__all__": [too_many_attempts(refused)]}
+        return self._page(
+            template,
+            {**(context or {}), "errors": errors},
+            status_code=429,
+            headers=throttled_headers(refused),
+        )
+
+    async def _count_email(
+        self, request: Request, address: str, template: str, form: Mapping[str, str]
+    ) -> Response | None:
+        """Count a page that sends ``address`` an e-mail; the 429 page when over the limit.
+
+        Every request counts (none is given back): the limit is on e-mails sent,
+        per address and per client, known address or not.
+        """
+        throttle = self.config.email_throttle
+        if throttle is None:
+            return None
+        try:
+            await throttle.abegin(request, address)
+        except Throttled as refused:
+            logger.warning("Throttled e-mail to %r from %s", address[:64], _client(request))
+            return self._throttled(template, refused, {"form": form})
+        return None
+
     def _password_errors(self, password: str, again: str, user: Any) -> list[str]:
         if password != again:
             return ["The two passwords do not match."]
@@ -164,6 +201,15 @@ class _Pages:
     ) -> Response:
         """Check the password; sign in and go on, or show the form again."""
         name = login_.strip()
+        # Counted before the user is looked up or a hash is checked: cheap to refuse,
+        # and an unknown account counts as a known one.
+        throttle = self.config.login_throttle
+        try:
+            attempt = None if throttle is None else await throttle.abegin(request, name)
+        except Throttled as refused:
+            logger.warning("Throttled sign-in for %r from %s", name[:64], _client(request))
+            context = {"next": safe_next(next, default=""), "form": {"login": name}}
+            return self._throttled("auth/login.html", refused, context)
         users = self.auth.users
         user = await users.get_by_login(name) if name and password else None
         if user is None:
@@ -175,6 +221,8 @@ class _Pages:
         if not matched or user is None or not user.is_active:
             logger.warning("Failed sign-in for %r from %s", name[:64], _client(request))
             return self._login_error(next, name, _WRONG_LOGIN)
+        if attempt is not None:
+            await attempt.asucceeded()  # the counts are of wrong passwords
         if (
             self.config.signup
             and self.config.verify_email
@@ -186,6 +234,10 @@ class _Pages:
                 name,
                 "Confirm your e-mail address first: open the link we sent you.",
             )
+        if self.two_factor is not None:
+            code_step = await self.two_factor.start(request, user, next)
+            if code_step is not None:
+                return code_step  # not signed in until the code is right
         await login(request, user)
         flash(request, f"Signed in as {user.display_name}.", "success")
         return RedirectResponse(safe_next(next, default=self.config.login_redirect), 303)
@@ -231,7 +283,13 @@ class _Pages:
             return RedirectResponse(request.url_for("auth.login"), 303)
         users = self.auth.users
         errors: dict[str, list[str]] = {}
-        if not await users.check_password(user, old_password):
+        try:
+            password_ok = await check_password(
+                self.config.login_throttle, request, users, user, old_password
+            )
+        except Throttled as refused:
+            return self._throttled("auth/password_change.html", refused)
+        if not password_ok:
             errors["old_password"] = ["That is not your current password."]
         problems = self._password_errors(new_password1, new_password2, user)
         if problems:
@@ -263,6 +321,11 @@ class _Pages:
                 {"form": {"email": address}, "errors": {"email": ["Enter an e-mail address."]}},
                 status_code=400,
             )
+        throttled = await self._count_email(
+            request, address, "auth/password_reset.html", {"email": address}
+        )
+        if throttled is not None:
+            return throttled
         user = await self.auth.users.get_by_login(address)
         if (
             user is not None
@@ -368,6 +431,9 @@ class _Pages:
         form = {"username": username, "email": address}
         if errors:
             return self._page("auth/signup.html", {"form": form, "errors": errors}, status_code=400)
+        throttled = await self._count_email(request, address, "auth/signup.html", form)
+        if throttled is not None:
+            return throttled
         existing = await users.get_by_login(address)
         if existing is not None:
             # Say what we say for a new account, and tell the owner instead: the page
