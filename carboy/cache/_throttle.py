@@ -159,11 +159,12 @@ def wait_text(seconds: int) -> str:
         >>> wait_text(3600)
         '1 hour'
     """
-    for unit, size in (("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            count = math.ceil(seconds / size)
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{seconds} second{'s' if seconds != 1 else ''}"
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    count, unit = math.ceil(seconds / 60), "minute"
+    if count >= 60:  # 59 min 25 s is "1 hour", not "60 minutes"
+        count, unit = math.ceil(seconds / 3600), "hour"
+    return f"{count} {unit}{'s' if count != 1 else ''}"
 
 
 def client_ip(conn: HTTPConnection) -> str:

@@ -84,8 +84,9 @@ def test_rates_print_as_they_are_written() -> None:
 
 
 def test_wait_text_rounds_up() -> None:
-    assert [wait_text(s) for s in (1, 42, 60, 61, 3600, 5400)] == [
-        "1 second", "42 seconds", "1 minute", "2 minutes", "1 hour", "2 hours",
+    assert [wait_text(s) for s in (1, 42, 60, 61, 3540, 3565, 3600, 5400)] == [
+        "1 second", "42 seconds", "1 minute", "2 minutes", "59 minutes", "1 hour", "1 hour",
+        "2 hours",
     ]  # fmt: skip
 
 
