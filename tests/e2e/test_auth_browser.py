@@ -1,4 +1,5 @@
-"""The demo's accounts in real headless Chromium: sign up, verify, sign in and out, reset.
+"""The demo's accounts in real headless Chromium: sign up, verify, sign in and out, reset,
+two-factor sign-in (enrol with a code, sign in with the next one).
 
 The demo runs in debug mode, so its e-mails go to the console: the server's
 output is a file here, and the links are read from it as a developer would.
@@ -190,3 +191,55 @@ def test_password_reset_by_its_email(page: Any, demo: Demo) -> None:
     page.goto(link)  # used once: it no longer works
     assert "not valid" in page.locator("[role=alert]").inner_text()
     demo.shot(page, "10-reset-link-used")
+
+
+def test_two_factor_enrol_sign_out_sign_in_with_a_code(page: Any, demo: Demo) -> None:
+    import pyotp
+
+    page.goto(demo.url + "/auth/signup")
+    page.get_by_label("Username").fill("cara")
+    page.get_by_label("E-mail address").fill("cara@example.com")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password again").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url("**/auth/signup/sent")
+    page.goto(demo.link("verify", "cara@example.com"))
+    page.get_by_role("button", name="Confirm").click()
+    page.wait_for_url("**/auth/login")
+    _sign_in(page, demo, "cara", PASSWORD)
+    page.wait_for_url("**/members/")
+
+    # From the members' lounge to the enrolment page.
+    page.click("#two-factor")
+    page.wait_for_url("**/auth/two-factor")
+    assert page.locator("#two-factor-status").inner_text() == "Two-factor sign-in is off."
+    page.click("#enable-two-factor")
+    page.wait_for_url("**/auth/two-factor/enable")
+    qr = page.locator("svg.qr")
+    assert qr.is_visible() and qr.bounding_box()["width"] >= 150
+    secret = page.locator("#secret").inner_text().replace(" ", "")
+    assert len(secret) == 32
+    demo.shot(page, "11-two-factor-enable")
+    page.get_by_label("Code from the app").fill(pyotp.TOTP(secret).now())
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_role("button", name="Turn on").click()
+    codes = page.locator("#recovery-codes li")
+    assert codes.count() == 10
+    demo.shot(page, "12-two-factor-recovery-codes")
+    page.get_by_role("link", name="I saved them").click()
+    assert page.locator("#two-factor-status").inner_text() == "Two-factor sign-in is on."
+
+    page.click("#sign-out")
+    page.wait_for_url(demo.url + "/")
+    _sign_in(page, demo, "cara", PASSWORD)
+    page.wait_for_url("**/auth/login/code")
+    assert page.locator("#signed-in-as").count() == 0  # the password alone signs no one in
+    page.get_by_label("Code").fill("000000")
+    page.get_by_role("button", name="Verify").click()
+    assert "That code is not right" in page.locator("#id_code_errors").inner_text()
+    demo.shot(page, "13-two-factor-code")
+    # The code of the next step: the one of this step went to the enrolment.
+    page.get_by_label("Code").fill(pyotp.TOTP(secret).at(time.time() + 30))
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_url("**/members/")
+    assert page.locator("#signed-in-as").inner_text() == "cara"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from carboy import Carboy
-from carboy.auth import Auth, PagesConfig
+from carboy.auth import Auth, PagesConfig, TwoFactor
 from carboy.channels import Channels
 from carboy.db import Database
 from carboy.forms import Forms
@@ -32,10 +32,15 @@ def create_app() -> Carboy:
     app.install(Tasks())
     # Forms injected into handlers; uploads saved in media/ (served under /media in debug).
     app.install(Forms())
-    # Sign-up (with e-mail verification), sign-in, sign-out and password reset under /auth/.
+    # Sign-up (with e-mail verification), sign-in (throttled), sign-out, password reset and
+    # two-factor sign-in under /auth/.
     # In debug mode the e-mails are printed to the console: open the link from there.
     app.install(mail)
-    auth = Auth(pages=PagesConfig(signup=True, login_redirect="/members/"))
+    # Members may turn on two-factor sign-in (an authenticator app) from the lounge.
+    auth = Auth(
+        two_factor=TwoFactor(issuer="carboy demo"),
+        pages=PagesConfig(signup=True, login_redirect="/members/"),
+    )
     auth.on_signup(welcome_new_member)
     app.install(auth)
     return app
