@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -289,3 +290,48 @@ async def test_configuration_errors() -> None:
             TwoFactor(**options)
     with pytest.raises(ConfigurationError, match="TwoFactor has no database"):
         await TwoFactor().is_enabled(Member(1, "ann"))
+
+
+async def test_pending_enrolment_is_the_unconfirmed_one(
+    two_factor: TwoFactor, users: MemoryUserStore
+) -> None:
+    ann = await users.get_by_login("ann")
+    assert ann is not None
+    assert await two_factor.pending_enrolment(ann) is None
+    begun = await two_factor.begin_enrolment(ann)
+    pending = await two_factor.pending_enrolment(ann)
+    assert pending is not None and (pending.secret, pending.uri) == (begun.secret, begun.uri)
+    step = steady()
+    assert await two_factor.confirm_enrolment(ann, code_at(begun.secret, step))
+    assert await two_factor.pending_enrolment(ann) is None  # on: nothing pending
+
+
+async def test_the_clock_decides_steps_and_pending_age(
+    db: Database, users: MemoryUserStore
+) -> None:
+    now = [1_800_000_000.0]
+    two_factor = TwoFactor(db, clock=lambda: now[0], pending_max_age=timedelta(seconds=60))
+    ann = await users.get_by_login("ann")
+    assert ann is not None
+    enrolment = await two_factor.begin_enrolment(ann)
+    step = int(now[0]) // 30
+    assert await two_factor.confirm_enrolment(ann, code_at(enrolment.secret, step)) is not None
+    now[0] += 3600  # an hour later by this clock: the real time's code is not the one
+    assert await two_factor.verify(ann, code_at(enrolment.secret, step + 120))
+    session: dict[str, Any] = {}
+    two_factor.begin_pending(session, ann)
+    now[0] += 61
+    assert two_factor.pending(session) is None
+
+
+async def test_the_qr_code_is_an_inline_svg_of_the_uri() -> None:
+    import segno
+
+    enrolment = Enrolment("JBSWY3DPEHPK3PXP", "otpauth://totp/Example:ann?secret=JBSWY3DPEHPK3PXP")
+    svg = enrolment.qr_svg(scale=3)
+    label = "QR code to scan with your authenticator app"
+    assert svg.startswith(f'<svg role="img" aria-label="{label}"')
+    assert "<title>QR code to scan with your authenticator app</title>" in svg
+    assert "xmlns" not in svg and "<?xml" not in svg  # inline in HTML
+    drawn = segno.make(enrolment.uri, error="m").svg_inline(scale=3, border=4, light="#fff")
+    assert re.search(r' d="([^"]+)"', svg)[1] == re.search(r' d="([^"]+)"', drawn)[1]  # type: ignore[index]

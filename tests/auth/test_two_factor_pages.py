@@ -100,8 +100,9 @@ class Site:
 
     def post(self, path: str, data: dict[str, str], form: str | None = None) -> httpx.Response:
         """POST ``data`` as the form on ``form`` (default ``path``) would, CSRF field included."""
-        page = self.client.get(form or path).text
-        found = re.search(r'name="(csrf[^"]*)" value="([^"]+)"', page)
+        found = None
+        for page in (form or path, "/auth/login"):  # a page that redirects has no form
+            found = found or re.search(r'name="(csrf[^"]*)" value="([^"]+)"', self.get(page).text)
         token = {found[1]: found[2]} if found else {}
         return self.client.post(path, data={**data, **token})
 
@@ -388,6 +389,19 @@ def test_the_password_forms_of_two_factor_are_throttled(
     codes = site.post("/auth/two-factor/recovery-codes", {"password": PASSWORD}, "/auth/two-factor")
     assert codes.status_code == 429
     assert "Two-factor sign-in is on." in site.get("/auth/two-factor").text
+
+
+def test_enrolment_is_throttled_by_its_password(site: Site) -> None:
+    site.sign_in()
+    secret = secret_on(site.get("/auth/two-factor/enable").text)
+    for _ in range(10):
+        wrong = {"code": site.code(secret), "password": "nope"}
+        assert site.post("/auth/two-factor/enable", wrong).status_code == 400
+    right = {"code": site.code(secret), "password": PASSWORD}
+    refused = site.post("/auth/two-factor/enable", right)
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "55"
+    assert "Too many attempts. Try again in 55 seconds." in refused.text
+    assert "Two-factor sign-in is off." in site.get("/auth/two-factor").text
 
 
 def test_an_inactive_user_cannot_finish_signing_in(
