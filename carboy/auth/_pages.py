@@ -18,7 +18,12 @@ from carboy.auth._links import RESET_SALT, VERIFY_SALT, LinkSigner
 from carboy.auth._login import login, logout
 from carboy.auth._page_config import PagesConfig
 from carboy.auth._protocols import AuthUser, EmailUser
-from carboy.auth._throttling import check_password, throttled_headers, too_many_attempts
+from carboy.auth._throttling import (
+    check_password,
+    shared_counts_check,
+    throttled_headers,
+    too_many_attempts,
+)
 from carboy.auth._two_factor_pages import TwoFactorPages, add_two_factor_pages
 from carboy.auth.guards import login_required, safe_next
 from carboy.auth.passwords import PasswordInvalid, password_help_texts
@@ -83,6 +88,8 @@ def add_pages(auth: Auth, config: PagesConfig, app: Carboy) -> None:
         )
     if auth.two_factor is not None:
         pages.two_factor = add_two_factor_pages(auth, config, pages._page)
+    throttles = [config.login_throttle, config.email_throttle, config.code_throttle]
+    auth.check(shared_counts_check([t for t in throttles if t is not None]))
 
 
 class _Pages:

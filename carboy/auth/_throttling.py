@@ -14,13 +14,28 @@ to it between guesses.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from carboy.auth._protocols import AuthUser, UserStore
-from carboy.cache import Cache, Rate, Throttle, Throttled, ThrottleResult, client_ip, wait_text
+from carboy.cache import (
+    Cache,
+    Caching,
+    MemoryBackend,
+    Rate,
+    Throttle,
+    Throttled,
+    ThrottleResult,
+    client_ip,
+    wait_text,
+)
 from carboy.connections import HTTPConnection
 from carboy.exceptions import ConfigurationError
+from carboy.modules import CheckLevel, CheckMessage
+
+if TYPE_CHECKING:
+    from carboy.app import Carboy
 
 
 @dataclass(slots=True)
@@ -157,3 +172,36 @@ async def check_password(
     if matched and attempt is not None:
         await attempt.asucceeded()
     return matched
+
+
+def shared_counts_check(
+    throttles: Sequence[LoginThrottle],
+) -> Callable[[Carboy], list[CheckMessage]]:
+    """A deploy check: the throttles must count where every process sees the counts."""
+
+    def check(app: Carboy) -> list[CheckMessage]:
+        if app.debug:
+            return []
+        for throttle in throttles:
+            cache = throttle.cache
+            if cache is None:
+                try:
+                    cache = app.get_module(Caching).cache
+                except ConfigurationError:  # pragma: no cover - Auth installs one
+                    continue
+            if isinstance(cache.backend, MemoryBackend):
+                return [
+                    CheckMessage(
+                        "auth.W020",
+                        "The sign-in throttles count in this process's memory: each process "
+                        "of the site counts alone, so N workers allow N times the limits",
+                        "Set CARBOY_CACHE_URL to a Redis (redis://host:6379/0) shared by "
+                        "every process, or give the throttles LoginThrottle(cache=...).",
+                        obj="PagesConfig",
+                        level=CheckLevel.WARNING,
+                        deploy=True,
+                    )
+                ]
+        return []
+
+    return check

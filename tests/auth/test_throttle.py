@@ -588,3 +588,33 @@ def test_two_apps_on_one_redis_share_the_counts(clock: Clock) -> None:
         one.close()
         two.close()
         forget_prefix(prefix)
+
+
+# -- the deploy check ------------------------------------------------------------------------
+def production_app(cache: Cache | None) -> Carboy:
+    app = Carboy(settings=Settings(secret_key=SECRET, allowed_hosts=["example.com"]))
+    if cache is not None:
+        app.install(Caching(cache))
+    app.install(Auth(users=MemoryUserStore(), pages=PagesConfig(password_reset=False)))
+    app.build()
+    return app
+
+
+def test_counts_in_memory_in_production_are_a_deploy_warning() -> None:
+    [warning] = [m for m in production_app(None).run_checks() if m.id == "auth.W020"]
+    assert warning.deploy and not warning.is_error
+    assert "N workers allow N times the limits" in warning.message
+    assert "CARBOY_CACHE_URL" in warning.hint
+
+
+def test_counts_in_redis_pass_the_deploy_check() -> None:
+    app = production_app(Cache(backend=RedisBackend(REDIS_URL)))
+    assert not [m for m in app.run_checks() if m.id == "auth.W020"]
+
+
+def test_debug_mode_skips_the_deploy_check(clock: Clock) -> None:
+    site = Site(None, clock)
+    try:
+        assert not [m for m in site.app.run_checks() if m.id == "auth.W020"]
+    finally:
+        site.close()
