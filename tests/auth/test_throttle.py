@@ -542,7 +542,7 @@ async def test_scopes_keep_counts_apart(clock: Clock) -> None:
 
 
 @pytest.mark.anyio
-async def test_concurrent_attempts_are_counted_exactly(make_cache: Any, clock: Clock) -> None:
+async def test_concurrent_attempts_never_pass_the_limit(make_cache: Any, clock: Clock) -> None:
     cache = make_cache()
     throttle = LoginThrottle(cache=cache, clock=clock)
 
@@ -555,7 +555,14 @@ async def test_concurrent_attempts_are_counted_exactly(make_cache: Any, clock: C
 
     try:
         outcomes = await asyncio.gather(*(attempt() for _ in range(30)))
-        assert sum(outcomes) == 10  # no more than ten passwords get checked
+        # Never more than ten passwords checked. Each counter is exact, but the pair is not
+        # one step: on Redis an attempt may pass one counter and not the other, so a burst
+        # may be cut shorter than ten (never longer).
+        passed = sum(outcomes)
+        assert 1 <= passed <= 10
+        # The refused ones were given back: one at a time, the window's ten are reached.
+        later = [await attempt() for _ in range(11)]
+        assert passed + sum(later) == 10 and later[-1] is False
     finally:
         await cache.aclose()
 
