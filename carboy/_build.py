@@ -176,6 +176,8 @@ def route_info(resolved: ResolvedRoute, route: Route, plan: Plan) -> RouteInfo:
         extra=dict(route.extra),
         websocket=route.websocket,
         source=route.source,
+        media_type=route.media_type,
+        dependencies=tuple(plan.dependency_markers()),
     )
 
 

@@ -140,6 +140,11 @@ class Settings(BaseSettings):
         "'database://' (the app's carboy.db database), 'redis://host:6379/0', or 'memory://' "
         "(one process, for tests).",
     )
+    api_docs: bool | None = Field(
+        default=None,
+        description="Serve the OpenAPI document and the docs page of each carboy.api API "
+        "(<prefix>/openapi.json, <prefix>/docs). Unset: on in debug mode, off in production.",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text",
         description="Format of carboy's log lines when configure_logging() or carboy run sets "

@@ -10,6 +10,7 @@ import pytest
 
 PACKAGES = [
     "carboy",
+    "carboy.api",
     "carboy.auth",
     "carboy.auth.sessions",
     "carboy.cache",

@@ -66,6 +66,8 @@ class Plan:
     raw_path: set[str] = field(default_factory=set)
     #: The return annotation (``inspect.Parameter.empty`` when there is none).
     return_type: Any = inspect.Parameter.empty
+    #: The ``Depends`` marker this plan was compiled for (None for a handler or a provider).
+    marker: Depends | None = None
 
     @property
     def path_only(self) -> bool:
@@ -88,6 +90,22 @@ class Plan:
                 for sub in deps[name].request_params():
                     found.setdefault((sub.source, sub.wire_name), sub)
         return list(found.values())
+
+    def dependency_markers(self) -> list[Depends]:
+        """Every ``Depends`` this plan runs, its dependencies' included, each once, in order.
+
+        The route's and routers' ``dependencies=`` come first, then the
+        parameters' own, depth first: what tools (OpenAPI security, the admin)
+        read to see which guards protect a route.
+        """
+        found: list[Depends] = []
+        for plan in (*self.side_dependencies, *(dep for _, dep in self.dependencies)):
+            if plan.marker is not None and not any(m is plan.marker for m in found):
+                found.append(plan.marker)
+            for marker in plan.dependency_markers():
+                if not any(m is marker for m in found):
+                    found.append(marker)
+        return found
 
     async def resolve(self, ctx: Context) -> dict[str, Any]:
         """Build the keyword arguments; errors are collected in ``ctx.errors``."""
@@ -216,6 +234,7 @@ def compile_plan(
     where: str,
     use_cache: bool = True,
     side_dependencies: tuple[Depends, ...] = (),
+    origin: Depends | None = None,
     _seen: tuple[Callable[..., Any], ...] = (),
 ) -> Plan:
     """Compile ``func``'s signature into a :class:`Plan`.
@@ -226,6 +245,7 @@ def compile_plan(
         providers: Types injectable app-wide.
         connection_type: ``Request`` for HTTP routes, ``WebSocket`` for WebSocket ones.
         where: How to name ``func`` in error messages (``"GET /users/{id} (users.py:12)"``).
+        origin: The ``Depends`` that ``func`` is compiled for (``Plan.marker``).
     """
     if func in _seen:
         chain = " -> ".join(getattr(f, "__qualname__", repr(f)) for f in (*_seen, func))
@@ -241,6 +261,7 @@ def compile_plan(
         name=getattr(func, "__qualname__", repr(func)),
         use_cache=use_cache,
         return_type=hints.get("return", inspect.Parameter.empty),
+        marker=origin,
     )
     sub: dict[str, Any] = {
         "path_params": path_params,
@@ -251,7 +272,11 @@ def compile_plan(
     for dep in side_dependencies:
         plan.side_dependencies.append(
             compile_plan(
-                dep.dependency, where=f"{where} dependency", use_cache=dep.use_cache, **sub
+                dep.dependency,
+                where=f"{where} dependency",
+                use_cache=dep.use_cache,
+                origin=dep,
+                **sub,
             )
         )
 
@@ -301,6 +326,7 @@ def compile_plan(
                         marker.dependency,
                         where=f"{here} (Depends)",
                         use_cache=marker.use_cache,
+                        origin=marker,
                         **sub,
                     ),
                 )

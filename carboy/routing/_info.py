@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from carboy.types import ASGIApp
 
 if TYPE_CHECKING:
-    from carboy.params import ParamInfo
+    from carboy.params import Depends, ParamInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,11 @@ class RouteInfo:
             ``openapi_extra``, a battery's own keys...).
         websocket: Whether it is a WebSocket route.
         source: ``file.py:12`` of the handler.
+        media_type: ``media_type=``: the content type of a ``str`` or ``bytes``
+            return (None: carboy's default, ``text/html`` for ``str``).
+        dependencies: Every ``Depends`` the route runs, once each: its routers'
+            and its own ``dependencies=``, then those of its parameters and of
+            their dependencies (a guard such as ``login_required`` is one).
 
     Example:
         >>> [info.path for info in app.routes_info() if isinstance(info, RouteInfo)]
@@ -59,6 +64,8 @@ class RouteInfo:
     extra: Mapping[str, Any] = field(default_factory=dict)
     websocket: bool = False
     source: str = ""
+    media_type: str | None = None
+    dependencies: tuple[Depends, ...] = ()
 
     @property
     def include_in_schema(self) -> bool:

@@ -184,3 +184,36 @@ def test_bad_extra_is_refused_at_declaration(extra: dict[str, object], message: 
 def test_unknown_marker_constraint_is_refused() -> None:
     with pytest.raises(TypeError, match=r"Query\(\) got unknown constraint\(s\) \['minimum'\]"):
         Query(minimum=1)
+
+
+def test_dependencies_lists_every_depends_the_route_runs_and_media_type() -> None:
+    app = Carboy(debug=True)
+    router = Router(prefix="/r")
+
+    def inner() -> int:
+        return 1
+
+    def outer(value: int = Depends(inner)) -> int:
+        return value
+
+    side, param, nested = Depends(inner), Depends(outer), Depends(inner)
+    router.dependencies.append(side)
+
+    @router.get("/text", media_type="text/plain")
+    async def text(value: int = param) -> str:
+        return str(value)
+
+    @app.get("/plain")
+    async def plain() -> str:
+        return ""
+
+    app.include(router)
+    routes = _routes(app)
+    info = routes["text"]
+    assert info.media_type == "text/plain"
+    # The router's dependency first, then the parameter's and the one it runs.
+    assert [id(d) for d in info.dependencies[:2]] == [id(side), id(param)]
+    assert [d.dependency for d in info.dependencies] == [inner, outer, inner]
+    assert nested not in info.dependencies  # only markers the route really runs
+    assert routes["plain"].dependencies == ()
+    assert routes["plain"].media_type is None

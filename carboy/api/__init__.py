@@ -1,0 +1,42 @@
+"""carboy.api: OpenAPI 3.1 from typed handlers, a docs UI, problem details, model resources.
+
+Example:
+    >>> from carboy import Carboy
+    >>> from carboy.api import API
+    >>> api = API(prefix="/api", title="Notes", version="1.0.0")
+    >>> @api.get("/notes/{note_id:int}")
+    ... async def note(note_id: int) -> dict[str, int]:
+    ...     return {"id": note_id}
+    >>> app = Carboy(debug=True)
+    >>> app.install(api)   # /api/openapi.json and /api/docs in debug mode
+"""
+
+from carboy.api._module import API as API
+from carboy.api._module import DOCS_CSP as DOCS_CSP
+from carboy.api._module import OpenAPIConfig as OpenAPIConfig
+from carboy.api._openapi import OPENAPI_VERSION as OPENAPI_VERSION
+from carboy.api._openapi import DocumentOptions as DocumentOptions
+from carboy.api._openapi import OpenAPIBuilder as OpenAPIBuilder
+from carboy.api._openapi import openapi_path as openapi_path
+from carboy.api._problems import PROBLEM_JSON as PROBLEM_JSON
+from carboy.api._problems import ProblemMiddleware as ProblemMiddleware
+from carboy.api._problems import ProblemResponse as ProblemResponse
+from carboy.api._problems import problem_details as problem_details
+from carboy.api._security import Requirement as Requirement
+from carboy.api._security import Security as Security
+
+__all__ = [
+    "API",
+    "DOCS_CSP",
+    "OPENAPI_VERSION",
+    "PROBLEM_JSON",
+    "DocumentOptions",
+    "OpenAPIBuilder",
+    "OpenAPIConfig",
+    "ProblemMiddleware",
+    "ProblemResponse",
+    "Requirement",
+    "Security",
+    "openapi_path",
+    "problem_details",
+]

@@ -1,0 +1,235 @@
+"""The API battery as one module: ``app.install(API(...))``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from carboy.api._openapi import DocumentOptions, OpenAPIBuilder, check_document
+from carboy.api._problems import ProblemMiddleware
+from carboy.api._security import Security
+from carboy.exceptions import ConfigurationError
+from carboy.middleware import Middleware
+from carboy.modules import Module
+from carboy.params import Depends
+from carboy.requests import Request
+from carboy.responses import Response
+from carboy.routing import Route, RouteInfo
+from carboy.templating import TemplateResponse, render
+
+if TYPE_CHECKING:
+    from carboy.app import Carboy
+
+#: The Content-Security-Policy of the docs page: Swagger UI's files and the document,
+#: all from 'self'; no inline script or style (the page starts Swagger UI from docs.js).
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+)
+
+
+@dataclass(frozen=True)
+class OpenAPIConfig:
+    """Where the document and the docs page are served, and what the document says.
+
+    Args:
+        openapi_url: The document's path, under the API's prefix.
+        docs_url: The docs page's path (Swagger UI), under the API's prefix.
+        only_api: Document only the API's own routes; by default every route of
+            the app (its pages, other modules) that is in the schema.
+        servers: OpenAPI ``servers`` objects (``[{"url": "https://api.example.com"}]``).
+        tags: OpenAPI tag objects, to give tags descriptions and an order.
+        csrf_header: The header carrying the CSRF token with the session cookie
+            (None: the document names no CSRF scheme).
+        error_schema: The JSON Schema of the app's error body when it has its
+            own ``error_envelope`` (the problem details of the API's routes
+            included); by default carboy's ``{"status", "detail", "errors"?}``.
+        docs_csp: The docs page's Content-Security-Policy, sent in place of the
+            app's on that page only.
+        home_url: A link back to the site in the docs page's header.
+
+    Example:
+        >>> API(title="Shop", openapi=OpenAPIConfig(docs_url="/reference", only_api=True))
+    """
+
+    openapi_url: str = "/openapi.json"
+    docs_url: str = "/docs"
+    only_api: bool = False
+    servers: Sequence[Mapping[str, Any]] = ()
+    tags: Sequence[Mapping[str, Any]] = ()
+    csrf_header: str | None = "X-CSRF-Token"
+    error_schema: Mapping[str, Any] | None = None
+    docs_csp: str = DOCS_CSP
+    home_url: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("openapi_url", "docs_url"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.startswith("/") or value.endswith("/"):
+                raise ConfigurationError(
+                    f"OpenAPIConfig({name}={value!r}): a path that starts with '/' and does "
+                    "not end with one, such as '/docs'"
+                )
+        if self.openapi_url == self.docs_url:
+            raise ConfigurationError("OpenAPIConfig: openapi_url and docs_url must differ")
+
+
+class API(Module):
+    """An HTTP API: an OpenAPI 3.1 document, a docs page, problem-details errors.
+
+    Routes added to the API (``@api.get(...)``) are routes like any other; the
+    API answers their errors as RFC 9457 ``application/problem+json`` and, when
+    the docs are on, serves the OpenAPI document of the app at
+    ``<prefix>/openapi.json`` and Swagger UI at ``<prefix>/docs``. The document
+    is built once, at start-up.
+
+    Args:
+        prefix: The API's URL prefix (``"/api"``); the document and docs page live under it.
+        name: Its name (route names are ``<name>.<handler>``).
+        title: The document's ``info.title``.
+        version: The document's ``info.version`` (your API's version, not OpenAPI's).
+        description: The document's ``info.description`` (Markdown).
+        docs: Serve the document and the docs page; None follows the ``api_docs``
+            setting, which itself defaults to on in debug and off in production.
+        openapi: Paths and contents of the document (:class:`OpenAPIConfig`).
+        dependencies: Dependencies run before each of the API's routes.
+        tags: Tags of every route of the API.
+
+    Example:
+        >>> from carboy import Carboy
+        >>> from carboy.api import API
+        >>> api = API(prefix="/api", title="Notes")
+        >>> @api.get("/ping")
+        ... async def ping() -> dict[str, str]:
+        ...     return {"ping": "pong"}
+        >>> app = Carboy(debug=True)
+        >>> app.install(api)
+    """
+
+    def __init__(
+        self,
+        prefix: str = "",
+        *,
+        name: str = "api",
+        title: str = "API",
+        version: str = "0.1.0",
+        description: str | None = None,
+        docs: bool | None = None,
+        openapi: OpenAPIConfig | None = None,
+        dependencies: Sequence[Depends] = (),
+        tags: Sequence[str] = (),
+    ) -> None:
+        super().__init__(
+            name,
+            prefix=prefix,
+            templates="templates",
+            static="static",
+            root=Path(__file__).parent,
+            middleware=[Middleware(ProblemMiddleware)],
+            dependencies=dependencies,
+            tags=tags,
+        )
+        self.title = title
+        self.version = version
+        self.description = description
+        self.docs = docs
+        self.openapi_config = openapi if openapi is not None else OpenAPIConfig()
+        self._app: Carboy | None = None
+        self._document: dict[str, Any] | None = None
+        self._document_bytes: bytes | None = None
+        self._own: set[tuple[int, tuple[str, ...]]] = set()
+        self._docs_added = False
+        self.on_startup(self._build_document)
+
+    # -- wiring ------------------------------------------------------------------
+    def docs_enabled(self, app: Carboy) -> bool:
+        """Whether the document and docs page are served: ``docs=``, else the setting."""
+        if self.docs is not None:
+            return self.docs
+        setting: bool | None = app.settings.api_docs
+        return app.debug if setting is None else setting
+
+    def setup(self, app: Carboy) -> None:
+        """Add the document and docs routes when the docs are on (runs at build)."""
+        self._app = app
+        self._document = None
+        self._document_bytes = None
+        if self.docs_enabled(app) and not self._docs_added:
+            self._docs_added = True
+            config = self.openapi_config
+            hidden = {"include_in_schema": False}
+            self.add_route(config.openapi_url, self._serve_document, name="openapi", extra=hidden)
+            self.add_route(config.docs_url, self._serve_docs, name="docs", extra=hidden)
+
+    # -- the document --------------------------------------------------------------
+    def openapi(self, app: Carboy | None = None) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of the app (built on the first call, then kept).
+
+        Raises:
+            ConfigurationError: A route's types cannot be described, or the API
+                is not installed on a built app.
+
+        Example:
+            >>> document = api.openapi(app)
+            >>> sorted(document["paths"])
+            ['/api/ping']
+        """
+        if app is not None and app is not self._app:
+            self._app = app
+            self._document = None
+        if self._document is None:
+            target = self._app
+            if target is None:
+                raise ConfigurationError(
+                    "API.openapi(): the API is not installed on an app; app.install(api), "
+                    "or pass the app: api.openapi(app)"
+                )
+            target.build()
+            self._own = {
+                (id(resolved.route.endpoint), tuple(sorted(resolved.route.methods)))
+                for resolved in self.iter_routes()
+                if isinstance(resolved.route, Route)
+            }
+            config = self.openapi_config
+            options = DocumentOptions(
+                title=self.title,
+                version=self.version,
+                description=self.description,
+                servers=config.servers,
+                tags=config.tags,
+                include=self._is_own if config.only_api else None,
+                problem_routes=self._is_own,
+                error_schema=config.error_schema,
+                security=Security.from_app(target, config.csrf_header),
+            )
+            document = OpenAPIBuilder(target, options).build()
+            check_document(document)
+            self._document = document
+        return self._document
+
+    def _is_own(self, info: RouteInfo) -> bool:
+        return (id(info.handler), info.methods) in self._own
+
+    def _build_document(self) -> None:
+        document = self.openapi()
+        self._document_bytes = json.dumps(document, ensure_ascii=False).encode("utf-8")
+
+    async def _serve_document(self) -> Response:
+        if self._document_bytes is None:
+            self._build_document()
+        return Response(self._document_bytes, media_type="application/json")
+
+    async def _serve_docs(self, request: Request) -> TemplateResponse:
+        config = self.openapi_config
+        context = {
+            "title": self.title,
+            "version": self.version,
+            "openapi_url": request.url_for(f"{self.name}.openapi"),
+            "csrf_header": config.csrf_header,
+            "home_url": config.home_url,
+        }
+        headers = {"content-security-policy": config.docs_csp, "cache-control": "no-store"}
+        return render("carboy_api/docs.html", context, headers=headers)
