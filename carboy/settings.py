@@ -145,6 +145,12 @@ class Settings(BaseSettings):
         description="Serve the OpenAPI document and the docs page of each carboy.api API "
         "(<prefix>/openapi.json, <prefix>/docs). Unset: on in debug mode, off in production.",
     )
+    api_max_page_size: int = Field(
+        default=100,
+        gt=0,
+        description="The most items one page of a carboy.api resource list may have, whatever "
+        "its pagination allows; a larger page_size or limit is a 422.",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text",
         description="Format of carboy's log lines when configure_logging() or carboy run sets "

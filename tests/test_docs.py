@@ -47,6 +47,26 @@ def test_doc_example_runs(
     monkeypatch.setitem(sys.modules, name, module)
     # dont_inherit: the example must not pick up this file's __future__ imports.
     exec(compile(code, f"{DOCS / page}:{line}", "exec", dont_inherit=True), module.__dict__)
+    _validate_api_documents(module)
+
+
+def _validate_api_documents(module: types.ModuleType) -> None:
+    """The OpenAPI document of every carboy.api API an example made is valid OpenAPI 3.1."""
+    if "carboy.api" not in sys.modules:
+        return
+    from openapi_spec_validator import validate
+
+    from carboy.api import API
+
+    for value in vars(module).values():
+        if isinstance(value, API) and value.app is not None:
+            validate(value.openapi())
+
+
+def test_every_api_page_example_makes_a_checked_document() -> None:
+    api_blocks = [code for page, _, code in BLOCKS if page.startswith("api/")]
+    assert len(api_blocks) >= 8
+    assert all("API(" in code for code in api_blocks if "carboy.api" in code)
 
 
 def test_the_documented_deploy_layout_names_real_settings_and_commands() -> None:

@@ -664,6 +664,7 @@ FIELD_TESTS: dict[str, Any] = {
     "channels_url": "tests.channels.test_channels:test_channels_url_setting",
     "sessions_url": "tests.auth.test_stores:test_sessions_url_setting_picks_the_store",
     "api_docs": "tests.api.test_module:test_docs_on_in_debug_a_setting_in_production",
+    "api_max_page_size": "tests.api.test_resources:test_the_page_size_is_capped_by_the_setting",
     "server_header": test_field_server_header,
     "log_format": test_field_log_format,
     "access_log": test_field_access_log,

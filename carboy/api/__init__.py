@@ -11,6 +11,8 @@ Example:
     >>> app.install(api)   # /api/openapi.json and /api/docs in debug mode
 """
 
+from carboy.api._fields import FieldSpec as FieldSpec
+from carboy.api._filters import OPERATORS as OPERATORS
 from carboy.api._module import API as API
 from carboy.api._module import DOCS_CSP as DOCS_CSP
 from carboy.api._module import OpenAPIConfig as OpenAPIConfig
@@ -18,10 +20,18 @@ from carboy.api._openapi import OPENAPI_VERSION as OPENAPI_VERSION
 from carboy.api._openapi import DocumentOptions as DocumentOptions
 from carboy.api._openapi import OpenAPIBuilder as OpenAPIBuilder
 from carboy.api._openapi import openapi_path as openapi_path
+from carboy.api._pagination import CursorPagination as CursorPagination
+from carboy.api._pagination import LimitOffsetPagination as LimitOffsetPagination
+from carboy.api._pagination import PageNumberPagination as PageNumberPagination
+from carboy.api._pagination import Pagination as Pagination
 from carboy.api._problems import PROBLEM_JSON as PROBLEM_JSON
 from carboy.api._problems import ProblemMiddleware as ProblemMiddleware
 from carboy.api._problems import ProblemResponse as ProblemResponse
 from carboy.api._problems import problem_details as problem_details
+from carboy.api._resource import ACTIONS as ACTIONS
+from carboy.api._resource import ALLOW_ANY as ALLOW_ANY
+from carboy.api._resource import ModelPermissions as ModelPermissions
+from carboy.api._resource import Resource as Resource
 from carboy.api._security import Requirement as Requirement
 from carboy.api._security import Security as Security
 

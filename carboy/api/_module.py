@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from carboy.api._openapi import DocumentOptions, OpenAPIBuilder, check_document
 from carboy.api._problems import ProblemMiddleware
+from carboy.api._resource import Resource
 from carboy.api._security import Security
 from carboy.exceptions import ConfigurationError
 from carboy.middleware import Middleware
@@ -142,9 +143,15 @@ class API(Module):
         self._document_bytes: bytes | None = None
         self._own: set[tuple[int, tuple[str, ...]]] = set()
         self._docs_added = False
+        self.resources: list[Resource] = []
         self.on_startup(self._build_document)
 
     # -- wiring ------------------------------------------------------------------
+    @property
+    def app(self) -> Carboy | None:
+        """The app the API is installed on, once that app has built (None before)."""
+        return self._app
+
     def docs_enabled(self, app: Carboy) -> bool:
         """Whether the document and docs page are served: ``docs=``, else the setting."""
         if self.docs is not None:
@@ -152,11 +159,30 @@ class API(Module):
         setting: bool | None = app.settings.api_docs
         return app.debug if setting is None else setting
 
+    def resource(self, model: type, **options: Any) -> Resource:
+        """Serve list, retrieve, create, update and delete of ``model`` under this API.
+
+        The options are :class:`~carboy.api.Resource`'s; the routes are made when
+        the app builds (the ``api_max_page_size`` setting is read then).
+
+        Example:
+            >>> posts = api.resource(Post, path="/posts", filters=["published"],
+            ...                      ordering=["created_at"], search=["title"])
+        """
+        self._check_open(f"add a resource for {getattr(model, '__name__', model)!r}")
+        found = Resource(model, **options)
+        if any(r.path == found.path for r in self.resources):
+            raise ConfigurationError(f"{self.name}: two resources at {found.path!r}")
+        self.resources.append(found)
+        return found
+
     def setup(self, app: Carboy) -> None:
-        """Add the document and docs routes when the docs are on (runs at build)."""
+        """Add the resources' routes, and the document and docs when on (runs at build)."""
         self._app = app
         self._document = None
         self._document_bytes = None
+        for resource in self.resources:
+            resource.build(self, app)
         if self.docs_enabled(app) and not self._docs_added:
             self._docs_added = True
             config = self.openapi_config
