@@ -11,6 +11,7 @@ Example:
     >>> app.install(api)   # /api/openapi.json and /api/docs in debug mode
 """
 
+from carboy.api._cors import CORS as CORS
 from carboy.api._fields import FieldSpec as FieldSpec
 from carboy.api._filters import OPERATORS as OPERATORS
 from carboy.api._module import API as API
@@ -34,11 +35,15 @@ from carboy.api._resource import ModelPermissions as ModelPermissions
 from carboy.api._resource import Resource as Resource
 from carboy.api._security import Requirement as Requirement
 from carboy.api._security import Security as Security
+from carboy.api._versioning import HeaderVersioning as HeaderVersioning
+from carboy.api._versioning import URLVersioning as URLVersioning
+from carboy.api._versioning import Versioning as Versioning
 
 __all__ = [
     "ACTIONS",
     "ALLOW_ANY",
     "API",
+    "CORS",
     "DOCS_CSP",
     "OPENAPI_VERSION",
     "OPERATORS",
@@ -46,6 +51,7 @@ __all__ = [
     "CursorPagination",
     "DocumentOptions",
     "FieldSpec",
+    "HeaderVersioning",
     "LimitOffsetPagination",
     "ModelPermissions",
     "OpenAPIBuilder",
@@ -57,6 +63,8 @@ __all__ = [
     "Requirement",
     "Resource",
     "Security",
+    "URLVersioning",
+    "Versioning",
     "openapi_path",
     "problem_details",
 ]

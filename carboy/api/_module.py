@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from carboy.api._cors import CORS
 from carboy.api._openapi import DocumentOptions, OpenAPIBuilder, check_document
 from carboy.api._problems import ProblemMiddleware
 from carboy.api._resource import Resource
 from carboy.api._security import Security
+from carboy.api._versioning import Versioning
 from carboy.exceptions import ConfigurationError
-from carboy.middleware import Middleware
+from carboy.middleware import CORSMiddleware, Middleware
 from carboy.modules import Module
 from carboy.params import Depends
 from carboy.requests import Request
@@ -98,6 +100,15 @@ class API(Module):
         openapi: Paths and contents of the document (:class:`OpenAPIConfig`).
         dependencies: Dependencies run before each of the API's routes.
         tags: Tags of every route of the API.
+        versioning: :class:`URLVersioning` (``/api/v2/...``) or
+            :class:`HeaderVersioning` (``API-Version: 2``); handlers read the
+            version with ``version: Annotated[str, api.request_version]``.
+        cors: A :class:`CORS` preset, installed app-wide (``CORS.public()``,
+            ``CORS.first_party([...])``).
+        throttle: A dependency that refuses a request with a 429 (and
+            ``Retry-After``) when its client goes too fast, run before each of
+            the API's routes and documented on them: carboy.auth's throttles,
+            or your own.
 
     Example:
         >>> from carboy import Carboy
@@ -122,7 +133,16 @@ class API(Module):
         openapi: OpenAPIConfig | None = None,
         dependencies: Sequence[Depends] = (),
         tags: Sequence[str] = (),
+        versioning: Versioning | None = None,
+        cors: CORS | None = None,
+        throttle: Depends | None = None,
     ) -> None:
+        run = list(dependencies)
+        if versioning is not None:
+            prefix = versioning.prefix(prefix, name)
+            run.insert(0, versioning.marker)
+        if throttle is not None:
+            run.insert(0, throttle)
         super().__init__(
             name,
             prefix=prefix,
@@ -130,9 +150,13 @@ class API(Module):
             static="static",
             root=Path(__file__).parent,
             middleware=[Middleware(ProblemMiddleware)],
-            dependencies=dependencies,
+            dependencies=run,
             tags=tags,
         )
+        self.versioning = versioning
+        self.cors = cors
+        self.throttle = throttle
+        self._cors_added = False
         self.title = title
         self.version = version
         self.description = description
@@ -151,6 +175,25 @@ class API(Module):
     def app(self) -> Carboy | None:
         """The app the API is installed on, once that app has built (None before)."""
         return self._app
+
+    @property
+    def request_version(self) -> Depends:
+        """The dependency that gives a handler the request's API version.
+
+        Raises:
+            ConfigurationError: The API has no ``versioning``.
+
+        Example:
+            >>> @api.get("/hello")
+            ... async def hello(version: Annotated[str, api.request_version]) -> dict[str, str]:
+            ...     return {"version": version}
+        """
+        if self.versioning is None:
+            raise ConfigurationError(
+                f"API {self.name!r} has no versions: give it versioning=URLVersioning([...]) "
+                "or HeaderVersioning([...])"
+            )
+        return self.versioning.marker
 
     def docs_enabled(self, app: Carboy) -> bool:
         """Whether the document and docs page are served: ``docs=``, else the setting."""
@@ -181,6 +224,11 @@ class API(Module):
         self._app = app
         self._document = None
         self._document_bytes = None
+        if self.versioning is not None:
+            self.versioning.setup(app, self.name or "api")
+        if self.cors is not None and not self._cors_added:
+            self._cors_added = True
+            app.add_middleware(CORSMiddleware, **self.cors.options())
         for resource in self.resources:
             resource.build(self, app)
         if self.docs_enabled(app) and not self._docs_added:
@@ -229,6 +277,7 @@ class API(Module):
                 include=self._is_own if config.only_api else None,
                 problem_routes=self._is_own,
                 error_schema=config.error_schema,
+                throttles=(self.throttle,) if self.throttle is not None else (),
                 security=Security.from_app(target, config.csrf_header),
             )
             document = OpenAPIBuilder(target, options).build()
@@ -253,7 +302,7 @@ class API(Module):
         context = {
             "title": self.title,
             "version": self.version,
-            "openapi_url": request.url_for(f"{self.name}.openapi"),
+            "openapi_url": request.url_for(f"{self.name}.openapi", **request.path_params),
             "csrf_header": config.csrf_header,
             "home_url": config.home_url,
         }

@@ -112,6 +112,8 @@ class DocumentOptions:
     error_schema: Mapping[str, Any] | None = None
     #: The security schemes, and which operations need them (from carboy.auth's guards).
     security: Security | None = None
+    #: Dependencies that answer 429 (throttles): operations that run one document it.
+    throttles: Sequence[Any] = ()
 
 
 class _Operation:
@@ -356,6 +358,12 @@ class OpenAPIBuilder:
         if guarded:
             responses["401"] = {"description": "Authentication required", "content": error}
             responses["403"] = {"description": "Permission denied", "content": error}
+        if any(dep is throttle for dep in info.dependencies for throttle in self.options.throttles):
+            responses["429"] = {
+                "description": "Too many requests: wait the seconds Retry-After says",
+                "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 0}}},
+                "content": error,
+            }
         for code, declared in info.responses.items():
             responses[str(code)] = self._declared(code, declared, where, error)
         return dict(sorted(responses.items()))

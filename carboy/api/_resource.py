@@ -483,13 +483,11 @@ class Resource:
             if self._relation_names:
                 await self._db(session.refresh(obj, self._relation_names))
             payload = encode_json(self.serialize(obj))
-            location = (
-                request.url_for(
-                    f"{api.name}.{self.name}_retrieve", _lookup=getattr(obj, self.lookup.key)
-                )
-                if "retrieve" in self.actions
-                else None
-            )
+            location = None
+            if "retrieve" in self.actions:
+                # The path parameters of the API itself (a URL version) come along.
+                params = {**request.path_params, "_lookup": getattr(obj, self.lookup.key)}
+                location = request.url_for(f"{api.name}.{self.name}_retrieve", **params)
             headers = {"etag": make_etag(payload)}
             if location:
                 headers["location"] = str(location)
