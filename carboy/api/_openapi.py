@@ -341,6 +341,9 @@ class OpenAPIBuilder:
         responses[status] = success
         problem = self.options.problem_routes(info)
         error = self._error_content(problem)
+        # What app-wide middleware answers before the route (an invalid token's 401, the
+        # body limit's 413) and the router's 404 (no route) are in carboy's error body.
+        either = {**self._error_content(False), **error}
         takes_input = any(p.source.from_request for p in info.params)
         if takes_input:
             responses["422"] = {
@@ -348,15 +351,16 @@ class OpenAPIBuilder:
                 "content": error,
             }
         if has_body:
-            responses["413"] = {"description": "The request body is too large", "content": error}
+            responses["400"] = {"description": "The request body is malformed", "content": error}
+            responses["413"] = {"description": "The request body is too large", "content": either}
             responses["415"] = {
                 "description": "The request body is not of a media type this operation reads",
                 "content": error,
             }
         if any(p.source is ParamSource.PATH for p in info.params):
-            responses["404"] = {"description": "Not found", "content": error}
+            responses["404"] = {"description": "Not found", "content": either}
         if guarded:
-            responses["401"] = {"description": "Authentication required", "content": error}
+            responses["401"] = {"description": "Authentication required", "content": either}
             responses["403"] = {"description": "Permission denied", "content": error}
         if any(dep is throttle for dep in info.dependencies for throttle in self.options.throttles):
             responses["429"] = {
@@ -408,10 +412,11 @@ class OpenAPIBuilder:
         return {"application/json": media}
 
     def _tags(self, routes: Sequence[RouteInfo]) -> list[dict[str, Any]]:
-        declared = {str(t["name"]): dict(t) for t in self.options.tags}
-        used = dict.fromkeys(tag for info in routes for tag in info.tags)
-        ordered = [declared.pop(name) if name in declared else {"name": name} for name in used]
-        return [*ordered, *declared.values()]
+        """The declared tags in their order (the docs page's), then the others as used."""
+        declared = [dict(t) for t in self.options.tags]
+        names = {str(t["name"]) for t in declared}
+        used = dict.fromkeys(tag for info in routes for tag in info.tags if tag not in names)
+        return [*declared, *({"name": name} for name in used)]
 
 
 def _converter_schema(converter: Any) -> dict[str, Any]:

@@ -62,6 +62,8 @@ class Pagination:
     names: ClassVar[tuple[str, ...]] = ()
     #: Whether the client's ``ordering`` may change the order (a cursor needs a fixed one).
     orderable: ClassVar[bool] = True
+    #: The error answers of its own, for the document.
+    responses: ClassVar[dict[int, str]] = {}
 
     def __init__(self, size: int = 20, max_size: int | None = None) -> None:
         if size < 1 or (max_size is not None and max_size < size):
@@ -110,6 +112,7 @@ class PageNumberPagination(Pagination):
     """
 
     names = ("page", "page_size")
+    responses: ClassVar[dict[int, str]] = {404: "The page is past the last one"}
 
     def parameters(self) -> list[inspect.Parameter]:
         return [

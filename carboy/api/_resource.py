@@ -9,6 +9,7 @@ route gets. The handlers run in an ``AsyncSession`` of :mod:`carboy.db`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import typing
@@ -129,10 +130,16 @@ def _handler(
     params: Sequence[inspect.Parameter],
     returns: Any,
     impl: Callable[..., Awaitable[Any]],
+    lookup: str | None = None,
 ) -> Callable[..., Awaitable[Any]]:
-    """An async handler with this signature that calls ``impl`` (carboy compiles its plan)."""
+    """An async handler with this signature that calls ``impl`` (carboy compiles its plan).
+
+    ``lookup`` names the path parameter that ``impl`` receives as ``_lookup``.
+    """
 
     async def handler(**kwargs: Any) -> Any:
+        if lookup is not None:
+            kwargs["_lookup"] = kwargs.pop(lookup)
         return await impl(**kwargs)
 
     handler.__name__ = handler.__qualname__ = name
@@ -249,6 +256,18 @@ class Resource:
         by_name = {spec.name: spec for spec in self.specs}
         self.pk = primary_key(model, self.where)
         self.lookup = self._lookup_column(lookup)
+        if lookup is not None and not isinstance(self.lookup.type, sa.Integer):
+            # A text lookup is a path segment: one that is empty or has a '/' could be
+            # stored but never looked up, so clients may not write one.
+            self.specs = [
+                dataclasses.replace(
+                    spec, constraints={**spec.constraints, "pattern": r"^[^/]+$", "min_length": 1}
+                )
+                if spec.column is self.lookup
+                else spec
+                for spec in self.specs
+            ]
+            by_name = {spec.name: spec for spec in self.specs}
         self.filters: list[FilterParam] = filter_params(filters, by_name, self.where)
         self.ordering = Ordering.declare(
             ordering,
@@ -367,7 +386,7 @@ class Resource:
             self._lookup_type: Any = int
         else:
             converter, self._lookup_type = "str", str
-        detail = f"{self.path}/{{_lookup:{converter}}}"
+        detail = f"{self.path}/{{{self.lookup.key}:{converter}}}"
         for action in self.actions:
             getattr(self, f"_add_{action}")(api, detail)
         for custom in self._custom:
@@ -461,7 +480,7 @@ class Resource:
             ["GET"],
             200,
             guard,
-            {400: "An unknown query parameter, ordering or cursor"},
+            {400: "An unknown query parameter, ordering or cursor", **self.pagination.responses},
         )
 
     def _add_create(self, api: Module, detail: str) -> None:
@@ -486,7 +505,7 @@ class Resource:
             location = None
             if "retrieve" in self.actions:
                 # The path parameters of the API itself (a URL version) come along.
-                params = {**request.path_params, "_lookup": getattr(obj, self.lookup.key)}
+                params = {**request.path_params, self.lookup.key: getattr(obj, self.lookup.key)}
                 location = request.url_for(f"{api.name}.{self.name}_retrieve", **params)
             headers = {"etag": make_etag(payload)}
             if location:
@@ -511,9 +530,7 @@ class Resource:
         params = [
             _param("request", Request),
             _param("session", AsyncSession),
-            _param(
-                "_lookup", Annotated[self._lookup_type, Path(description=f"The {self.lookup.key}")]
-            ),
+            self._lookup_param(),
             _param(
                 "if_none_match",
                 Annotated[str | None, Header(None, alias="if-none-match", max_length=1000)],
@@ -535,7 +552,9 @@ class Resource:
         doc = (
             f"One {self.model.__name__}, with its ETag (If-None-Match gives a 304 when unchanged)."
         )
-        handler = _handler(f"{self.name}_retrieve", doc, params, self.out, retrieve)
+        handler = _handler(
+            f"{self.name}_retrieve", doc, params, self.out, retrieve, lookup=self.lookup.key
+        )
         self._route(
             api,
             detail,
@@ -552,6 +571,11 @@ class Resource:
 
     def _add_partial_update(self, api: Module, detail: str) -> None:
         self._add_write(api, detail, "partial_update", "PATCH", self.patch_in, partial=True)
+
+    def _lookup_param(self) -> inspect.Parameter:
+        """The detail path's parameter, named after the lookup column (``id``, ``slug``)."""
+        marker = Path(description=f"The {self.model.__name__}'s {self.lookup.key}")
+        return _param(self.lookup.key, Annotated[self._lookup_type, marker])
 
     def _if_match_param(self) -> inspect.Parameter:
         marker = Header(
@@ -576,9 +600,7 @@ class Resource:
         params = [
             _param("request", Request),
             _param("session", AsyncSession),
-            _param(
-                "_lookup", Annotated[self._lookup_type, Path(description=f"The {self.lookup.key}")]
-            ),
+            self._lookup_param(),
             _param("body", Annotated[schema, Body()]),
             self._if_match_param(),
         ]
@@ -607,7 +629,9 @@ class Resource:
             f"{verb} a {self.model.__name__}.\n\nSend If-Match with its ETag: if someone "
             "changed it since, the answer is a 412 and their change is kept."
         )
-        handler = _handler(f"{self.name}_{action}", doc, params, self.out, write)
+        handler = _handler(
+            f"{self.name}_{action}", doc, params, self.out, write, lookup=self.lookup.key
+        )
         self._route(api, detail, action, handler, [method], 200, guard, self._write_responses())
 
     def _changes(self, body: BaseModel, partial: bool) -> dict[str, Any]:
@@ -636,9 +660,7 @@ class Resource:
         params = [
             _param("request", Request),
             _param("session", AsyncSession),
-            _param(
-                "_lookup", Annotated[self._lookup_type, Path(description=f"The {self.lookup.key}")]
-            ),
+            self._lookup_param(),
             self._if_match_param(),
         ]
 
@@ -652,7 +674,12 @@ class Resource:
             await self._db(session.flush())
 
         handler = _handler(
-            f"{self.name}_destroy", f"Delete a {self.model.__name__}.", params, None, destroy
+            f"{self.name}_destroy",
+            f"Delete a {self.model.__name__}.",
+            params,
+            None,
+            destroy,
+            lookup=self.lookup.key,
         )
         self._route(
             api, detail, "destroy", handler, ["DELETE"], 204, guard, self._write_responses()
@@ -678,12 +705,12 @@ class Resource:
         guard, perm = self._guard(custom.name, detail=custom.detail, permission=custom.permission)
         extra = [_param("_request", Request), _param("_session", AsyncSession)]
         if custom.detail:
-            extra.append(
-                _param(
-                    "_lookup",
-                    Annotated[self._lookup_type, Path(description=f"The {self.lookup.key}")],
+            if any(p.name == self.lookup.key for p in rest):
+                raise ConfigurationError(
+                    f"{self.where}: action {custom.name!r} has a parameter named "
+                    f"{self.lookup.key!r}, which is the path's; rename it"
                 )
-            )
+            extra.append(self._lookup_param())
         unsafe = any(m not in ("GET", "HEAD") for m in custom.methods)
 
         async def run(
@@ -711,7 +738,12 @@ class Resource:
 
         path = f"{detail}/{custom.name}" if custom.detail else f"{self.path}/{custom.name}"
         handler = _handler(
-            f"{self.name}_{custom.name}", inspect.getdoc(func), [*extra, *rest], returns, run
+            f"{self.name}_{custom.name}",
+            inspect.getdoc(func),
+            [*extra, *rest],
+            returns,
+            run,
+            lookup=self.lookup.key if custom.detail else None,
         )
         status = custom.status_code or (204 if returns is None or returns is type(None) else 200)
         self._route(api, path, custom.name, handler, custom.methods, status, guard)

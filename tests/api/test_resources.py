@@ -428,7 +428,7 @@ def test_model_permissions_per_action(database_url: str) -> None:
     assert "security" not in paths["/api/posts"]["get"]
     assert paths["/api/posts"]["post"]["security"][0] == {"session": [], "csrfToken": []}
     assert "blog.add_post" in paths["/api/posts"]["post"]["description"]
-    assert {"401", "403", "412", "409"} <= set(paths["/api/posts/{_lookup}"]["patch"]["responses"])
+    assert {"401", "403", "412", "409"} <= set(paths["/api/posts/{id}"]["patch"]["responses"])
 
 
 def test_read_permission_and_the_object_permission_hook(database_url: str) -> None:
@@ -473,7 +473,7 @@ def test_custom_actions(database_url: str) -> None:
         assert client.get("/api/posts/stats").json() == {"posts": 2}
         document = client.get("/api/openapi.json").json()
     validate(document)
-    assert document["paths"]["/api/posts/{_lookup}/publish"]["post"]["summary"] == "Publish a post."
+    assert document["paths"]["/api/posts/{id}/publish"]["post"]["summary"] == "Publish a post."
     assert document["paths"]["/api/posts/stats"]["get"]["operationId"] == "posts_stats"
 
 

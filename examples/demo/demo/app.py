@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from carboy import Carboy
-from carboy.auth import Auth, PagesConfig, TwoFactor
+from carboy.auth import Auth, PagesConfig, TokenBackend, TwoFactor
 from carboy.channels import Channels
 from carboy.db import Database
 from carboy.forms import Forms
@@ -36,9 +36,11 @@ def create_app() -> Carboy:
     # two-factor sign-in under /auth/.
     # In debug mode the e-mails are printed to the console: open the link from there.
     app.install(mail)
-    # Members may turn on two-factor sign-in (an authenticator app) from the lounge.
+    # Members may turn on two-factor sign-in (an authenticator app) from the lounge; API
+    # clients sign in with the session cookie or a personal access token (cby_...).
     auth = Auth(
         two_factor=TwoFactor(issuer="carboy demo"),
+        tokens=TokenBackend(),
         pages=PagesConfig(signup=True, login_redirect="/members/"),
     )
     auth.on_signup(welcome_new_member)

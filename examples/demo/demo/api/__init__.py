@@ -1,7 +1,11 @@
-"""A JSON API for notes with typed validation, kept in memory.
+"""The demo's JSON API: the blog's posts as a model resource, and notes kept in memory.
 
-Every input has a bound (the model's and the query's ``max_length``), and so
-has the store: at most ``MAX_NOTES`` notes, the oldest let go first.
+``carboy.api`` documents all of it: the OpenAPI document at ``/api/openapi.json``
+and Swagger UI at ``/api/docs`` (linked from the site's navigation). Reading
+posts is open (published ones only, unless you may change posts); writing
+needs the blog's permissions, with the session cookie or a personal access
+token. Every input has a bound (the model's and the query's ``max_length``),
+and so has the notes store: at most ``MAX_NOTES`` notes, the oldest let go first.
 """
 
 from __future__ import annotations
@@ -11,10 +15,50 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field
+from sqlalchemy import Select, select
 
-from carboy import HTTPException, Module, Query
+from carboy import HTTPException, Query, Request
+from carboy.api import API, OpenAPIConfig
+from carboy.auth import AuthUser
+from demo.blog.models import Post
 
-api = Module("api", prefix="/api", tags=["notes"])
+api = API(
+    prefix="/api",
+    title="carboy demo API",
+    version="1.0.0",
+    description="The blog's posts and a notepad. Sign in on the site to try the writes.",
+    # The demo shows its docs in any mode; a real project leaves them to the api_docs setting.
+    docs=True,
+    openapi=OpenAPIConfig(
+        only_api=True,
+        home_url="/",
+        tags=[
+            {"name": "posts", "description": "The blog's posts (a model resource)"},
+            {"name": "notes", "description": "Notes kept in memory"},
+        ],
+    ),
+)
+
+
+def visible_posts(request: Request) -> Select[tuple[Post]]:
+    """Everyone sees the published posts; editors (blog.change_post) see drafts too."""
+    user = request.user
+    if isinstance(user, AuthUser) and user.has_perm("blog.change_post"):
+        return select(Post)
+    return select(Post).where(Post.published)
+
+
+posts = api.resource(
+    Post,
+    path="/posts",
+    filters={"published": ["exact"], "created_at": ["gte", "lte"]},
+    ordering=["created_at", "title"],
+    default_ordering=["-created_at"],
+    search=["title", "body"],
+    lookup="slug",
+    queryset=visible_posts,
+    tags=["posts"],
+)
 
 
 #: A tag: 1 to 30 characters.
@@ -42,7 +86,7 @@ NOTES: dict[int, Note] = {}  # in creation order, oldest first
 _ids = itertools.count(1)
 
 
-@api.get("/notes")
+@api.get("/notes", tags=["notes"])
 async def list_notes(
     tag: Annotated[str | None, Query(max_length=30)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -52,7 +96,7 @@ async def list_notes(
     return notes[:limit]
 
 
-@api.post("/notes", status_code=201)
+@api.post("/notes", status_code=201, tags=["notes"])
 async def create_note(note: NoteIn) -> Note:
     """Create a note from a JSON body."""
     new = Note(id=next(_ids), created=datetime.now(UTC), **note.model_dump())
@@ -62,7 +106,7 @@ async def create_note(note: NoteIn) -> Note:
     return new
 
 
-@api.get("/notes/{note_id:int}")
+@api.get("/notes/{note_id:int}", tags=["notes"])
 async def get_note(note_id: int) -> Note:
     """One note, or 404."""
     if note_id not in NOTES:
@@ -70,7 +114,7 @@ async def get_note(note_id: int) -> Note:
     return NOTES[note_id]
 
 
-@api.delete("/notes/{note_id:int}")
+@api.delete("/notes/{note_id:int}", tags=["notes"])
 async def delete_note(note_id: int) -> None:
     """Delete a note (204), or 404."""
     if NOTES.pop(note_id, None) is None:
