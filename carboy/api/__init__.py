@@ -11,6 +11,7 @@ Example:
     >>> app.install(api)   # /api/openapi.json and /api/docs in debug mode
 """
 
+from carboy.api._client import generate_client as generate_client
 from carboy.api._cors import CORS as CORS
 from carboy.api._fields import FieldSpec as FieldSpec
 from carboy.api._filters import OPERATORS as OPERATORS
@@ -65,6 +66,7 @@ __all__ = [
     "Security",
     "URLVersioning",
     "Versioning",
+    "generate_client",
     "openapi_path",
     "problem_details",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -169,6 +170,8 @@ class API(Module):
         self._docs_added = False
         self.resources: list[Resource] = []
         self.on_startup(self._build_document)
+        # Imported when the CLI lists commands: serving never loads click groups.
+        self.add_commands(lambda: importlib.import_module("carboy.api.cli").commands())
 
     # -- wiring ------------------------------------------------------------------
     @property
