@@ -278,7 +278,8 @@ class API(Module):
                 servers=config.servers,
                 tags=config.tags,
                 include=self._is_own if config.only_api else None,
-                problem_routes=self._is_own,
+                # An app with its own error envelope answers the API's errors with it.
+                problem_routes=self._is_own if target.error_envelope is None else _never,
                 error_schema=config.error_schema,
                 throttles=(self.throttle,) if self.throttle is not None else (),
                 security=Security.from_app(target, config.csrf_header),
@@ -311,3 +312,7 @@ class API(Module):
         }
         headers = {"content-security-policy": config.docs_csp, "cache-control": "no-store"}
         return render("carboy_api/docs.html", context, headers=headers)
+
+
+def _never(info: RouteInfo) -> bool:
+    return False

@@ -584,8 +584,18 @@ def test_custom_error_schema_for_an_app_envelope() -> None:
         return []
 
     schema = {"type": "object", "properties": {"error": {"type": "object"}}, "required": ["error"]}
-    document = document_of(app, error_schema=schema)
+    api = API(prefix="/api", openapi=OpenAPIConfig(error_schema=schema))
+
+    @api.get("/items")
+    async def items(q: str) -> list[str]:
+        return []
+
+    document = document_of(app, api)
     assert document["components"]["schemas"]["Error"] == schema
+    # The envelope shapes the API's errors too: they are documented with it.
+    assert document["paths"]["/api/items"]["get"]["responses"]["422"]["content"] == {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+    }
 
 
 def test_bad_paths_in_the_config_are_refused() -> None:
