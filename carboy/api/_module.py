@@ -257,6 +257,7 @@ class API(Module):
         if app is not None and app is not self._app:
             self._app = app
             self._document = None
+            self._document_bytes = None
         if self._document is None:
             target = self._app
             if target is None:

@@ -27,6 +27,8 @@ from carboy.params import Query
 
 #: The longest cursor read (a signed one is well under it).
 MAX_CURSOR_LENGTH = 1000
+#: Turns a cursor's values (datetimes, decimals, UUIDs) into JSON ones.
+_ANY: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(Any)
 
 Serialize = Callable[[Any], dict[str, Any]]
 Ordering = Sequence[tuple[Any, bool]]
@@ -281,7 +283,7 @@ class CursorPagination(Pagination):
         if self.signer is None:
             raise ConfigurationError("CursorPagination used before the app was built")
         payload = {
-            "v": [pydantic.TypeAdapter(Any).dump_python(v, mode="json") for v in values],
+            "v": [_ANY.dump_python(v, mode="json") for v in values],
             "b": backwards,
         }
         return base64.urlsafe_b64encode(self.signer.dumps(payload).encode()).decode().rstrip("=")
