@@ -47,8 +47,6 @@ if TYPE_CHECKING:
 
 #: The OpenAPI version the documents are written in.
 OPENAPI_VERSION = "3.1.0"
-#: Methods whose requests change something (CSRF applies to them under a session).
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Headers OpenAPI says tools must ignore as parameters (they have their own fields).
 _IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
 _PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::[A-Za-z_][A-Za-z0-9_]*)?}")
@@ -114,15 +112,6 @@ class DocumentOptions:
     security: Security | None = None
     #: Dependencies that answer 429 (throttles): operations that run one document it.
     throttles: Sequence[Any] = ()
-
-
-class _Operation:
-    """One operation being assembled; its schemas are filled in at the end."""
-
-    def __init__(self, info: RouteInfo, method: str) -> None:
-        self.info = info
-        self.method = method
-        self.body: dict[str, Any] = {}
 
 
 def openapi_path(path: str) -> str:
