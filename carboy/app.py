@@ -13,9 +13,10 @@ Its phases, each in its own place:
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,9 @@ from carboy.routing import (
 from carboy.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
+    import asyncio
+
+    from carboy._rsgi import RSGIAdapter
     from carboy.middleware import (
         Middleware,
         ProxyHeadersMiddleware,
@@ -395,7 +399,7 @@ class Carboy(Module):
                 if direct is not None:
                     # A handler that needs only the path: called here, no endpoint
                     # frame, and the scope is only filled in if something else runs.
-                    func, takes_params, encode, _, general = direct
+                    func, takes_params, encode, _, general, _, _ = direct
                     # _default_headers(scope), inlined: this is the hot path.
                     defaults = (
                         self._https_headers if scope["scheme"] == "https" else self._http_headers
@@ -473,6 +477,29 @@ class Carboy(Module):
             # Middleware may answer on its own (400, 413): with the same headers.
             scope[DEFAULT_HEADERS_KEY] = self._default_headers(scope)
         await self._stack(scope, receive, send)
+
+    # -- granian's RSGI interface (carboy._rsgi) ----------------------------------
+    @functools.cached_property
+    def _rsgi(self) -> RSGIAdapter:
+        from carboy._rsgi import RSGIAdapter
+
+        return RSGIAdapter(self)
+
+    @property
+    def __rsgi__(self) -> Callable[[Any, Any], Awaitable[None]]:
+        """The app's RSGI entry (granian reads it once, then calls it per connection).
+
+        The same app served over RSGI: see :mod:`carboy._rsgi` and docs/deployment.md.
+        """
+        return self._rsgi.serve
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        """RSGI start-up (granian calls it in each worker): build, run the start-up hooks."""
+        self._rsgi.init(loop)
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        """RSGI shutdown: stop background tasks, run the shutdown hooks."""
+        self._rsgi.close(loop)
 
     # -- error handling (carboy._error_handling) -------------------------------
     async def _handle_error(

@@ -235,6 +235,11 @@ class TrustedHostMiddleware:
                 host = value
         return host is not None and (host in self._good or self._check(host))
 
+    def allows_value(self, host: bytes) -> bool:
+        """Whether one ``Host`` header value is allowed: :meth:`allows` for a caller
+        that holds the request's only ``Host`` value rather than an ASGI scope (RSGI)."""
+        return host in self._good or self._check(host)
+
     async def reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a request :meth:`allows` refused: 400, or close the WebSocket (HTTP 403)."""
         hosts = [value for key, value in scope["headers"] if key == b"host"]

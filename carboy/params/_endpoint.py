@@ -10,7 +10,7 @@ from carboy.exceptions import ConfigurationError, RequestValidationError
 from carboy.params._context import Context
 from carboy.params._markers import Depends
 from carboy.params._plan import Plan, Provider, compile_plan, unwind
-from carboy.params._respond import Encoder, make_responder, make_shaper
+from carboy.params._respond import Encoder, Renderer, make_responder, make_shaper
 from carboy.requests import Request
 from carboy.responses import Response
 from carboy.types import ASGIApp, Receive, Scope, Send
@@ -73,7 +73,13 @@ def compile_http_endpoint(
         direct = None
         if every or not names:
             direct = Direct(
-                func, bool(names), responder.encode, responder.encode_head, responder.general
+                func,
+                bool(names),
+                responder.encode,
+                responder.encode_head,
+                responder.general,
+                responder.render,
+                responder.status,
             )
         return CompiledEndpoint(endpoint_path, plan, direct)
 
@@ -170,7 +176,7 @@ class Direct(NamedTuple):
 
     Example:
         >>> compiled = compile_http_endpoint(hello, path_params={}, ...)
-        >>> func, takes_params, encode, _, general = compiled.direct
+        >>> func, takes_params, encode, _, general, _, _ = compiled.direct
     """
 
     func: Callable[..., Any]
@@ -181,6 +187,10 @@ class Direct(NamedTuple):
     encode_head: Encoder
     #: Any value the encoder declines -> its Response (``Responder.general``).
     general: Callable[[Any], Response]
+    #: The value -> its content-type header and body (``Responder.render``), for RSGI.
+    render: Renderer
+    #: The status ``encode`` and ``render`` send.
+    status: int
 
     def for_head(self) -> Direct:
         """This handler as served for HEAD: same headers, no body."""

@@ -226,6 +226,50 @@ def make_encoder(
     return encode
 
 
+#: A body with its ``content-type`` header: what :func:`make_renderer` gives.
+Rendered = tuple[tuple[bytes, bytes], bytes]
+Renderer = Callable[[Any], "Rendered | None"]
+
+
+def make_renderer(
+    media_type: str | None, *, shape: Shaper | None = None, returns: Any = Any
+) -> Renderer:
+    """Compile one route's renderer: a ``str``, ``dict`` or ``list`` value to its
+    ``content-type`` header and body; None for anything else (see :func:`to_response`).
+
+    The same rule as :func:`make_encoder`, for an interface that takes the
+    status, the headers and the whole body in one call and counts the body's
+    length itself (granian's RSGI). The ``content-type`` header is one of two
+    objects per route (its text type, or JSON), so an adapter can key
+    pre-built headers on it. A HEAD request renders the same: the server
+    sends the length and no body.
+    """
+    text_type = _content_type(media_type or "text/html")
+    encode_json = _json.encode
+    not_ours = None if _json.dumps_for(returns) is _json.encode else _json.not_ours
+    if shape is not None:
+
+        def render_shaped(rv: Any) -> Rendered | None:
+            if rv is None or isinstance(rv, Response | tuple):
+                return None
+            return _JSON_TYPE, shape(rv)
+
+        return render_shaped
+
+    def render(rv: Any) -> Rendered | None:
+        kind = type(rv)
+        if kind is str:
+            return text_type, rv.encode()
+        if kind is dict or kind is list:
+            body = encode_json(rv)
+            if not_ours is not None and not_ours(body) is not None:
+                body = _json.redo(rv)
+            return _JSON_TYPE, body
+        return None
+
+    return render
+
+
 Sender = Callable[[Any, Scope, Receive, Send], Awaitable[None]]
 
 
@@ -233,9 +277,10 @@ class Responder(NamedTuple):
     """How one route's return values become responses: compiled once, at build.
 
     The fast encoders turn ``str``, ``dict`` and ``list`` values into the two
-    ASGI messages; ``general`` is :func:`to_response` with the route's media
-    type, status and shape bound, for everything else. The endpoints send with
-    ``send``; the app's direct dispatch calls ``encode`` and ``general`` itself
+    ASGI messages (``render`` into a content type and a body, for RSGI);
+    ``general`` is :func:`to_response` with the route's media type, status and
+    shape bound, for everything else. The endpoints send with ``send``; the
+    app's direct dispatch calls ``encode`` and ``general`` itself
     (one coroutine frame less per request).
     """
 
@@ -247,6 +292,10 @@ class Responder(NamedTuple):
     general: Callable[[Any], Response]
     #: Sends any value: the fast encoder when it can, else ``general``.
     send: Sender
+    #: A value -> its content-type header and body, or None (see :func:`make_renderer`).
+    render: Renderer
+    #: The status of a value the encoders and ``render`` take.
+    status: int
 
     async def finish(self, rv: Any, scope: Scope, receive: Receive, *, in_thread: bool) -> Response:
         """The Response of ``rv`` with its body made now, while dependencies are still open.
@@ -286,4 +335,5 @@ def make_responder(
             await send(messages[0])
             await send(messages[1])
 
-    return Responder(encode, encode_head, general, send_value)
+    render = make_renderer(media_type, shape=shape, returns=returns)
+    return Responder(encode, encode_head, general, send_value, render, status_code or 200)
