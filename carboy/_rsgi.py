@@ -363,9 +363,11 @@ class HTTPBridge:
     """ASGI ``receive`` and ``send`` for one HTTP request, made of the RSGI protocol.
 
     ``send`` collects the start message and turns the first body message into
-    ``response_bytes`` (a whole body) or ``response_stream`` (more to come);
-    ``http.response.pathsend`` becomes ``response_file``. Writes after the client
-    left are dropped, as ASGI servers do, and ``receive`` then says it left.
+    ``response_bytes`` (a whole body) or ``response_stream`` (more to come); a
+    start without ``content-length`` opens the stream at once (its head goes
+    out now, as under ASGI); ``http.response.pathsend`` becomes ``response_file``.
+    Writes after the client left are dropped, as ASGI servers do, and
+    ``receive`` then says it left.
     """
 
     __slots__ = (
@@ -438,8 +440,18 @@ class HTTPBridge:
         if kind == "http.response.start":
             if self._status is not None:
                 raise RuntimeError("Cannot send 'http.response.start' twice")
-            self._status = int(message["status"])
-            self._headers = _text(message.get("headers") or [])
+            status = self._status = int(message["status"])
+            raw = message.get("headers") or []
+            self._headers = _text(raw)
+            if (
+                all(k != b"content-length" for k, _ in raw)
+                and status >= 200
+                and status not in (204, 304)
+                and self.scope["method"] != "HEAD"
+            ):
+                # No length: a stream (server-sent events...), whose head the client
+                # must get now, not with the first chunk.
+                self._transport = self._protocol.response_stream(status, self._headers)
             return
         status = self._status
         if status is None:

@@ -57,7 +57,14 @@ _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
     type=click.Choice(["uvicorn", "granian"]),
     default="uvicorn",
     show_default=True,
-    help="The ASGI server (granian: pip install 'carboy[granian]').",
+    help="The server (granian: pip install 'carboy[granian]').",
+)
+@click.option(
+    "--interface",
+    type=click.Choice(["rsgi", "asgi"]),
+    default=None,
+    help="How granian calls the app: RSGI (its native interface, the default) or ASGI "
+    "(WebSocket close codes and subprotocols need it); uvicorn speaks ASGI only.",
 )
 @click.option(
     "--log-level",
@@ -77,6 +84,7 @@ def run(
     reload: bool | None,
     workers: int,
     server: str,
+    interface: str | None,
     log_level: str,
     max_header_size: int,
     max_headers: int,
@@ -94,6 +102,7 @@ def run(
       carboy run                        http://127.0.0.1:8000
       carboy run --no-reload            debug mode without restarting on code changes
       carboy run mysite.app:app --host 0.0.0.0 --workers 4 --server granian
+      carboy run --server granian --interface asgi   granian, over ASGI
     """
     group_loader = current_loader(ctx)
     loader = AppLoader(app_spec) if app_spec else group_loader
@@ -109,6 +118,13 @@ def run(
     )
     if server == "granian":
         limits.check_granian()
+        interface = interface or "rsgi"
+    elif interface == "rsgi":
+        raise click.UsageError(
+            "--interface rsgi needs --server granian (uvicorn speaks ASGI).", ctx
+        )
+    else:
+        interface = "asgi"
     found = loader.load()
     loader.build(found.app)
     if reload is None:
@@ -121,7 +137,14 @@ def run(
             "(needed for --reload, --workers and granian); give its location: "
             "carboy run module:attr"
         )
-    _print_banner(found, host=host, port=port, reload=reload, workers=workers, server=server)
+    _print_banner(
+        found,
+        host=host,
+        port=port,
+        reload=reload,
+        workers=workers,
+        server=f"{server} ({interface.upper()})",
+    )
     # carboy's loggers in the settings' format, here and in every worker process
     # (Carboy.build() reads the variable there).
     configure_logging(found.app.settings, level=log_level.upper())
@@ -139,6 +162,7 @@ def run(
                 workers=workers,
                 log_level=log_level,
                 limits=limits,
+                interface=interface,
             )
         else:
             _serve_uvicorn(
@@ -231,6 +255,7 @@ def _serve_granian(
     workers: int,
     log_level: str,
     limits: ServerLimits,
+    interface: str,
 ) -> None:
     if importlib.util.find_spec("granian") is None:
         raise CliError(
@@ -245,7 +270,8 @@ def _serve_granian(
         found.import_string or "",
         address=host,
         port=port,
-        interface=Interfaces.ASGI,
+        # RSGI: the app's __rsgi__ (carboy/_rsgi.py); ASGI: the app itself.
+        interface=Interfaces.RSGI if interface == "rsgi" else Interfaces.ASGI,
         workers=workers,
         reload=reload,
         reload_paths=[found.directory] if reload else None,

@@ -17,6 +17,7 @@ from carboy.testing._protocol import (
     LIFESPAN_TIMEOUT,
     WEBSOCKET_TIMEOUT,
     AppCall,
+    Interface,
     LifespanProtocol,
     ResponseProtocol,
     Server,
@@ -82,7 +83,7 @@ class _AsyncTransport(httpx.AsyncBaseTransport):
         if not isinstance(stream, httpx.AsyncByteStream):
             raise TypeError("AsyncTestClient needs an async request body; use TestClient")
         chunks = [chunk async for chunk in stream]
-        call = AppCall(self._server.app, self._server.http_scope(request), request_messages(chunks))
+        call = self._server.call(self._server.http_scope(request), request_messages(chunks))
         driver = _AsyncCall(call)
         protocol = ResponseProtocol(self._server.raise_server_exceptions)
         timeout = read_timeout(request)
@@ -139,7 +140,8 @@ class AsyncTestClient(httpx.AsyncClient):
     """An async httpx client that calls an ASGI app in-process, on the test's loop.
 
     Works like :class:`TestClient`; ``async with`` runs the lifespan. Needs
-    asyncio (``@pytest.mark.anyio`` with the asyncio backend).
+    asyncio (``@pytest.mark.anyio`` with the asyncio backend). ``interface="rsgi"``
+    calls the app's ``__rsgi__`` as granian would.
 
     Example:
         >>> async with AsyncTestClient(app) as client:
@@ -156,8 +158,9 @@ class AsyncTestClient(httpx.AsyncClient):
         headers: Mapping[str, str] | None = None,
         cookies: httpx.Cookies | dict[str, str] | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
+        interface: Interface = "asgi",
     ) -> None:
-        self._server = Server(app, raise_server_exceptions)
+        self._server = Server(app, raise_server_exceptions, interface)
         self._lifespan: tuple[LifespanProtocol, _AsyncCall] | None = None
         super().__init__(
             base_url=base_url,
@@ -239,7 +242,7 @@ class AsyncTestClient(httpx.AsyncClient):
         """
         request = self.build_request("GET", url, headers=headers)
         scope = self._server.websocket_scope(request, subprotocols or [])
-        return AsyncWebSocketTestSession(AppCall(self.app, scope, CONNECT), timeout)
+        return AsyncWebSocketTestSession(self._server.call(scope, CONNECT), timeout)
 
 
 class AsyncWebSocketTestSession(SessionBase):

@@ -356,13 +356,35 @@ class LifespanProtocol:
 
 
 # -- scopes ------------------------------------------------------------------
+Interface = Literal["asgi", "rsgi"]
+
+
 class Server:
     """What the in-process server knows: the app, its options, the lifespan state."""
 
-    def __init__(self, app: ASGIApp, raise_server_exceptions: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, raise_server_exceptions: bool, interface: Interface = "asgi"
+    ) -> None:
+        if interface not in ("asgi", "rsgi"):
+            raise ValueError(f"interface must be 'asgi' or 'rsgi', not {interface!r}")
+        if interface == "rsgi" and not hasattr(app, "__rsgi__"):
+            raise TypeError(f"{app!r} has no __rsgi__ method: it cannot be served over RSGI")
         self.app = app
         self.raise_server_exceptions = raise_server_exceptions
+        self.interface = interface
         self.state: dict[str, Any] | None = None
+
+    def call(self, scope: Scope, first: Iterable[Message]) -> AppCall:
+        """One run of the app for an HTTP request or a WebSocket, over the client's interface.
+
+        The lifespan always runs over ASGI: a carboy app runs the same hooks
+        either way (granian calls them through ``__rsgi_init__``).
+        """
+        if self.interface == "rsgi":
+            from carboy.testing._rsgi import RSGICall
+
+            return RSGICall(self.app, scope, first)
+        return AppCall(self.app, scope, first)
 
     def http_scope(self, request: httpx.Request) -> Scope:
         scope = self._scope("http", request, request.url.scheme)

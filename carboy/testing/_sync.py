@@ -21,6 +21,7 @@ from carboy.testing._protocol import (
     LIFESPAN_TIMEOUT,
     WEBSOCKET_TIMEOUT,
     AppCall,
+    Interface,
     LifespanProtocol,
     ResponseProtocol,
     Server,
@@ -139,7 +140,7 @@ class _Transport(httpx.BaseTransport):
         stream = request.stream
         if not isinstance(stream, httpx.SyncByteStream):
             raise TypeError("TestClient needs a sync request body; use AsyncTestClient")
-        call = AppCall(self._server.app, self._server.http_scope(request), request_messages(stream))
+        call = self._server.call(self._server.http_scope(request), request_messages(stream))
         driver = _SyncCall(self._loop, call)
         protocol = ResponseProtocol(self._server.raise_server_exceptions)
         timeout = read_timeout(request)
@@ -207,10 +208,17 @@ class TestClient(httpx.Client):
     already sent a complete 5xx response for it; ``raise_server_exceptions=False``
     turns unhandled errors into a bare 500 response instead.
 
+    ``interface="rsgi"`` calls the app's ``__rsgi__`` (granian's RSGI) instead,
+    with a scope and protocol that behave as granian's, so a test sees what a
+    client of ``carboy run --server granian`` sees; the lifespan still runs
+    over ASGI (the same hooks).
+
     Example:
         >>> with TestClient(app) as client:
         ...     response = client.get("/")
         ...     assert response.status_code == 200
+        >>> with TestClient(app, interface="rsgi") as client:
+        ...     assert client.get("/").status_code == 200
     """
 
     __test__ = False  # not a pytest test class, whatever its name says
@@ -225,8 +233,9 @@ class TestClient(httpx.Client):
         headers: Mapping[str, str] | None = None,
         cookies: httpx.Cookies | dict[str, str] | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
+        interface: Interface = "asgi",
     ) -> None:
-        self._server = Server(app, raise_server_exceptions)
+        self._server = Server(app, raise_server_exceptions, interface)
         self._loop = _LoopThread()
         self._lifespan: tuple[LifespanProtocol, _SyncCall] | None = None
         super().__init__(
@@ -315,7 +324,7 @@ class TestClient(httpx.Client):
         """
         request = self.build_request("GET", url, headers=headers)
         scope = self._server.websocket_scope(request, subprotocols or [])
-        return WebSocketTestSession(self._loop, AppCall(self.app, scope, CONNECT), timeout)
+        return WebSocketTestSession(self._loop, self._server.call(scope, CONNECT), timeout)
 
 
 def _lifespan_event(driver: _SyncCall) -> Message:
