@@ -440,18 +440,18 @@ class HTTPBridge:
         if kind == "http.response.start":
             if self._status is not None:
                 raise RuntimeError("Cannot send 'http.response.start' twice")
-            status = self._status = int(message["status"])
+            code = self._status = int(message["status"])
             raw = message.get("headers") or []
             self._headers = _text(raw)
             if (
                 all(k != b"content-length" for k, _ in raw)
-                and status >= 200
-                and status not in (204, 304)
+                and code >= 200
+                and code not in (204, 304)
                 and self.scope["method"] != "HEAD"
             ):
                 # No length: a stream (server-sent events...), whose head the client
                 # must get now, not with the first chunk.
-                self._transport = self._protocol.response_stream(status, self._headers)
+                self._transport = self._protocol.response_stream(code, self._headers)
             return
         status = self._status
         if status is None:
