@@ -38,6 +38,9 @@ _warnings = logging.getLogger("carboy.rsgi")
 
 #: Request bodies up to this size that declare their length are read in one call.
 WHOLE_BODY_LIMIT = 1024 * 1024
+#: A body the app answered without reading is read and dropped up to this size (so the
+#: connection stays open); past it the connection closes.
+DRAIN_LIMIT = 64 * 1024
 
 TextHeaders = list[tuple[str, str]]
 
@@ -54,6 +57,8 @@ class RSGIHeaders(Protocol):
     def get_all(self, key: str) -> list[str]: ...
 
     def items(self) -> list[tuple[str, str]]: ...
+
+    def __contains__(self, key: str) -> bool: ...
 
 
 class RSGIScope(Protocol):
@@ -208,8 +213,12 @@ class RSGIAdapter:
                 params = {}
                 entry = self._tree.match(path, params)
             if entry is not None:
-                direct = entry.direct.get(scope.method)
-                if direct is not None:
+                method = scope.method
+                direct = entry.direct.get(method)
+                # A body the handler never reads: through ASGI, which closes the connection.
+                if direct is not None and (
+                    method == "GET" or method == "HEAD" or not _has_body(scope.headers)
+                ):
                     func, takes_params, _, _, general, render, status = direct
                     try:
                         rv = await (func(**params) if takes_params else func())
@@ -327,6 +336,10 @@ class _Lifespan:
 
 
 # -- ASGI over RSGI -------------------------------------------------------------
+def _has_body(headers: RSGIHeaders) -> bool:
+    return headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
+
+
 def _text(raw: RawHeaders) -> TextHeaders:
     return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
 
@@ -381,6 +394,7 @@ class HTTPBridge:
         "_received",
         "_status",
         "_transport",
+        "_unread",
         "scope",
     )
 
@@ -392,7 +406,10 @@ class HTTPBridge:
         declared = scope.headers.get("content-length")
         self._declared = int(declared) if declared and declared.isdigit() else None
         self._chunks: AsyncIterator[bytes] | None = None
-        self._more = True  # the body has more to give
+        #: Until the last ``http.request`` message is given.
+        self._more = True
+        #: The request has a body not read to its end (a response then closes the connection).
+        self._unread = _has_body(scope.headers)
         self._received = 0
         self._gone = False
         self._status: int | None = None
@@ -403,12 +420,15 @@ class HTTPBridge:
     async def receive(self) -> Message:
         """The next ``http.request`` chunk; once the body is read, wait for the client to go."""
         if self._more and not self._gone:
+            if not self._unread:  # no body at all
+                self._more = False
+                return {"type": "http.request", "body": b"", "more_body": False}
             declared = self._declared
             try:
                 if declared is not None and declared <= WHOLE_BODY_LIMIT:
                     # Framed by its Content-Length (the server holds it to that): one call.
                     body = await self._protocol()
-                    self._more = False
+                    self._more = self._unread = False
                     self._received = len(body)
                     if len(body) == declared:
                         return {"type": "http.request", "body": body, "more_body": False}
@@ -420,17 +440,29 @@ class HTTPBridge:
                     if chunk:
                         self._received += len(chunk)
                         return {"type": "http.request", "body": chunk, "more_body": True}
-                    self._more = False
+                    self._more = self._unread = False
                     if declared is None or self._received == declared:
                         return {"type": "http.request", "body": b"", "more_body": False}
                     self._gone = True
             except RuntimeError:  # granian's protocol errors: the body stream broke
-                self._more = False
+                self._more = self._unread = False
                 self._gone = True
         if not self._gone:
             await self._protocol.client_disconnect()
             self._gone = True
         return {"type": "http.disconnect"}
+
+    async def _drain(self) -> bool:
+        """Read and drop a small body nobody read, so the connection can be kept alive."""
+        declared = self._declared
+        if self._chunks is not None or declared is None or declared > DRAIN_LIMIT:
+            return False
+        try:
+            await self._protocol()
+        except RuntimeError:
+            return False
+        self._more = self._unread = False
+        return True
 
     async def send(self, message: Message) -> None:
         """Take one ASGI message of the response."""
@@ -443,6 +475,11 @@ class HTTPBridge:
             code = self._status = int(message["status"])
             raw = message.get("headers") or []
             self._headers = _text(raw)
+            if self._unread and not await self._drain():
+                # Answered before a large body was read (413, 401...): the connection
+                # closes, as granian closes it under ASGI, rather than staying open for
+                # a next request it could not read.
+                self._headers.append(("connection", "close"))
             if (
                 all(k != b"content-length" for k, _ in raw)
                 and code >= 200

@@ -28,6 +28,7 @@ from carboy.testing._protocol import (
     request_messages,
     timed_out,
 )
+from carboy.testing._rsgi import new_call
 from carboy.types import ASGIApp, Message
 
 
@@ -83,7 +84,7 @@ class _AsyncTransport(httpx.AsyncBaseTransport):
         if not isinstance(stream, httpx.AsyncByteStream):
             raise TypeError("AsyncTestClient needs an async request body; use TestClient")
         chunks = [chunk async for chunk in stream]
-        call = self._server.call(self._server.http_scope(request), request_messages(chunks))
+        call = new_call(self._server, self._server.http_scope(request), request_messages(chunks))
         driver = _AsyncCall(call)
         protocol = ResponseProtocol(self._server.raise_server_exceptions)
         timeout = read_timeout(request)
@@ -242,7 +243,7 @@ class AsyncTestClient(httpx.AsyncClient):
         """
         request = self.build_request("GET", url, headers=headers)
         scope = self._server.websocket_scope(request, subprotocols or [])
-        return AsyncWebSocketTestSession(self._server.call(scope, CONNECT), timeout)
+        return AsyncWebSocketTestSession(new_call(self._server, scope, CONNECT), timeout)
 
 
 class AsyncWebSocketTestSession(SessionBase):

@@ -374,18 +374,6 @@ class Server:
         self.interface = interface
         self.state: dict[str, Any] | None = None
 
-    def call(self, scope: Scope, first: Iterable[Message]) -> AppCall:
-        """One run of the app for an HTTP request or a WebSocket, over the client's interface.
-
-        The lifespan always runs over ASGI: a carboy app runs the same hooks
-        either way (granian calls them through ``__rsgi_init__``).
-        """
-        if self.interface == "rsgi":
-            from carboy.testing._rsgi import RSGICall
-
-            return RSGICall(self.app, scope, first)
-        return AppCall(self.app, scope, first)
-
     def http_scope(self, request: httpx.Request) -> Scope:
         scope = self._scope("http", request, request.url.scheme)
         scope["method"] = request.method

@@ -13,10 +13,10 @@ handshake is a bare HTTP status.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
-from carboy.testing._protocol import DONE, ERROR, AppCall
+from carboy.testing._protocol import DONE, ERROR, AppCall, Server
 from carboy.types import Message, Scope
 
 #: The RSGI version granian 2.x speaks.
@@ -140,9 +140,10 @@ class HTTPProtocol:
             raise RuntimeError("RSGI protocol error: the response was already sent")
         self._responded = True
         raw = [(k.lower().encode("latin-1"), v.encode("utf-8")) for k, v in headers]
-        bodiless = status < 200 or status in (204, 304)
+        # hyper counts a whole body (not an empty one for HEAD, nor one a status forbids)
+        bodiless = status < 200 or status in (204, 304) or (self._head and not length)
         if length is not None and not bodiless and all(k != b"content-length" for k, _ in raw):
-            raw.append((b"content-length", b"%d" % length))  # hyper counts a whole body
+            raw.append((b"content-length", b"%d" % length))
         self._call.emit_checked({"type": "http.response.start", "status": status, "headers": raw})
 
     def response_empty(self, status: int, headers: list[tuple[str, str]]) -> None:
@@ -294,3 +295,14 @@ class RSGICall(AppCall):
         else:
             self._check_websocket(message)
         self.emit(dict(message))
+
+
+def new_call(server: Server, scope: Scope, first: Iterable[Message]) -> AppCall:
+    """One run of the app for an HTTP request or a WebSocket, over the client's interface.
+
+    The lifespan always runs over ASGI: a carboy app runs the same hooks
+    either way (granian calls them through ``__rsgi_init__``).
+    """
+    if server.interface == "rsgi":
+        return RSGICall(server.app, scope, first)
+    return AppCall(server.app, scope, first)

@@ -32,6 +32,7 @@ from carboy.testing._protocol import (
     request_messages,
     timed_out,
 )
+from carboy.testing._rsgi import new_call
 from carboy.types import ASGIApp, Message
 
 
@@ -140,7 +141,7 @@ class _Transport(httpx.BaseTransport):
         stream = request.stream
         if not isinstance(stream, httpx.SyncByteStream):
             raise TypeError("TestClient needs a sync request body; use AsyncTestClient")
-        call = self._server.call(self._server.http_scope(request), request_messages(stream))
+        call = new_call(self._server, self._server.http_scope(request), request_messages(stream))
         driver = _SyncCall(self._loop, call)
         protocol = ResponseProtocol(self._server.raise_server_exceptions)
         timeout = read_timeout(request)
@@ -324,7 +325,7 @@ class TestClient(httpx.Client):
         """
         request = self.build_request("GET", url, headers=headers)
         scope = self._server.websocket_scope(request, subprotocols or [])
-        return WebSocketTestSession(self._loop, self._server.call(scope, CONNECT), timeout)
+        return WebSocketTestSession(self._loop, new_call(self._server, scope, CONNECT), timeout)
 
 
 def _lifespan_event(driver: _SyncCall) -> Message:
