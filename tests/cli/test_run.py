@@ -309,3 +309,42 @@ def test_production_does_not_reload_by_default(
     result = invoke("run")
     assert result.exit_code == 0, result.output
     assert "reload" not in calls[0]
+
+
+# -- the interface granian speaks ----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [([], "RSGI"), (["--interface", "rsgi"], "RSGI"), (["--interface", "asgi"], "ASGI")],
+)
+def test_granian_serves_over_rsgi_unless_asked_for_asgi(
+    invoke: Invoke,
+    hello_app: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    expected: str,
+) -> None:
+    granian = pytest.importorskip("granian")
+    from granian.constants import Interfaces
+
+    calls: list[dict[str, object]] = []
+
+    class Recorder:
+        def __init__(self, target: str, **options: object) -> None:
+            calls.append({"target": target, **options})
+
+        def serve(self) -> None:
+            pass
+
+    monkeypatch.setattr(granian, "Granian", Recorder)
+    result = invoke("run", "--server", "granian", "--no-reload", *args)
+    assert result.exit_code == 0, result.output
+    [options] = calls
+    assert options["target"] == "app:app"
+    assert options["interface"] is Interfaces[expected]
+    assert f"granian ({expected}), 1 worker" in result.output
+
+
+def test_uvicorn_speaks_asgi_only(invoke: Invoke, hello_app: Path) -> None:
+    result = invoke("run", "--interface", "rsgi")
+    assert result.exit_code == 2
+    assert "--interface rsgi needs --server granian (uvicorn speaks ASGI)." in result.output

@@ -53,8 +53,9 @@ class Data:
 KEY = uuid.UUID("5f0c6a3e-8d0b-4c8e-9a57-3f2a1b4c5d6e")
 
 
-@pytest.fixture
-def client() -> Iterator[TestClient]:
+@pytest.fixture(params=["asgi", "rsgi"])
+def client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    """The app over ASGI, and over RSGI (where its direct routes are rendered natively)."""
     app = Carboy(debug=True)
 
     @app.get("/dict")
@@ -163,7 +164,7 @@ def client() -> Iterator[TestClient]:
     def crash() -> None:
         raise RuntimeError("crash")
 
-    with TestClient(app, follow_redirects=False) as client:
+    with TestClient(app, follow_redirects=False, interface=request.param) as client:
         yield client
 
 
