@@ -224,10 +224,10 @@ class RSGIAdapter:
                         rv = await (func(**params) if takes_params else func())
                         rendered = render(rv)
                     except Exception as exc:
-                        await self._after_direct(scope, protocol, params, None, exc)
+                        await self._after_direct(scope, protocol, params, None, None, exc)
                         return
                     if rendered is None:
-                        await self._after_direct(scope, protocol, params, general(rv), None)
+                        await self._after_direct(scope, protocol, params, general, rv)
                         return
                     ctype, body = rendered
                     heads = self._heads[scope.scheme == "https"]
@@ -235,6 +235,9 @@ class RSGIAdapter:
                     protocol.response_bytes(status, headers, body)
                     return
             await self._through_asgi(scope, protocol)
+        elif not self._ready:  # served before __rsgi_init__ (or without it): build now
+            self.prepare()
+            await self.serve(scope, protocol)
         elif scope.proto == "http":
             await self._through_asgi(scope, protocol)
         else:
@@ -251,17 +254,19 @@ class RSGIAdapter:
         scope: RSGIScope,
         protocol: HTTPProtocol,
         params: dict[str, Any],
-        response: Callable[..., Awaitable[None]] | None,
-        exc: Exception | None,
+        general: Callable[[Any], Callable[..., Awaitable[None]]] | None,
+        rv: Any,
+        exc: Exception | None = None,
     ) -> None:
-        """Send a direct handler's value that is not plain text or JSON, or its error."""
+        """Send a direct handler's value that is not plain text or JSON (``general(rv)``,
+        the route's :func:`~carboy.params.to_response`), or its error, over ASGI."""
         bridge = HTTPBridge(protocol, scope)
         asgi = bridge.scope
         self.app._fill_scope(asgi, {} if params is _NO_PARAMS else params)
         try:
-            if response is not None:
+            if general is not None:
                 try:
-                    await response(asgi, bridge.receive, bridge.send)
+                    await general(rv)(asgi, bridge.receive, bridge.send)
                     return
                 except Exception as error:
                     exc = error
@@ -272,8 +277,6 @@ class RSGIAdapter:
 
     async def _through_asgi(self, scope: RSGIScope, protocol: HTTPProtocol) -> None:
         """Run the app as an ASGI app for one HTTP request."""
-        if not self._ready:
-            self.prepare()
         bridge = HTTPBridge(protocol, scope)
         try:
             await self.app(bridge.scope, bridge.receive, bridge.send)
@@ -281,8 +284,6 @@ class RSGIAdapter:
             bridge.finish()
 
     async def _websocket(self, scope: RSGIScope, protocol: WebSocketProtocol) -> None:
-        if not self._ready:
-            self.prepare()
         bridge = WebSocketBridge(protocol, scope)
         await self.app(bridge.scope, bridge.receive, bridge.send)
 

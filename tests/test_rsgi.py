@@ -12,6 +12,7 @@ after the handshake: the client reads 1005) is asserted, not hidden.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -691,3 +692,276 @@ def test_a_failing_startup_stops_the_rsgi_worker(tmp_path: Path) -> None:
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "carboy refuses to serve: the start-up failed (RuntimeError: no database)" in output
+
+
+# -- the adapter in-process: the lifespan entry points and the bridges' edges --------------
+
+
+def test_rsgi_init_and_del_run_the_lifespan_on_granians_loop() -> None:
+    import asyncio
+
+    from carboy import Carboy
+
+    seen: list[str] = []
+    target = Carboy(debug=True)
+
+    async def forever() -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            seen.append("background stopped")
+
+    @target.on_startup
+    async def up() -> None:
+        seen.append("startup")
+        target.background.spawn(forever(), daemon=True)
+
+    @target.on_shutdown
+    def down() -> None:
+        seen.append("shutdown")
+
+    loop = asyncio.new_event_loop()
+    try:
+        target.__rsgi_init__(loop)  # the loop is not running, as granian calls it
+        assert seen == ["startup"]
+        assert target.background.running
+        loop.run_until_complete(asyncio.sleep(0))  # granian serves on the same loop
+        target.__rsgi_del__(loop)
+        assert seen == ["startup", "background stopped", "shutdown"]
+        target.__rsgi_del__(loop)  # a second call does nothing
+    finally:
+        loop.close()
+
+
+def test_a_failing_rsgi_init_exits_the_worker(caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+
+    from carboy import Carboy
+
+    target = Carboy(debug=True)
+
+    @target.on_startup
+    def broken() -> None:
+        raise RuntimeError("no database")
+
+    loop = asyncio.new_event_loop()
+    try:
+        with pytest.raises(SystemExit) as info:
+            target.__rsgi_init__(loop)
+        target.__rsgi_del__(loop)  # nothing started: nothing to stop
+    finally:
+        loop.close()
+    assert info.value.code == 1
+    assert "carboy refuses to serve: the start-up failed (RuntimeError: no database)" in (
+        caplog.text
+    )
+
+
+class _Headers:
+    def __init__(self, **values: str) -> None:
+        self.values = {k.replace("_", "-"): v for k, v in values.items()}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def get_all(self, key: str) -> list[str]:
+        return [self.values[key]] if key in self.values else []
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self.values.items())
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.values
+
+
+class _Scope:
+    def __init__(self, proto: str = "http", authority: str | None = None, **headers: str) -> None:
+        self.proto, self.http_version, self.scheme, self.method = proto, "2", "https", "POST"
+        self.path, self.query_string, self.authority = "/x", "a=1", authority
+        self.client, self.server = "[::1]:5000", "unix"
+        self.headers = _Headers(**headers)
+
+
+class _HTTP:
+    """A granian HTTP protocol that fails the way a broken connection does."""
+
+    def __init__(self, body: bytes = b"", fail: bool = False) -> None:
+        self.body, self.fail = body, fail
+        self.sent: list[tuple[Any, ...]] = []
+
+    async def __call__(self) -> bytes:
+        if self.fail:
+            raise RuntimeError("RSGI transport is closed")
+        return self.body
+
+    def __aiter__(self) -> Any:
+        return self._chunks()
+
+    async def _chunks(self) -> Any:
+        if self.fail:
+            raise RuntimeError("RSGI transport is closed")
+        yield self.body
+        yield b""
+
+    async def client_disconnect(self) -> None:
+        return None
+
+    def response_bytes(self, status: int, headers: Any, body: bytes) -> None:
+        self.sent.append(("bytes", status, headers, body))
+
+    def response_file(self, status: int, headers: Any, file: str) -> None:
+        self.sent.append(("file", status, headers, file))
+
+    def response_stream(self, status: int, headers: Any) -> Any:
+        protocol = self
+
+        class Transport:
+            async def send_bytes(self, data: bytes) -> None:
+                if protocol.fail:
+                    raise RuntimeError("RSGI transport is closed")
+                protocol.sent.append(("chunk", data))
+
+        self.sent.append(("stream", status, headers))
+        return Transport()
+
+
+@pytest.mark.anyio
+async def test_the_http_bridge_builds_the_asgi_scope() -> None:
+    from carboy._rsgi import HTTPBridge
+
+    bridge = HTTPBridge(_HTTP(), _Scope(authority="example.com:8443"))  # type: ignore[arg-type]
+    scope = bridge.scope
+    assert (scope["http_version"], scope["scheme"], scope["method"]) == ("2", "https", "POST")
+    assert (scope["path"], scope["query_string"], scope["root_path"]) == ("/x", b"a=1", "")
+    assert scope["client"] == ("::1", 5000)
+    assert scope["server"] is None  # a Unix socket has no port
+    assert (b"host", b"example.com:8443") in scope["headers"]  # HTTP/2's :authority
+    assert scope["extensions"] == {"http.response.pathsend": {}}
+    # No body at all: one empty message, then the wait for the client to leave.
+    assert await bridge.receive() == {"type": "http.request", "body": b"", "more_body": False}
+    assert await bridge.receive() == {"type": "http.disconnect"}
+
+
+@pytest.mark.anyio
+async def test_a_body_cut_short_reads_as_a_disconnect() -> None:
+    from carboy._rsgi import HTTPBridge
+
+    for length in ("10", "2000000"):  # read at once, and chunk by chunk
+        bridge = HTTPBridge(_HTTP(b"abc"), _Scope(content_length=length))  # type: ignore[arg-type]
+        messages = [await bridge.receive(), await bridge.receive()]
+        assert messages[-1] == {"type": "http.disconnect"}
+    broken = HTTPBridge(_HTTP(fail=True), _Scope(content_length="5"))  # type: ignore[arg-type]
+    assert await broken.receive() == {"type": "http.disconnect"}
+
+
+@pytest.mark.anyio
+async def test_the_http_bridge_refuses_messages_out_of_order() -> None:
+    from carboy._rsgi import HTTPBridge
+
+    bridge = HTTPBridge(_HTTP(), _Scope())  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match=re.escape("before 'http.response.start'")):
+        await bridge.send({"type": "http.response.body", "body": b"x"})
+    await bridge.send({"type": "http.response.start", "status": 200, "headers": []})
+    with pytest.raises(RuntimeError, match=re.escape("'http.response.start' twice")):
+        await bridge.send({"type": "http.response.start", "status": 200, "headers": []})
+    with pytest.raises(
+        RuntimeError, match=re.escape("Unexpected ASGI message 'http.response.trailers'")
+    ):
+        await bridge.send({"type": "http.response.trailers"})
+    await bridge.send({"type": "http.response.pathsend", "path": "/tmp/x"})
+    with pytest.raises(RuntimeError, match="the response is already complete"):
+        await bridge.send({"type": "http.response.body", "body": b""})
+    bridge.finish()  # already complete: nothing more
+
+
+@pytest.mark.anyio
+async def test_a_start_with_no_body_is_sent_empty_and_a_gone_client_drops_chunks() -> None:
+    from carboy._rsgi import HTTPBridge
+
+    protocol = _HTTP()
+    bridge = HTTPBridge(protocol, _Scope())  # type: ignore[arg-type]
+    await bridge.send({"type": "http.response.start", "status": 204, "headers": []})
+    bridge.finish()
+    assert protocol.sent == [("bytes", 204, [], b"")]
+    gone = _HTTP(fail=True)
+    stream = HTTPBridge(gone, _Scope())  # type: ignore[arg-type]
+    await stream.send({"type": "http.response.start", "status": 200, "headers": []})
+    await stream.send({"type": "http.response.body", "body": b"a", "more_body": True})
+    await stream.send({"type": "http.response.body", "body": b"b", "more_body": True})
+    assert gone.sent == [("stream", 200, [])]  # nothing written, nothing raised
+    assert await stream.receive() == {"type": "http.disconnect"}
+    stream.finish()
+
+
+class _Message:
+    def __init__(self, kind: int, data: Any = None) -> None:
+        self.kind, self.data = kind, data
+
+
+class _WebSocket:
+    def __init__(self, incoming: list[Any], fail_send: bool = False) -> None:
+        self.incoming, self.fail_send = incoming, fail_send
+        self.sent: list[Any] = []
+        self.closed: list[int | None] = []
+
+    async def accept(self) -> Any:
+        socket = self
+
+        class Transport:
+            async def receive(self) -> Any:
+                item = socket.incoming.pop(0)
+                if isinstance(item, Exception):
+                    raise item
+                return item
+
+            async def send_bytes(self, data: bytes) -> None:
+                if socket.fail_send:
+                    raise RuntimeError("RSGI transport is closed")
+                socket.sent.append(data)
+
+            async def send_str(self, data: str) -> None:
+                socket.sent.append(data)
+
+        return Transport()
+
+    def close(self, status: int | None) -> None:
+        self.closed.append(status)
+
+
+@pytest.mark.anyio
+async def test_the_websocket_bridge() -> None:
+    from carboy._rsgi import ClientDisconnected, WebSocketBridge
+
+    protocol = _WebSocket([_Message(1, b"\x00"), _Message(2, "hi"), RuntimeError("closed")])
+    scope = _Scope("ws", sec_websocket_protocol="a, b,")
+    bridge = WebSocketBridge(protocol, scope)  # type: ignore[arg-type]
+    assert bridge.scope["scheme"] == "wss"
+    assert bridge.scope["subprotocols"] == ["a", "b"]
+    assert await bridge.receive() == {"type": "websocket.connect"}
+    with pytest.raises(RuntimeError, match="before accepting it"):
+        await bridge.receive()
+    with pytest.raises(RuntimeError, match="before accepting it"):
+        await bridge.send({"type": "websocket.send", "text": "early"})
+    await bridge.send({"type": "websocket.accept"})
+    assert await bridge.receive() == {"type": "websocket.receive", "bytes": b"\x00"}
+    assert await bridge.receive() == {"type": "websocket.receive", "text": "hi"}
+    await bridge.send({"type": "websocket.send", "bytes": b"\x01"})
+    await bridge.send({"type": "websocket.send", "text": "back"})
+    assert protocol.sent == [b"\x01", "back"]
+    gone = {"type": "websocket.disconnect", "code": 1006, "reason": ""}
+    assert await bridge.receive() == gone  # the transport broke
+    assert await bridge.receive() == gone  # and says so again
+    with pytest.raises(
+        RuntimeError, match=re.escape("Unexpected ASGI message 'websocket.http.response")
+    ):
+        await bridge.send({"type": "websocket.http.response.start", "status": 401})
+    protocol.fail_send = True
+    with pytest.raises(ClientDisconnected):
+        await bridge.send({"type": "websocket.send", "bytes": b"late"})
+    await bridge.send({"type": "websocket.close", "code": 4001})
+    assert protocol.closed == [4001]
+
+    refused = _WebSocket([])
+    before = WebSocketBridge(refused, _Scope("ws"))  # type: ignore[arg-type]
+    await before.send({"type": "websocket.close", "code": 1008})
+    assert refused.closed == [403]  # before the handshake: the HTTP status
