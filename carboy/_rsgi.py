@@ -161,6 +161,7 @@ class RSGIAdapter:
 
     __slots__ = (
         "_defaults",
+        "_good_hosts",
         "_heads",
         "_hosts",
         "_lifespan",
@@ -179,6 +180,8 @@ class RSGIAdapter:
         self._static: dict[str, Any] = {}
         self._tree: Any = None
         self._hosts: Any = None
+        #: Host values the Host check let through (as text: what granian gives).
+        self._good_hosts: set[str] = set()
         #: The app's default headers as text: (over HTTP, over HTTPS).
         self._defaults: tuple[TextHeaders, TextHeaders] = ([], [])
         #: Pre-built response headers by content-type header: (over HTTP, over HTTPS).
@@ -200,10 +203,11 @@ class RSGIAdapter:
     async def serve(self, scope: RSGIScope, protocol: Any) -> None:
         """Serve one RSGI connection: an HTTP request or a WebSocket."""
         if self._native and scope.proto == "http":
-            hosts = self._hosts
-            if hosts is not None:
+            if self._hosts is not None:
                 values = scope.headers.get_all("host")
-                if len(values) != 1 or not hosts.allows_value(values[0].encode("latin-1")):
+                if len(values) != 1 or (
+                    values[0] not in self._good_hosts and not self._allow_host(values[0])
+                ):
                     await self._through_asgi(scope, protocol)  # the app answers 400
                     return
             path = scope.path
@@ -215,7 +219,7 @@ class RSGIAdapter:
             if entry is not None:
                 method = scope.method
                 direct = entry.direct.get(method)
-                # A body the handler never reads: through ASGI, which closes the connection.
+                # A body the handler never reads: through ASGI, which drains it or closes.
                 if direct is not None and (
                     method == "GET" or method == "HEAD" or not _has_body(scope.headers)
                 ):
@@ -242,6 +246,14 @@ class RSGIAdapter:
             await self._through_asgi(scope, protocol)
         else:
             await self._websocket(scope, protocol)
+
+    def _allow_host(self, host: str) -> bool:
+        """The Host check of a value not seen yet; a good one is remembered (up to 64)."""
+        if not self._hosts.allows_value(host.encode("latin-1")):
+            return False
+        if len(self._good_hosts) < 64:
+            self._good_hosts.add(host)
+        return True
 
     def _make_head(self, ctype: tuple[bytes, bytes], https: bool) -> TextHeaders:
         """The headers of a native response of this content type: made once, then reused."""

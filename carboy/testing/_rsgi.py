@@ -262,9 +262,7 @@ class RSGICall(AppCall):
     """One run of ``app.__rsgi__`` on the event loop, seen by the client as ASGI events."""
 
     async def run(self) -> None:
-        entry = getattr(self.app, "__rsgi__", None)
-        if entry is None:
-            raise TypeError(f"{self.app!r} has no __rsgi__: it cannot be served over RSGI")
+        entry = self.app.__rsgi__  # type: ignore[attr-defined]  # Server checked it has one
         scope = RSGIScope(self.scope)
         protocol: HTTPProtocol | WebSocketProtocol
         protocol = HTTPProtocol(self) if scope.proto == "http" else WebSocketProtocol(self)

@@ -222,3 +222,63 @@ async def test_the_async_client_speaks_rsgi_too() -> None:
         async with client.websocket_connect("/ws") as ws:
             await ws.send_text("async")
             assert await ws.receive_text() == "ASYNC"
+
+
+class RawRSGI:
+    """A bare RSGI app (no carboy): the rest of granian's protocol, as the client mimics it."""
+
+    def __init__(self, path: str) -> None:
+        self.file = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":  # the client's lifespan is ASGI
+            return
+        raise AssertionError("served over ASGI")  # pragma: no cover
+
+    async def __rsgi__(self, scope: Any, protocol: Any) -> None:
+        if scope.proto == "ws":
+            transport = await protocol.accept()
+            message = await transport.receive()
+            await transport.send_bytes(message.data.encode() if message.kind == 2 else b"?")
+            protocol.close(1000)
+            return
+        headers = scope.headers
+        if scope.path == "/str":
+            names = ",".join(headers.keys())
+            protocol.response_str(
+                200, [("x-names", names), ("x-has-a", str("x-a" in headers))], "é"
+            )
+        elif scope.path == "/empty":
+            protocol.response_empty(201, [("x-values", ";".join(headers.values()))])
+        elif scope.path == "/range":
+            protocol.response_file_range(206, [], self.file, 2, 5)
+        elif scope.path == "/body":
+            protocol.response_bytes(200, [], await protocol())
+        elif scope.path == "/stream":
+            transport = protocol.response_stream(200, [("content-type", "text/plain")])
+            await transport.send_str("a")
+            await transport.send_bytes(b"b")
+        # anything else: no response at all (granian answers 500)
+
+
+def test_a_bare_rsgi_app_sees_granians_protocol(tmp_path: Any) -> None:
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"0123456789")
+    with TestClient(RawRSGI(str(path)), interface="rsgi") as client:
+        text = client.get("/str", headers={"x-a": "1"})
+        assert (text.text, text.headers["content-length"]) == ("é", "2")
+        assert text.headers["x-has-a"] == "True"
+        assert "x-a" in text.headers["x-names"].split(",")
+        empty = client.get("/empty", headers={"x-b": "2"})
+        assert (empty.status_code, empty.content) == (201, b"")
+        assert "2" in empty.headers["x-values"].split(";")
+        assert client.get("/range").content == b"234"
+        assert client.post("/body", content=b"abc").content == b"abc"
+        assert client.get("/stream").text == "ab"
+        assert client.get("/nothing").status_code == 500
+        with client.websocket_connect("/ws") as ws:
+            ws.send_text("hi")
+            assert ws.receive_bytes() == b"hi"
+            with pytest.raises(WebSocketDisconnect) as info:
+                ws.receive_text()
+        assert info.value.code == 1005
