@@ -24,8 +24,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PASSWORD = "plum-tree-in-may-7"
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+@pytest.fixture(scope="module", params=["uvicorn", "granian-rsgi"])
+def demo(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    """The demo under uvicorn (ASGI), and under granian over RSGI (carboy/_rsgi.py)."""
     folder = tmp_path_factory.mktemp("live-demo")
     shots = Path(os.environ.get("CARBOY_E2E_SCREENSHOTS") or folder / "shots")
     shots.mkdir(parents=True, exist_ok=True)
@@ -50,16 +53,21 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
         )
     port = free_port()
     with (folder / "server.log").open("wb") as output:
+        address = ["--port", str(port), "--host", "127.0.0.1", "--log-level", "warning"]
+        if request.param == "uvicorn":
+            command = [sys.executable, "-m", "uvicorn", "demo.app:app", *address]
+        else:
+            command = [sys.executable, "-m", "granian", "--interface", "rsgi", *address]
+            command.append("demo.app:app")
         process = start_server(
-            [sys.executable, "-m", "uvicorn", "demo.app:app", "--port", str(port),
-             "--host", "127.0.0.1", "--log-level", "warning"],
+            command,
             demo_dir,
             port,
             env,
             output,
         )  # fmt: skip
         try:
-            yield f"http://127.0.0.1:{port}", shots
+            yield f"http://127.0.0.1:{port}", shots / request.param
         finally:
             stop_server(process)
 
@@ -68,6 +76,7 @@ def test_a_comment_posted_in_one_page_appears_in_another(
     browser: Any, demo: tuple[str, Path]
 ) -> None:
     url, shots = demo
+    shots.mkdir(parents=True, exist_ok=True)
     member_context, reader_context = browser.new_context(), browser.new_context()
     errors: list[str] = []
     try:
