@@ -2,8 +2,9 @@
 
 Two browser contexts (two visitors, separate cookies): a signed-in member and
 an anonymous reader open the same post; the member's comment appears in the
-reader's page without a reload, delivered over the demo's WebSocket.
-Screenshots land in the test's folder (or ``$CARBOY_E2E_SCREENSHOTS``).
+reader's page without a reload, delivered over the demo's WebSocket. The demo
+runs under uvicorn (ASGI) and under granian over RSGI. Screenshots land in the
+test's folder (or ``$CARBOY_E2E_SCREENSHOTS``), one folder per server.
 """
 
 from __future__ import annotations
