@@ -42,6 +42,12 @@ SECURITY_HEADERS = {
 }
 REAL = ["granian-asgi", "granian-rsgi", "carboy-run"]
 ALL = [*REAL, "testclient-asgi", "testclient-rsgi"]
+#: Real server processes are "slow" tests (``-m "not slow"`` leaves them out).
+slow = pytest.mark.slow
+
+
+def _marked(kinds: list[str]) -> list[Any]:
+    return [pytest.param(k, marks=slow) if not k.startswith("testclient") else k for k in kinds]
 
 
 def _free_port() -> int:
@@ -171,12 +177,12 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         served.stop()
 
 
-@pytest.fixture(params=ALL)
+@pytest.fixture(params=_marked(ALL))
 def served(request: pytest.FixtureRequest, servers: Servers) -> Served:
     return servers.get(request.param)
 
 
-@pytest.fixture(params=REAL)
+@pytest.fixture(params=_marked(REAL))
 def real(request: pytest.FixtureRequest, servers: Servers) -> Served:
     return servers.get(request.param)
 
@@ -465,6 +471,7 @@ def _observed(response: httpx.Response, drop: frozenset[str]) -> tuple[Any, ...]
     return response.status_code, sorted(headers), response.content
 
 
+@slow
 def test_asgi_and_rsgi_answer_alike(servers: Servers) -> None:
     asgi, rsgi = servers.get("granian-asgi"), servers.get("granian-rsgi")
     in_process = servers.get("testclient-rsgi")
@@ -597,7 +604,7 @@ def test_an_oversized_websocket_message_closes_the_connection(real: Served) -> N
 MIDDLEWARE_KINDS = ["granian-asgi", "granian-rsgi", "testclient-rsgi"]
 
 
-@pytest.mark.parametrize("kind", MIDDLEWARE_KINDS)
+@pytest.mark.parametrize("kind", _marked(MIDDLEWARE_KINDS))
 def test_app_wide_middleware_runs_over_rsgi(servers: Servers, kind: str) -> None:
     served = servers.get(kind, "tests.rsgi_app:app_with_middleware")
     c = served.client
@@ -627,6 +634,7 @@ def test_app_wide_middleware_runs_over_rsgi(servers: Servers, kind: str) -> None
 # -- the lifespan in the server process, and choosing the interface ------------------------
 
 
+@slow
 @pytest.mark.parametrize("kind", ["granian-asgi", "granian-rsgi", "carboy-run"])
 def test_startup_and_shutdown_hooks_run_in_the_server(
     kind: str, tmp_path_factory: pytest.TempPathFactory
@@ -644,6 +652,7 @@ def test_startup_and_shutdown_hooks_run_in_the_server(
     assert served.events.read_text().splitlines() == ["startup", "job last", "shutdown"], output
 
 
+@slow
 def test_carboy_run_can_serve_granian_over_asgi(
     servers: Servers, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -660,9 +669,11 @@ def test_carboy_run_can_serve_granian_over_asgi(
     finally:
         output = forced.stop()
     assert "granian (ASGI)" in output
-    assert "granian (RSGI)" in default.log.read_text() if default.log else False
+    assert default.log is not None
+    assert "granian (RSGI)" in default.log.read_text()
 
 
+@slow
 def test_a_failing_startup_stops_the_rsgi_worker(tmp_path: Path) -> None:
     (tmp_path / "failing.py").write_text(
         "from carboy import Carboy\n"
