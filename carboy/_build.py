@@ -9,7 +9,7 @@ stays on the app, and what is built goes back to it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -47,6 +47,11 @@ if TYPE_CHECKING:
     )
     from carboy.settings import Settings
 
+#: Chooses middleware for one route when the app builds: ``factory(info)`` returns
+#: a :class:`~carboy.middleware.Middleware` to wrap the route in, or None to leave it.
+#: Registered with :meth:`carboy.Carboy.add_route_middleware`.
+RouteMiddleware = Callable[[RouteInfo], "Middleware | None"]
+
 
 class RouteCompiler:
     """Compiles an app's routes and mounts into its route table, recording what it serves.
@@ -54,9 +59,20 @@ class RouteCompiler:
     ``infos`` is what ``Carboy.routes_info()`` returns, in declaration order.
     """
 
-    def __init__(self, converters: Mapping[str, Converter], providers: Mapping[type, Provider]):
+    def __init__(
+        self,
+        converters: Mapping[str, Converter],
+        providers: Mapping[type, Provider],
+        route_middleware: Sequence[RouteMiddleware] = (),
+        *,
+        direct: bool = True,
+    ):
         self.converters = converters
         self.providers = providers
+        self.route_middleware = route_middleware
+        #: False when every request must go through ``Carboy._fill_scope`` (a CSP
+        #: nonce per request): no handler is called directly then.
+        self.direct = direct
         self.table = RouteTable()
         self.routes: list[ResolvedRoute] = []
         self.infos: list[RouteInfo | MountInfo] = []
@@ -128,8 +144,15 @@ class RouteCompiler:
                 exclude_none=bool(route.extra.get("exclude_none", False)),
             )
         endpoint = compiled.endpoint
-        # The route's own middleware is innermost, inside its routers' middleware.
+        info = route_info(resolved, route, compiled.plan)
+        # The route's own middleware is inside its routers' middleware; what the app's
+        # route middleware chose is innermost, so it sees the request (and the body
+        # stream) exactly as the handler will.
         wrappers = [*resolved.middleware, *route.extra.get("middleware", ())]
+        for factory in self.route_middleware:
+            chosen = factory(info)
+            if chosen is not None:
+                wrappers.append(chosen)
         for mw in reversed(wrappers):
             endpoint = mw.wrap(endpoint)
         self.table.add(
@@ -140,10 +163,10 @@ class RouteCompiler:
             name=resolved.name,
             source=route.source,
             # Route middleware must run: such a handler is never called directly.
-            direct=None if wrappers else compiled.direct,
+            direct=None if wrappers or not self.direct else compiled.direct,
         )
         self.routes.append(resolved)
-        self.infos.append(route_info(resolved, route, compiled.plan))
+        self.infos.append(info)
 
     def finish(self) -> RouteTable:
         """The finished table (automatic HEAD and OPTIONS added)."""

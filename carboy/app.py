@@ -20,13 +20,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from carboy._build import RouteCompiler, build_stack, default_headers
+from carboy._build import RouteCompiler, RouteMiddleware, build_stack, default_headers
 from carboy._dispatch import dispatch_websocket, unmatched_http
 from carboy._error_handling import handle_error
 from carboy._forms import FormLimits
 from carboy._lifespan import serve_lifespan
 from carboy._table import Endpoints, RouteTable
 from carboy.background import Background
+from carboy.connections import CSP_NONCE_KEY, make_csp_nonce
 from carboy.errors import ErrorEnvelope, ExceptionHandlers
 from carboy.exceptions import ConfigurationError
 from carboy.log import RUN_LOG_LEVEL_ENV, configure_logging
@@ -41,7 +42,7 @@ from carboy.routing import (
     RouteInfo,
     default_converters,
 )
-from carboy.types import ASGIApp, Receive, Scope, Send
+from carboy.types import ASGIApp, RawHeaders, Receive, Scope, Send
 
 if TYPE_CHECKING:
     import asyncio
@@ -131,6 +132,8 @@ class Carboy(Module):
         self.settings = settings
         self.security = security if security is not None else SecurityHeaders()
         self.user_middleware: list[Middleware] = list(middleware)
+        #: Factories choosing middleware per route at build (:meth:`add_route_middleware`).
+        self.route_middleware: list[RouteMiddleware] = []
         self.converters: dict[str, Converter] = default_converters()
         from carboy.datastructures import State
 
@@ -156,6 +159,9 @@ class Carboy(Module):
         self._providers: dict[type, Provider] = {}
         self._http_headers: list[tuple[bytes, bytes]] = []
         self._https_headers: list[tuple[bytes, bytes]] = []
+        #: The default headers of one request: the lists above, or with a fresh CSP
+        #: nonce each request when the policy takes one (chosen at build).
+        self._headers_for: Callable[[Scope], RawHeaders] = self._static_headers
 
     # -- configuration ----------------------------------------------------
     @property
@@ -188,6 +194,30 @@ class Carboy(Module):
 
         self._check_open("add middleware")
         self.user_middleware.append(Middleware(cls, *args, **options))
+
+    def add_route_middleware(self, factory: RouteMiddleware) -> None:
+        """Wrap routes in middleware chosen per route, when the app builds.
+
+        ``factory(info)`` runs once per HTTP and WebSocket route (mounts are not
+        routes), with the route's :class:`~carboy.routing.RouteInfo` (methods,
+        path, name, handler, ``extra``...), and returns a
+        :class:`~carboy.middleware.Middleware` to wrap that route in, or None to
+        leave it alone. A route nothing wraps costs nothing: the choice is made
+        once, at start-up, not per request. The chosen middleware is the
+        innermost, inside the route's own (``extra={"middleware": [...]}``) and
+        its routers', so it sees the request as the handler does.
+
+        This is how a battery puts a check on the routes that need it (the CSRF
+        check of ``carboy.auth`` wraps the routes that take unsafe methods, unless
+        their ``extra`` says ``csrf_exempt``); call it from ``Module.setup(app)``.
+
+        Example:
+            >>> def audit(info: RouteInfo) -> Middleware | None:
+            ...     return Middleware(AuditLog) if "POST" in info.methods else None
+            >>> app.add_route_middleware(audit)
+        """
+        self._check_open("add route middleware")
+        self.route_middleware.append(factory)
 
     def register_converter(self, name: str, converter: Converter) -> None:
         """Make ``{param:name}`` available in route paths.
@@ -307,7 +337,14 @@ class Carboy(Module):
         )
         self._providers.setdefault(Settings, Provider(Settings, self.settings))
         self._providers.setdefault(Carboy, Provider(Carboy, self))
-        routes = RouteCompiler(self.converters, self._providers)
+        nonce = self.security.uses_nonce
+        if nonce:
+            self._headers_for = self._nonce_headers
+        # With a CSP nonce, each request's headers are made for it (in _fill_scope),
+        # so the dispatcher never calls a handler directly.
+        routes = RouteCompiler(
+            self.converters, self._providers, self.route_middleware, direct=not nonce
+        )
         routes.add_static(self.settings, self, modules)
         for resolved in self.iter_routes():
             routes.add(resolved)
@@ -400,7 +437,7 @@ class Carboy(Module):
                     # A handler that needs only the path: called here, no endpoint
                     # frame, and the scope is only filled in if something else runs.
                     func, takes_params, encode, _, general, _, _ = direct
-                    # _default_headers(scope), inlined: this is the hot path.
+                    # _static_headers(scope), inlined: this is the hot path (no CSP nonce here).
                     defaults = (
                         self._https_headers if scope["scheme"] == "https" else self._http_headers
                     )
@@ -449,11 +486,19 @@ class Carboy(Module):
         """What endpoints, responses and error handlers read from the scope."""
         scope["app"] = self
         scope["path_params"] = {} if params is _NO_PARAMS else params
-        scope[DEFAULT_HEADERS_KEY] = self._default_headers(scope)
+        scope[DEFAULT_HEADERS_KEY] = self._headers_for(scope)
 
-    def _default_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+    def _static_headers(self, scope: Scope) -> RawHeaders:
         """The pre-encoded headers every response gets, for the request's scheme."""
         return self._https_headers if scope["scheme"] == "https" else self._http_headers
+
+    def _nonce_headers(self, scope: Scope) -> RawHeaders:
+        """The default headers with the CSP of this request's nonce (one per request)."""
+        nonce = scope.get(CSP_NONCE_KEY)
+        if not isinstance(nonce, str):
+            nonce = scope[CSP_NONCE_KEY] = make_csp_nonce()
+        static = self._https_headers if scope["scheme"] == "https" else self._http_headers
+        return [*static, self.security.csp_header(nonce)]
 
     async def _enter(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Build on first use, run lifespan, or pass through the middleware stack."""
@@ -475,7 +520,7 @@ class Carboy(Module):
         scope["app"] = self
         if scope["type"] == "http":
             # Middleware may answer on its own (400, 413): with the same headers.
-            scope[DEFAULT_HEADERS_KEY] = self._default_headers(scope)
+            scope[DEFAULT_HEADERS_KEY] = self._headers_for(scope)
         await self._stack(scope, receive, send)
 
     # -- granian's RSGI interface (carboy._rsgi) ----------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -21,6 +22,20 @@ from carboy.types import Scope
 
 if TYPE_CHECKING:
     from carboy.app import Carboy
+
+
+#: Scope key of the request's Content-Security-Policy nonce (made on first use).
+CSP_NONCE_KEY = "carboy.csp_nonce"
+
+
+def make_csp_nonce() -> str:
+    """A new nonce: 128 random bits, base64url (what a CSP ``'nonce-...'`` source takes).
+
+    Example:
+        >>> len(make_csp_nonce())
+        22
+    """
+    return secrets.token_urlsafe(16)
 
 
 def parse_cookies(header: str) -> dict[str, str]:
@@ -176,6 +191,24 @@ class HTTPConnection:
                 'scope["session"] from a carboy.identity.SessionStore)'
             ) from None
         return session
+
+    @property
+    def csp_nonce(self) -> str:
+        """This request's Content-Security-Policy nonce: the same for the whole request.
+
+        An app whose policy has ``'nonce-{nonce}'`` (see
+        :class:`~carboy.middleware.SecurityHeaders`) sends it in its header; put it
+        on the ``<script>`` and ``<style>`` elements the page means to run
+        (``csp_nonce()`` in templates). Each request gets a fresh one, made the
+        first time something asks.
+
+        Example:
+            >>> f'<script nonce="{request.csp_nonce}">start()</script>'
+        """
+        nonce = self.scope.get(CSP_NONCE_KEY)
+        if not isinstance(nonce, str):
+            nonce = self.scope[CSP_NONCE_KEY] = make_csp_nonce()
+        return nonce
 
     @property
     def is_secure(self) -> bool:

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from carboy.connections import CSP_NONCE_KEY
 from carboy.exceptions import FieldError, HTTPException, InvalidFields
 from carboy.requests import Request
 from carboy.responses import HTMLResponse, JSONResponse, Response, status_phrase
@@ -75,10 +76,17 @@ def wants_html(scope: Scope) -> bool:
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{status} {phrase}</title>
-<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:4rem auto;padding:0 1rem;
-color:#222}}h1{{font-size:1.6rem}}code,pre{{background:#f4f4f4;padding:.1rem .3rem}}
+<style{nonce}>body{{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:4rem auto;
+padding:0 1rem;color:#222}}h1{{font-size:1.6rem}}code,pre{{background:#f4f4f4;padding:.1rem .3rem}}
 pre{{padding:1rem;overflow:auto}}li{{margin:.2rem 0}}</style></head>
 <body><h1>{status} {phrase}</h1>{body}</body></html>"""
+
+
+def _page(scope: Scope, status: int, phrase: str, body: str) -> str:
+    """A built-in error page; its style carries the request's CSP nonce, when it has one."""
+    nonce = scope.get(CSP_NONCE_KEY)
+    attribute = f' nonce="{html.escape(nonce)}"' if isinstance(nonce, str) else ""
+    return _PAGE.format(status=status, phrase=html.escape(phrase), body=body, nonce=attribute)
 
 
 def error_response(
@@ -116,8 +124,7 @@ def error_response(
                 for e in errors
             )
             body += f"<ul>{items}</ul>"
-        page = _PAGE.format(status=status_code, phrase=html.escape(phrase), body=body)
-        return HTMLResponse(page, status_code, headers)
+        return HTMLResponse(_page(scope, status_code, phrase, body), status_code, headers)
     content = envelope_of(scope)(ErrorDetails(status_code, detail, errors))
     return JSONResponse(content, status_code, headers)
 
@@ -157,7 +164,7 @@ def debug_response(scope: Scope, exc: BaseException) -> Response:
         f"<h2>Headers</h2><ul>{headers}</ul>"
         "<p><em>This page shows because debug is on. It never shows in production.</em></p>"
     )
-    return HTMLResponse(_PAGE.format(status=500, phrase="Internal Server Error", body=body), 500)
+    return HTMLResponse(_page(scope, 500, "Internal Server Error", body), 500)
 
 
 class ExceptionHandlers:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from carboy import _json
-from carboy._forms import FormLimits, parse_multipart, parse_urlencoded
+from carboy._forms import FormLimits, check_form, parse_multipart, parse_urlencoded
 from carboy.connections import HTTPConnection
 from carboy.datastructures import FormData, Headers
 from carboy.exceptions import HTTPException
@@ -18,6 +18,32 @@ if TYPE_CHECKING:
 
 #: Used when a request is built outside a carboy app (plain ASGI use).
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
+
+#: Scope key of what was read of the request body (:class:`ReadBody`). Every
+#: :class:`Request` of one request shares it, so middleware that reads the form
+#: (the CSRF check of ``carboy.auth``) leaves it parsed for the handler: one
+#: parse, and the body stream is not asked twice.
+BODY_KEY = "carboy.body"
+
+
+class ReadBody:
+    """What was read of one request's body, shared by its :class:`Request` objects.
+
+    Attributes:
+        content: The whole body, once something read it with ``body()``.
+        form: The parsed form, once something read it with ``form()``.
+        limits: The :class:`FormLimits` the form was parsed within.
+        consumed: True once the body stream was read (by ``stream()``, ``body()``
+            or ``form()``): it cannot be read again from the server.
+    """
+
+    __slots__ = ("consumed", "content", "form", "limits")
+
+    def __init__(self) -> None:
+        self.content: bytes | None = None
+        self.form: FormData | None = None
+        self.limits: FormLimits | None = None
+        self.consumed = False
 
 
 async def _no_receive() -> dict[str, Any]:
@@ -69,22 +95,18 @@ class Request(HTTPConnection):
     """
 
     __slots__ = (
-        "_body",
-        "_form",
         "_json",
+        "_read",
         "_receive",
         "_send",
-        "_stream_consumed",
     )
 
     def __init__(self, scope: Scope, receive: Receive = _no_receive, send: Send | None = None):
         super().__init__(scope)
         self._receive = receive
         self._send = send
-        self._body: bytes | None = None
         self._json: Any = _UNSET
-        self._form: FormData | None = None
-        self._stream_consumed = False
+        self._read: ReadBody | None = None
 
     # -- what was asked ------------------------------------------------
     @property
@@ -105,6 +127,16 @@ class Request(HTTPConnection):
         return HtmxDetails(self.headers)
 
     # -- the body ------------------------------------------------------
+    def _shared(self) -> ReadBody:
+        """What was read of the body so far, by this or another Request of the request."""
+        read = self._read
+        if read is None:
+            read = self.scope.get(BODY_KEY)
+            if not isinstance(read, ReadBody):
+                read = self.scope[BODY_KEY] = ReadBody()
+            self._read = read
+        return read
+
     def _max_body(self) -> int:
         limit = self.scope.get("carboy.max_body")
         if limit is not None:
@@ -118,12 +150,16 @@ class Request(HTTPConnection):
         The limit is checked against ``Content-Length`` before anything is read,
         and against the bytes actually received while streaming.
         """
-        if self._body is not None:
-            yield self._body
+        read = self._shared()
+        if read.content is not None:
+            yield read.content
             return
-        if self._stream_consumed:
-            raise RuntimeError("The request body was already read as a stream")
-        self._stream_consumed = True
+        if read.consumed:
+            raise RuntimeError(
+                "The request body was already read as a stream"
+                + (" (parsed as a form: use request.form())" if read.form is not None else "")
+            )
+        read.consumed = True
         limit = self._max_body()
         declared = self.headers.get("content-length")
         if declared is not None:
@@ -150,10 +186,11 @@ class Request(HTTPConnection):
 
     async def body(self) -> bytes:
         """The whole body as bytes (read once, then cached)."""
-        if self._body is None:
+        read = self._shared()
+        if read.content is None:
             chunks = [chunk async for chunk in self.stream()]
-            self._body = b"".join(chunks)
-        return self._body
+            read.content = b"".join(chunks)
+        return read.content
 
     async def json(self) -> Any:
         """The body parsed as JSON; 400 with the parser's message if it is malformed."""
@@ -175,26 +212,38 @@ class Request(HTTPConnection):
         Both kinds are parsed while the body streams in, within ``limits`` (by
         default the app's :attr:`~carboy.Carboy.form_limits`): 413 past a limit,
         415 for any other content type and 400 for a malformed body.
+
+        The form is parsed once per request: a later call, from this or another
+        ``Request`` of the same request (middleware that read the form first),
+        gets the same :class:`~carboy.datastructures.FormData`, checked again
+        against its own ``limits`` when they differ from those it was parsed with.
         """
-        if self._form is None:
-            if limits is None:
-                app = self.scope.get("app")
-                found = getattr(app, "form_limits", None)
-                limits = found if isinstance(found, FormLimits) else FormLimits()
-            ctype = self.content_type
-            if ctype == "multipart/form-data":
-                raw_ctype = self.headers.get("content-type", "").encode("latin-1")
-                self._form = await parse_multipart(raw_ctype, self.stream(), limits)
-            elif ctype in ("application/x-www-form-urlencoded", ""):
-                self._form = await parse_urlencoded(self.stream(), limits)
-            else:
-                raise HTTPException(415, f"Expected a form body, got Content-Type {ctype!r}")
-        return self._form
+        if limits is None:
+            app = self.scope.get("app")
+            found = getattr(app, "form_limits", None)
+            limits = found if isinstance(found, FormLimits) else FormLimits()
+        read = self._shared()
+        form = read.form
+        if form is not None:
+            if read.limits != limits:
+                check_form(form, limits)
+            return form
+        ctype = self.content_type
+        if ctype == "multipart/form-data":
+            raw_ctype = self.headers.get("content-type", "").encode("latin-1")
+            form = await parse_multipart(raw_ctype, self.stream(), limits)
+        elif ctype in ("application/x-www-form-urlencoded", ""):
+            form = await parse_urlencoded(self.stream(), limits)
+        else:
+            raise HTTPException(415, f"Expected a form body, got Content-Type {ctype!r}")
+        read.form, read.limits = form, limits
+        return form
 
     async def close(self) -> None:
         """Release uploaded files."""
-        if self._form is not None:
-            await self._form.close()
+        read = self._read
+        if read is not None and read.form is not None:
+            await read.form.close()
 
     async def is_disconnected(self) -> bool:
         """Whether the client has gone away (only meaningful once the body is read)."""

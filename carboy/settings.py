@@ -191,6 +191,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest non-file form field, in bytes; 413 past it.",
     )
+    csrf_trusted_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins ('https://shop.example.com') or host patterns ('.example.com') "
+        "whose pages may send unsafe requests (POST...) under a session, besides the "
+        "request's own origin: the CSRF check of carboy.auth refuses the others with 403.",
+    )
     websocket_allowed_origins: Annotated[list[str] | None, NoDecode] = Field(
         default=None,
         description="Origins ('https://app.example.com') or host patterns ('.example.com') "
@@ -226,7 +232,13 @@ class Settings(BaseSettings):
                 ) from None
 
     # -- validation ----------------------------------------------------
-    @field_validator("allowed_hosts", "websocket_allowed_origins", "trusted_proxies", mode="before")
+    @field_validator(
+        "allowed_hosts",
+        "websocket_allowed_origins",
+        "csrf_trusted_origins",
+        "trusted_proxies",
+        mode="before",
+    )
     @classmethod
     def _parse_hosts(cls, value: Any) -> Any:
         if not isinstance(value, str):
@@ -242,7 +254,9 @@ class Settings(BaseSettings):
                 ) from None
         return text.split(",")
 
-    @field_validator("allowed_hosts", "websocket_allowed_origins", mode="after")
+    @field_validator(
+        "allowed_hosts", "websocket_allowed_origins", "csrf_trusted_origins", mode="after"
+    )
     @classmethod
     def _clean_hosts(cls, hosts: list[str] | None) -> list[str] | None:
         if hosts is None:

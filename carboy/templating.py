@@ -41,7 +41,9 @@ class Templates:
     own folder first, so it overrides modules), then in each
     ``(package, folder)`` of ``packages``. Autoescape is on for every
     template except ``.txt`` ones. Every template gets ``url_for(name,
-    **params)``, ``static(path)`` and ``request`` (when rendered for one).
+    **params)``, ``static(path)``, ``csp_nonce()`` (the request's
+    Content-Security-Policy nonce, for ``<script nonce="...">``) and
+    ``request`` (when rendered for one).
 
     ``undefined`` picks what a missing variable does: jinja2's default
     ``Undefined`` renders it as an empty string; ``jinja2.StrictUndefined``
@@ -83,6 +85,7 @@ class Templates:
         self.env.policies["json.dumps_kwargs"] = {}
         self.env.globals["url_for"] = _url_for
         self.env.globals["static"] = _static
+        self.env.globals["csp_nonce"] = _csp_nonce
         if globals:
             self.env.globals.update(globals)
         self._processors: list[tuple[ContextProcessor, bool]] = []
@@ -419,6 +422,12 @@ def _url_for(context: Context, name: str, /, **params: Any) -> str:
 def _static(context: Context, path: str) -> str:
     """``{{ static("css/site.css") }}``: the URL of a static file."""
     return _request_from(context, "static").url_for("static", path=path)
+
+
+@jinja2.pass_context
+def _csp_nonce(context: Context) -> str:
+    """``<script nonce="{{ csp_nonce() }}">``: the request's Content-Security-Policy nonce."""
+    return _request_from(context, "csp_nonce").csp_nonce
 
 
 # -- lazy responses --------------------------------------------------------

@@ -20,6 +20,12 @@ from carboy.auth._protocols import EmailUser as EmailUser
 from carboy.auth._protocols import UserStore as UserStore
 from carboy.auth._throttling import LoginAttempt as LoginAttempt
 from carboy.auth._throttling import LoginThrottle as LoginThrottle
+from carboy.auth.csrf import CSRFConfig as CSRFConfig
+from carboy.auth.csrf import CSRFFailure as CSRFFailure
+from carboy.auth.csrf import CSRFMiddleware as CSRFMiddleware
+from carboy.auth.csrf import csrf_input as csrf_input
+from carboy.auth.csrf import csrf_token as csrf_token
+from carboy.auth.csrf import rotate_csrf_token as rotate_csrf_token
 from carboy.auth.guards import Guard as Guard
 from carboy.auth.guards import login_required as login_required
 from carboy.auth.guards import permission_required as permission_required
@@ -82,6 +88,9 @@ __all__ = [
     "AuthUser",
     "AuthenticationMiddleware",
     "BadSignature",
+    "CSRFConfig",
+    "CSRFFailure",
+    "CSRFMiddleware",
     "CommonPassword",
     "CookieStore",
     "DatabaseStore",
@@ -129,6 +138,8 @@ __all__ = [
     "aget_permission",
     "aload_permissions",
     "aupdate_permissions",
+    "csrf_input",
+    "csrf_token",
     "default_validators",
     "encode_jwt",
     "flash",
@@ -139,6 +150,7 @@ __all__ = [
     "login_required",
     "logout",
     "permission_required",
+    "rotate_csrf_token",
     "safe_next",
     "staff_required",
     "update_permissions",

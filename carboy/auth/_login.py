@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from carboy.auth._authentication import GENERATION_KEY, SESSION_CREDENTIALS, USER_ID_KEY
 from carboy.auth._module import Auth
 from carboy.auth._protocols import AuthUser
+from carboy.auth.csrf import rotate_csrf_token
 from carboy.auth.sessions import Session
 from carboy.connections import HTTPConnection
 from carboy.exceptions import ConfigurationError
@@ -25,9 +26,10 @@ def _session(conn: HTTPConnection) -> Session:
 async def login(conn: HTTPConnection, user: AuthUser) -> None:
     """Sign ``user`` in to this request's session; call it once their password checked out.
 
-    The session gets a new id (an id planted or seen before sign-in is worth
-    nothing after), keeps its data unless another user was signed in to it,
-    and records the user's id and session generation. ``request.user`` is
+    The session gets a new id and a new CSRF secret (an id or a token planted
+    or seen before sign-in is worth nothing after), keeps its data unless
+    another user was signed in to it, and records the user's id and session
+    generation. ``request.user`` is
     the user from here on, and their ``last_login`` is saved.
 
     Raises:
@@ -48,6 +50,7 @@ async def login(conn: HTTPConnection, user: AuthUser) -> None:
     if session.get(USER_ID_KEY) not in (None, user.pk):
         session.clear()  # someone else's data never carries over to a new user
     session.rotate()
+    rotate_csrf_token(conn)
     session[USER_ID_KEY] = user.pk
     session[GENERATION_KEY] = user.session_generation
     conn.user = user

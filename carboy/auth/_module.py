@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from carboy.auth._authentication import AuthenticationMiddleware, SessionBackend
 from carboy.auth._page_config import PagesConfig
+from carboy.auth.csrf import CSRFConfig
 from carboy.auth.guards import check_guard_order
 from carboy.auth.jwt import JWTBackend
 from carboy.auth.sessions import (
@@ -73,6 +75,9 @@ class Auth(Module):
             send e-mail install :class:`~carboy.mail.Mail` unless the app has one,
             and their throttles :class:`~carboy.cache.Caching`. With ``two_factor``,
             the pages ask users who turned it on for a code after the password.
+        csrf: CSRF protection of every route that takes an unsafe method
+            (:class:`~carboy.auth.CSRFConfig`; docs/auth/csrf.md), on by default;
+            None turns it off.
 
     Example:
         >>> from carboy import Carboy
@@ -94,6 +99,7 @@ class Auth(Module):
         password_validators: Sequence[PasswordValidator] | None = None,
         object_permissions: ObjectPermissionHook | None = None,
         # -- csrf, csp, throttling (helper: csrf) --
+        csrf: CSRFConfig | None = CSRFConfig(),
         # -- tokens, jwt, two-factor (helper: tokens) --
         tokens: TokenBackend | None = None,
         jwt: JWTBackend | None = None,
@@ -123,6 +129,11 @@ class Auth(Module):
         self.object_permissions = object_permissions
         self.add_commands(_user_commands)
         # -- csrf --
+        #: How unsafe requests are checked (:class:`~carboy.auth.CSRFConfig`); None: off.
+        self.csrf = csrf
+        self._csrf_wired: Carboy | None = None
+        if csrf is not None:
+            self.context_processor(_csrf_context(csrf))
         # -- tokens --
         self.tokens = tokens
         self.jwt = jwt
@@ -251,6 +262,7 @@ class Auth(Module):
         # -- users --
         self._setup_users(app)
         # -- csrf --
+        self._setup_csrf(app)
         # -- tokens --
         self._setup_tokens(app)
         # -- pages --
@@ -296,6 +308,18 @@ class Auth(Module):
             if inspect.isawaitable(result):
                 await result
 
+    # -- csrf --
+    def _setup_csrf(self, app: Carboy) -> None:
+        """Wrap every route that takes an unsafe method in the CSRF check (at build)."""
+        if self.csrf is None or self._csrf_wired is app:
+            return
+        self._csrf_wired = app
+        from carboy.auth.csrf import route_middleware
+        from carboy.middleware import TrustedOrigins
+
+        trusted = TrustedOrigins(app.settings.csrf_trusted_origins, where="csrf_trusted_origins")
+        app.add_route_middleware(functools.partial(route_middleware, self.csrf, trusted))
+
     # -- tokens --
     def _setup_tokens(self, app: Carboy) -> None:
         """Give the token backends and two-factor the user store and database they lack."""
@@ -337,6 +361,20 @@ def _flash_context(request: Request) -> dict[str, object]:
         return list(get_flashed(request, category))
 
     return {"get_flashed": flashed}
+
+
+# -- csrf --
+def _csrf_context(config: CSRFConfig) -> Callable[[Request], dict[str, object]]:
+    """``csrf_token()`` and ``csrf_input()`` in every template (a fresh mask each call)."""
+    from carboy.auth.csrf import csrf_input, csrf_token
+
+    def context(request: Request) -> dict[str, object]:
+        return {
+            "csrf_token": lambda: csrf_token(request),
+            "csrf_input": lambda: csrf_input(request, config.field_name),
+        }
+
+    return context
 
 
 # -- users --

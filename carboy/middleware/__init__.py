@@ -16,7 +16,7 @@ from carboy.middleware.cors import CORSMiddleware
 from carboy.middleware.gzip import GZipMiddleware
 from carboy.middleware.hosts import TrustedHostMiddleware, host_allowed
 from carboy.middleware.https import HTTPSRedirectMiddleware
-from carboy.middleware.origins import WebSocketOriginMiddleware
+from carboy.middleware.origins import TrustedOrigins, WebSocketOriginMiddleware, parse_origin
 from carboy.middleware.proxy import ProxyHeadersMiddleware
 from carboy.middleware.request_id import RequestIdMiddleware
 from carboy.middleware.security import SecurityHeaders, SecurityHeadersMiddleware
@@ -34,8 +34,10 @@ __all__ = [
     "SecurityHeaders",
     "SecurityHeadersMiddleware",
     "TrustedHostMiddleware",
+    "TrustedOrigins",
     "WebSocketOriginMiddleware",
     "host_allowed",
+    "parse_origin",
 ]
 
 _P = ParamSpec("_P")

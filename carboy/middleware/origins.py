@@ -20,7 +20,11 @@ _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
 
 
 def _normalise_origin(value: str) -> tuple[str, str] | None:
-    """``(origin, host)`` of an ``Origin`` value, lower-cased, default port dropped."""
+    """``(origin, host)`` of an ``Origin`` value, lower-cased, default port dropped.
+
+    (``"https://Example.com:443"`` gives ``("https://example.com", "example.com")``;
+    ``"null"``, paths, user info and malformed hosts give None.)
+    """
     scheme, sep, rest = value.strip().lower().partition("://")
     if not sep or scheme not in _DEFAULT_PORTS or not rest or "/" in rest or "@" in rest:
         return None
@@ -31,6 +35,92 @@ def _normalise_origin(value: str) -> tuple[str, str] | None:
     if port == _DEFAULT_PORTS[scheme]:
         port = ""
     return f"{scheme}://{host}" + (f":{port}" if port else ""), host
+
+
+def parse_origin(value: str) -> str | None:
+    """The origin ``value`` names, normalised: lower-cased, the default port dropped.
+
+    None for ``"null"`` (sandboxed pages, ``file://``, some redirects), for a
+    value with a path or user info, and for anything malformed.
+
+    Example:
+        >>> parse_origin("HTTPS://Example.com:443")
+        'https://example.com'
+        >>> parse_origin("null") is None
+        True
+    """
+    parsed = _normalise_origin(value)
+    return parsed[0] if parsed is not None else None
+
+
+class TrustedOrigins:
+    """Origins a check accepts: full origins, host patterns, or ``"*"`` for any.
+
+    Entries are full origins (``"https://app.example.com"``, the default port
+    optional), which must match scheme, host and port; host patterns as in
+    ``allowed_hosts`` (``"example.com"``, ``".example.com"`` with its
+    subdomains), which match any scheme and port; or ``"*"``.
+
+    Args:
+        entries: The origins and patterns.
+        where: The option the entries come from, for error messages.
+
+    Raises:
+        ConfigurationError: An entry is neither an origin nor a host pattern.
+
+    Example:
+        >>> trusted = TrustedOrigins(["https://pay.example.com", ".example.org"])
+        >>> trusted.match("https://pay.example.com"), trusted.match("http://a.example.org:8080")
+        (True, True)
+        >>> trusted.match("https://evil.example")
+        False
+    """
+
+    __slots__ = ("_any", "_hosts", "_origins")
+
+    def __init__(self, entries: Sequence[str], *, where: str = "allowed_origins") -> None:
+        if isinstance(entries, str | bytes):
+            raise ConfigurationError(
+                f"{where} must be a list, not a single string: write [{entries!r}]"
+            )
+        entry_name = where.removesuffix("s").replace("_", " ")
+        self._any = "*" in entries
+        self._origins: set[str] = set()
+        patterns: list[str] = []
+        for entry in entries:
+            if entry == "*":
+                continue
+            if "://" in entry:
+                parsed = _normalise_origin(entry)
+                if parsed is None:
+                    raise ConfigurationError(
+                        f"{entry_name} {entry!r} is not an origin: write "
+                        "'https://example.com' (scheme, host and optional port, no path)"
+                    )
+                self._origins.add(parsed[0])
+            else:
+                patterns.append(entry)
+        self._hosts = _HostPatterns(patterns) if patterns else None
+
+    @property
+    def any(self) -> bool:
+        """True when every origin is trusted (``"*"``)."""
+        return self._any
+
+    def match(self, origin: str) -> bool:
+        """Whether the origin ``origin`` (an ``Origin`` header's value) is trusted.
+
+        ``"null"`` and malformed values never are, not even under ``"*"``.
+        """
+        parsed = _normalise_origin(origin)
+        if parsed is None:
+            return False
+        full, host = parsed
+        return (
+            self._any
+            or full in self._origins
+            or (self._hosts is not None and self._hosts.match(host))
+        )
 
 
 class WebSocketOriginMiddleware:
@@ -59,31 +149,11 @@ class WebSocketOriginMiddleware:
         >>> app = WebSocketOriginMiddleware(app, allowed_origins=["https://example.com"])
     """
 
-    __slots__ = ("_any", "_hosts", "_origins", "app")
+    __slots__ = ("_trusted", "app")
 
     def __init__(self, app: ASGIApp, *, allowed_origins: Sequence[str]) -> None:
-        if isinstance(allowed_origins, str | bytes):
-            raise ConfigurationError(
-                f"allowed_origins must be a list, not a single string: write [{allowed_origins!r}]"
-            )
         self.app = app
-        self._any = "*" in allowed_origins
-        self._origins: set[str] = set()
-        patterns: list[str] = []
-        for entry in allowed_origins:
-            if entry == "*":
-                continue
-            if "://" in entry:
-                parsed = _normalise_origin(entry)
-                if parsed is None:
-                    raise ConfigurationError(
-                        f"allowed origin {entry!r} is not an origin: write "
-                        "'https://example.com' (scheme, host and optional port, no path)"
-                    )
-                self._origins.add(parsed[0])
-            else:
-                patterns.append(entry)
-        self._hosts = _HostPatterns(patterns) if patterns else None
+        self._trusted = TrustedOrigins(allowed_origins, where="allowed_origins")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass allowed handshakes (and everything else) on; refuse the others."""
@@ -103,7 +173,7 @@ class WebSocketOriginMiddleware:
                 origin = value
             elif key == b"host":
                 host = value
-        if origin is None or self._any:
+        if origin is None or self._trusted.any:
             return True
         try:
             parsed = _normalise_origin(origin.decode("ascii"))
@@ -111,10 +181,9 @@ class WebSocketOriginMiddleware:
             return False
         if parsed is None:  # "null" (sandboxed pages, file://) and anything malformed
             return False
-        full, origin_host = parsed
-        if full in self._origins or (self._hosts is not None and self._hosts.match(origin_host)):
+        if self._trusted.match(parsed[0]):
             return True
-        return host is not None and _parse_host(host) == origin_host
+        return host is not None and _parse_host(host) == parsed[1]
 
     async def reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse a handshake :meth:`allows` refused: HTTP 403, logged."""

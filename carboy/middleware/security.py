@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from carboy.connections import CSP_NONCE_KEY, make_csp_nonce
 from carboy.exceptions import ConfigurationError
 from carboy.middleware._headers import check_header_value, copy_response_headers
 from carboy.types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
@@ -32,6 +33,8 @@ _OPENER_POLICIES = frozenset(
 )
 # hstspreload.org refuses a domain whose policy is shorter or skips subdomains.
 _PRELOAD_MIN_SECONDS = 31536000
+#: Where a policy takes each request's nonce: ``script-src 'self' 'nonce-{nonce}'``.
+NONCE_PLACEHOLDER = "{nonce}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,9 @@ class SecurityHeaders:
         hsts_include_subdomains: Add ``includeSubDomains`` to HSTS.
         hsts_preload: Add ``preload`` to HSTS (needs subdomains and at least a year).
         content_security_policy: ``Content-Security-Policy``, e.g. ``"default-src 'self'"``.
+            Write ``'nonce-{nonce}'`` in it for a nonce made fresh for each request
+            (``request.csp_nonce``, ``csp_nonce()`` in templates): the header is then
+            made per request, the rest stays encoded once.
         csp_report_only: Send the policy as ``Content-Security-Policy-Report-Only`` instead.
         permissions_policy: ``Permissions-Policy``, e.g. ``"geolocation=(), camera=()"``.
 
@@ -63,6 +69,9 @@ class SecurityHeaders:
         ... )
         >>> headers.encode(https=False)[0]
         (b'x-frame-options', b'SAMEORIGIN')
+        >>> strict = SecurityHeaders(content_security_policy="script-src 'nonce-{nonce}'")
+        >>> strict.csp_header("rAnd0m")
+        (b'content-security-policy', b"script-src 'nonce-rAnd0m'")
     """
 
     frame_options: str | None = "DENY"
@@ -124,6 +133,8 @@ class SecurityHeaders:
                 object.__setattr__(
                     self, field, check_header_value(f"SecurityHeaders.{field}", value)
                 )
+        if self.content_security_policy is not None:
+            _check_placeholders(self.content_security_policy)
         if self.csp_report_only and self.content_security_policy is None:
             raise ConfigurationError(
                 "SecurityHeaders.csp_report_only=True needs a content_security_policy to report on"
@@ -145,12 +156,43 @@ class SecurityHeaders:
                 "lists accept nothing less"
             )
 
+    @property
+    def uses_nonce(self) -> bool:
+        """True when the policy takes a nonce per request (``'nonce-{nonce}'``)."""
+        policy = self.content_security_policy
+        return policy is not None and NONCE_PLACEHOLDER in policy
+
+    def csp_header(self, nonce: str) -> tuple[bytes, bytes]:
+        """The ``Content-Security-Policy`` header of a nonce policy, with ``nonce`` in it.
+
+        Raises:
+            ConfigurationError: The policy takes no nonce (it is in :meth:`encode`).
+
+        Example:
+            >>> policy = SecurityHeaders(content_security_policy="script-src 'nonce-{nonce}'")
+            >>> policy.csp_header("abc")[1]
+            b"script-src 'nonce-abc'"
+        """
+        policy = self.content_security_policy
+        if policy is None or NONCE_PLACEHOLDER not in policy:
+            raise ConfigurationError(
+                "SecurityHeaders.csp_header(): the content_security_policy takes no nonce "
+                "(write 'nonce-{nonce}' in it); its header is in encode()"
+            )
+        name = (
+            b"content-security-policy-report-only"
+            if self.csp_report_only
+            else b"content-security-policy"
+        )
+        return name, policy.replace(NONCE_PLACEHOLDER, nonce).encode("ascii")
+
     def encode(self, https: bool) -> RawHeaders:
         """The headers as a new ASGI list of ``(name, value)`` byte pairs.
 
         ``Strict-Transport-Security`` is only in the HTTPS list: browsers
         ignore it over plain HTTP, and sending it there suggests HTTPS is set
-        up when it may not be.
+        up when it may not be. A policy that takes a nonce is left out: its
+        header differs per request (:meth:`csp_header`).
 
         Args:
             https: Whether the list is for responses sent over HTTPS.
@@ -170,7 +212,7 @@ class SecurityHeaders:
             headers.append(
                 (b"cross-origin-opener-policy", self.cross_origin_opener_policy.encode("ascii"))
             )
-        if self.content_security_policy is not None:
+        if self.content_security_policy is not None and not self.uses_nonce:
             name = (
                 b"content-security-policy-report-only"
                 if self.csp_report_only
@@ -189,6 +231,23 @@ class SecurityHeaders:
         return headers
 
 
+def _check_placeholders(policy: str) -> None:
+    """A policy's only placeholder is ``{nonce}``, and only as ``'nonce-{nonce}'``."""
+    if "{" not in policy and "}" not in policy:
+        return
+    rest = policy.replace(f"'nonce-{NONCE_PLACEHOLDER}'", "")
+    if NONCE_PLACEHOLDER in rest:
+        raise ConfigurationError(
+            "SecurityHeaders.content_security_policy: write the nonce as 'nonce-{nonce}' "
+            f"(a quoted source of script-src or style-src), got {policy!r}"
+        )
+    if "{" in rest or "}" in rest:
+        raise ConfigurationError(
+            "SecurityHeaders.content_security_policy: '{nonce}' is the only placeholder "
+            f"(in 'nonce-{{nonce}}'); no other braces belong in a policy, got {policy!r}"
+        )
+
+
 _DEFAULT = SecurityHeaders()
 
 
@@ -196,7 +255,9 @@ class SecurityHeadersMiddleware:
     """Add carboy's security headers to the responses of a foreign ASGI app.
 
     Headers the app already set are left as they are, never duplicated.
-    HSTS is added only to responses sent over HTTPS.
+    HSTS is added only to responses sent over HTTPS. A policy with
+    ``'nonce-{nonce}'`` gets the request's nonce (``request.csp_nonce``: the
+    one carboy's own pages of this request use, else a fresh one).
 
     Args:
         app: The ASGI app to wrap.
@@ -209,7 +270,7 @@ class SecurityHeadersMiddleware:
         ... )
     """
 
-    __slots__ = ("_http", "_https", "app")
+    __slots__ = ("_config", "_http", "_https", "app")
 
     def __init__(self, app: ASGIApp, *, config: SecurityHeaders = _DEFAULT) -> None:
         if not isinstance(config, SecurityHeaders):
@@ -219,6 +280,7 @@ class SecurityHeadersMiddleware:
         self.app = app
         self._http = config.encode(https=False)
         self._https = config.encode(https=True)
+        self._config = config if config.uses_nonce else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app, adding the missing headers to its response start."""
@@ -226,6 +288,11 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         extra = self._https if scope.get("scheme") == "https" else self._http
+        if self._config is not None:
+            nonce = scope.get(CSP_NONCE_KEY)
+            if not isinstance(nonce, str):
+                nonce = scope[CSP_NONCE_KEY] = make_csp_nonce()
+            extra = [*extra, self._config.csp_header(nonce)]
         if not extra:
             await self.app(scope, receive, send)
             return

@@ -43,7 +43,9 @@ def auth_app(
     session_store: SessionStore | None, users: DictUsers, root: Path | None = None, **options: Any
 ) -> tuple[Carboy, Auth]:
     app = new_app(root=root) if root is not None else new_app()
-    auth = Auth(users=users, sessions=SessionConfig(store=session_store, **options))
+    # These tests are about sessions, sign-in and sign-out: the CSRF check (on by
+    # default) has its own tests, tests/auth/test_csrf.py.
+    auth = Auth(users=users, sessions=SessionConfig(store=session_store, **options), csrf=None)
     app.install(auth)
     if session_store is not None:
         app.on_shutdown(functools.partial(close_store, session_store))

@@ -26,7 +26,8 @@ def project(root: Path, url: str, users: DictUsers) -> tuple[Carboy, Database]:
     app = new_app(root=root)
     db = Database(url)
     app.install(db)
-    app.install(Auth(users=users, sessions=SessionConfig(store=DatabaseStore(db))))
+    # About sessions and sign-in: the CSRF check has its own tests (test_csrf.py).
+    app.install(Auth(users=users, sessions=SessionConfig(store=DatabaseStore(db)), csrf=None))
     return app, db
 
 
@@ -141,7 +142,7 @@ def test_two_processes_share_sign_in_and_sign_out(
         # Each "process" has its own app and store objects, over the same server.
         session_store = shared_store(kind, url, "carboy-test-shared:")
         app = new_app()
-        app.install(Auth(users=users, sessions=SessionConfig(store=session_store)))
+        app.install(Auth(users=users, sessions=SessionConfig(store=session_store), csrf=None))
         app.on_shutdown(functools.partial(close_store, session_store))
 
         @app.post("/login")
@@ -202,7 +203,9 @@ def test_the_sql_user_store_and_the_database_store_from_migrations(
     app = new_app(root=tmp_path)
     db = Database(fresh_url)
     app.install(db)
-    auth = Auth(password_hasher=fast_hasher(), sessions=SessionConfig(store=DatabaseStore(db)))
+    auth = Auth(
+        password_hasher=fast_hasher(), sessions=SessionConfig(store=DatabaseStore(db)), csrf=None
+    )
     app.install(auth)
     sign_in_app(app, auth)
     app.build()
@@ -231,7 +234,7 @@ def test_the_memory_user_store_with_cookie_sessions() -> None:
 
     users = MemoryUserStore(hasher=fast_hasher())
     app = new_app()
-    auth = Auth(users=users)
+    auth = Auth(users=users, csrf=None)
     app.install(auth)
     sign_in_app(app, auth)
     ann = asyncio.run(users.create(username="ann", password="plum tree in may"))
