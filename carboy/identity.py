@@ -103,8 +103,8 @@ class AuthCredentials:
             purpose (``Authorization: Bearer ...``), never ones a browser attaches
             by itself (a session cookie, HTTP Basic, a client certificate). A
             cross-site page cannot make a browser send explicit credentials, so
-            CSRF protection lets such requests through; cookie-authenticated and
-            anonymous requests are checked.
+            the CSRF check of ``carboy.auth`` lets such requests through; requests
+            with a session, or signed in any other way, are checked.
 
     Example:
         >>> AuthCredentials(frozenset({"articles:write"})).has("articles:write")

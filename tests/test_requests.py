@@ -594,3 +594,83 @@ async def test_is_disconnected() -> None:
         return {"type": "http.disconnect"}
 
     assert await Request(make_scope("/"), gone).is_disconnected() is True
+
+
+# -- one body per request, shared by its Request objects ----------------------------
+def body_receive(body: bytes) -> Any:
+    calls: list[int] = []
+
+    async def receive() -> Message:
+        calls.append(1)
+        if len(calls) > 1:
+            raise AssertionError("the body stream was asked twice")
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+@pytest.mark.anyio
+async def test_the_form_is_parsed_once_per_request() -> None:
+    """Middleware that reads the form (a CSRF check) leaves it for the handler's Request."""
+    from carboy.requests import BODY_KEY, ReadBody
+
+    form_type = [(b"content-type", b"application/x-www-form-urlencoded")]
+    scope = make_scope(method="POST", headers=form_type)
+    receive = body_receive(b"a=1&b=2")
+    first = await Request(scope, receive).form()
+    again = await Request(scope, receive).form()
+    assert again is first
+    assert isinstance(scope[BODY_KEY], ReadBody)
+    # Its body was streamed into the parser, not kept: reading it whole now is an error.
+    with pytest.raises(RuntimeError, match=r"parsed as a form: use request\.form\(\)"):
+        await Request(scope, receive).body()
+
+
+@pytest.mark.anyio
+async def test_the_body_is_read_once_per_request() -> None:
+    scope = make_scope(method="POST")
+    receive = body_receive(b'{"a": 1}')
+    assert await Request(scope, receive).body() == b'{"a": 1}'
+    assert await Request(scope, receive).json() == {"a": 1}
+    assert [c async for c in Request(scope, receive).stream()] == [b'{"a": 1}']
+
+
+@pytest.mark.anyio
+async def test_a_form_parsed_earlier_is_checked_against_other_limits() -> None:
+    from carboy._forms import FormLimits
+
+    form_type = [(b"content-type", b"application/x-www-form-urlencoded")]
+    scope = make_scope(method="POST", headers=form_type)
+    receive = body_receive(b"a=1&b=22&c=3")
+    await Request(scope, receive).form(limits=FormLimits())
+    later = Request(scope, receive)
+    assert len((await later.form(limits=FormLimits(max_fields=3))).multi_items()) == 3
+    with pytest.raises(HTTPException, match=r"Too many fields \(limit 2\)") as fields:
+        await later.form(limits=FormLimits(max_fields=2))
+    assert fields.value.status_code == 413
+    with pytest.raises(HTTPException, match="Form field exceeds 1 bytes"):
+        await later.form(limits=FormLimits(max_field_size=1))
+    assert FormLimits(max_files=3) == FormLimits(max_files=3) != FormLimits()
+    assert repr(FormLimits()).startswith("FormLimits(max_fields=1000, max_files=100")
+
+
+@pytest.mark.anyio
+async def test_a_multipart_form_parsed_earlier_is_checked_for_files() -> None:
+    from carboy._forms import FormLimits
+
+    boundary = b"xyz"
+    parts = b"".join(
+        b'--xyz\r\nContent-Disposition: form-data; name="f%d"; filename="%d.txt"\r\n\r\n'
+        b"data\r\n" % (i, i)
+        for i in range(3)
+    )
+    body = parts + b"--xyz--\r\n"
+    headers = [(b"content-type", b"multipart/form-data; boundary=" + boundary)]
+    scope = make_scope(method="POST", headers=headers)
+    receive = body_receive(body)
+    first = Request(scope, receive)
+    assert len((await first.form()).multi_items()) == 3
+    with pytest.raises(HTTPException, match=r"Too many files \(limit 2\)"):
+        await Request(scope, receive).form(limits=FormLimits(max_files=2))
+    await first.close()
+    await Request(scope, receive).close()  # closing twice is fine

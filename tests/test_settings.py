@@ -673,6 +673,9 @@ FIELD_TESTS: dict[str, Any] = {
     "form_max_fields": test_field_form_max_fields,
     "form_max_files": test_field_form_max_files,
     "form_max_field_size": test_field_form_max_field_size,
+    "csrf_trusted_origins": (
+        "tests.auth.test_csrf:test_the_trusted_origins_setting_changes_what_may_post"
+    ),
     "websocket_allowed_origins": (
         "tests.middleware.test_origins:test_websocket_allowed_origins_setting"
     ),

@@ -198,3 +198,39 @@ def test_websocket_allowed_origins_setting(setting: object, origin: str, allowed
         allowed_hosts=["testserver", "www.example.com"], websocket_allowed_origins=setting
     )
     assert connects(app, origin) is allowed
+
+
+# -- TrustedOrigins and parse_origin (the CSRF check of carboy.auth uses them) ---------
+def test_parse_origin_normalises_and_refuses_what_is_not_an_origin() -> None:
+    from carboy.middleware import parse_origin
+
+    assert parse_origin("HTTPS://Shop.Example.com:443") == "https://shop.example.com"
+    assert parse_origin("http://127.0.0.1:8000") == "http://127.0.0.1:8000"
+    assert parse_origin("http://[::1]:80") == "http://[::1]"
+    for bad in (
+        "null",
+        "",
+        "shop.example.com",
+        "https://a.com/x",
+        "https://u@a.com",
+        "ftp://a.com",
+    ):
+        assert parse_origin(bad) is None, bad
+
+
+def test_trusted_origins_match_full_origins_and_host_patterns() -> None:
+    from carboy.middleware import TrustedOrigins
+
+    trusted = TrustedOrigins(["https://pay.example.com", ".partner.example", "api.example.org"])
+    assert not trusted.any
+    assert trusted.match("https://pay.example.com:443")
+    assert not trusted.match("http://pay.example.com")  # a full origin pins the scheme
+    assert trusted.match("http://a.b.partner.example:8080")
+    assert trusted.match("https://api.example.org")
+    assert not trusted.match("https://evil.example")
+    assert not trusted.match("null")
+    every = TrustedOrigins(["*"])
+    assert every.any and every.match("https://anything.example")
+    assert not every.match("null")  # an opaque origin is no origin, even under "*"
+    with pytest.raises(ConfigurationError, match="must be a list, not a single string"):
+        TrustedOrigins("https://a.com", where="csrf_trusted_origins")  # type: ignore[arg-type]

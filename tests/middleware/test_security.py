@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import re
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from carboy import Carboy, Request, Settings
 from carboy.exceptions import ConfigurationError
 from carboy.middleware import SecurityHeaders, SecurityHeadersMiddleware
+from carboy.templating import TemplateResponse, render
+from carboy.testing import TestClient
 from carboy.types import Message, Receive, Scope, Send
 
 DEFAULT_HTTP = [
@@ -221,3 +227,137 @@ async def test_middleware_leaves_other_scopes_alone(
 def test_middleware_rejects_a_config_of_the_wrong_type() -> None:
     with pytest.raises(ConfigurationError, match="config must be a SecurityHeaders"):
         SecurityHeadersMiddleware(foreign_app, config={"frame_options": "DENY"})  # type: ignore[arg-type]
+
+
+# -- Content-Security-Policy with a nonce per request -------------------------
+NONCE_POLICY = "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'nonce-{nonce}'"
+
+
+def csp_of(response: httpx.Response) -> str:
+    return response.headers["content-security-policy"]
+
+
+def nonce_in(policy: str) -> str:
+    found = re.search(r"'nonce-([A-Za-z0-9_-]+)'", policy)
+    assert found is not None, policy
+    return found[1]
+
+
+def test_a_nonce_policy_is_made_per_request_not_encoded_once() -> None:
+    config = SecurityHeaders(content_security_policy=NONCE_POLICY)
+    assert config.uses_nonce
+    assert all(name != b"content-security-policy" for name, _ in config.encode(https=True))
+    name, value = config.csp_header("abc")
+    assert name == b"content-security-policy"
+    assert value == b"default-src 'self'; script-src 'self' 'nonce-abc'; style-src 'nonce-abc'"
+    report = SecurityHeaders(content_security_policy=NONCE_POLICY, csp_report_only=True)
+    assert report.csp_header("n")[0] == b"content-security-policy-report-only"
+    plain = SecurityHeaders(content_security_policy="default-src 'self'")
+    assert not plain.uses_nonce
+    with pytest.raises(ConfigurationError, match="takes no nonce"):
+        plain.csp_header("abc")
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ("script-src {nonce}", "write the nonce as 'nonce-{nonce}'"),
+        ("script-src 'nonce-{nonce}' {other}", "the only placeholder"),
+        ("script-src 'nonce-{nonce}' }", "the only placeholder"),
+        ("script-src 'nonce-{ nonce }'", "the only placeholder"),
+    ],
+)
+def test_a_policy_s_only_placeholder_is_the_nonce(policy: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        SecurityHeaders(content_security_policy=policy)
+
+
+def nonce_app(tmp_path: Path) -> Carboy:
+    (tmp_path / "page.html").write_text(
+        '<script nonce="{{ csp_nonce() }}">go()</script><i>{{ csp_nonce() }}</i>'
+    )
+    app = Carboy(
+        Settings(debug=True, templates_dir=str(tmp_path)),
+        security=SecurityHeaders(content_security_policy=NONCE_POLICY),
+    )
+
+    @app.get("/plain")
+    async def plain() -> str:  # a handler the dispatcher would call directly
+        return "plain"
+
+    @app.get("/page")
+    async def page() -> TemplateResponse:
+        return render("page.html")
+
+    @app.get("/request")
+    async def from_request(request: Request) -> str:
+        return request.csp_nonce + " " + request.csp_nonce
+
+    return app
+
+
+def test_the_header_carries_a_fresh_nonce_each_request(tmp_path: Path) -> None:
+    with TestClient(nonce_app(tmp_path)) as client:
+        nonces = [nonce_in(csp_of(client.get(path))) for path in ("/plain", "/plain", "/page")]
+        missing = client.get("/nowhere")  # a 404 gets the policy too
+        assert missing.status_code == 404
+        nonces.append(nonce_in(csp_of(missing)))
+    assert len(set(nonces)) == 4
+    assert all(len(n) == 22 for n in nonces)  # 128 bits, base64url
+
+
+def test_the_template_and_request_nonce_is_the_header_s(tmp_path: Path) -> None:
+    with TestClient(nonce_app(tmp_path)) as client:
+        page = client.get("/page")
+        nonce = nonce_in(csp_of(page))
+        assert page.text == f'<script nonce="{nonce}">go()</script><i>{nonce}</i>'
+        by_request = client.get("/request")
+        assert by_request.text == f"{nonce_in(csp_of(by_request))} {nonce_in(csp_of(by_request))}"
+        assert by_request.text.split()[0] != nonce
+
+
+def test_error_pages_carry_the_nonce_on_their_style(tmp_path: Path) -> None:
+    with TestClient(nonce_app(tmp_path)) as client:
+        page = client.get("/nowhere", headers={"Accept": "text/html"})
+    assert f'<style nonce="{nonce_in(csp_of(page))}">' in page.text
+
+
+def test_an_app_without_a_nonce_policy_keeps_its_fast_path(tmp_path: Path) -> None:
+    app = Carboy(debug=True, security=SecurityHeaders(content_security_policy="default-src 'self'"))
+
+    @app.get("/plain")
+    async def plain() -> str:
+        return "plain"
+
+    with TestClient(app) as client:
+        assert csp_of(client.get("/plain")) == "default-src 'self'"
+        page = client.get("/nowhere", headers={"Accept": "text/html"})
+    assert "<style>" in page.text  # no nonce asked, none made
+    assert app._table.static["/plain"].direct  # the dispatcher calls the handler itself
+    strict = nonce_app(tmp_path)
+    strict.build()
+    assert not strict._table.static["/plain"].direct  # each request's headers are its own
+
+
+def test_the_middleware_gives_a_mounted_app_the_request_s_nonce() -> None:
+    sent: list[Message] = []
+
+    async def legacy(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    async def record(message: Message) -> None:
+        sent.append(message)
+
+    config = SecurityHeaders(content_security_policy=NONCE_POLICY)
+    wrapped = SecurityHeadersMiddleware(legacy, config=config)
+    scope: dict[str, Any] = {"type": "http", "scheme": "http", "carboy.csp_nonce": "n0nce"}
+    asyncio.run(wrapped(scope, _no_receive, record))
+    headers = dict(sent[0]["headers"])
+    assert nonce_in(headers[b"content-security-policy"].decode()) == "n0nce"
+    sent.clear()
+    asyncio.run(wrapped({"type": "http", "scheme": "http"}, _no_receive, record))
+    assert len(nonce_in(dict(sent[0]["headers"])[b"content-security-policy"].decode())) == 22
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
