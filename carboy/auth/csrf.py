@@ -7,7 +7,9 @@ but GET, HEAD, OPTIONS and TRACE) that carries something to forge:
 
 1. **Where it comes from.** ``Sec-Fetch-Site: cross-site`` is refused; an
    ``Origin`` must be the request's own (scheme, host and port) or one of the
-   ``csrf_trusted_origins``; ``Origin: null`` is refused. Without an ``Origin``,
+   ``csrf_trusted_origins``; ``Origin: null`` is refused (unless the browser says
+   ``Sec-Fetch-Site: same-origin``: a page with ``Referrer-Policy: no-referrer``
+   posts a null Origin). Without an ``Origin``,
    a request over HTTPS needs a ``Referer`` of this site (as Django does); over
    plain HTTP the token alone decides.
 2. **A token only this site's pages know.** The session holds a random
@@ -235,6 +237,11 @@ def origin_problem(scope: Scope, trusted: TrustedOrigins) -> str | None:
     origin = origins[0].decode("latin-1").strip() if origins else None
     if origin is not None:
         if origin.lower() == "null":
+            if fetch_site == "same-origin":
+                # A page of this site under Referrer-Policy: no-referrer (the token pages
+                # of the auth battery): browsers then post "null" as the Origin, and say
+                # where the request comes from in Sec-Fetch-Site, which no page can set.
+                return None
             return (
                 "the request comes from an opaque origin (Origin: null: a sandboxed frame, "
                 "a local file or a cross-site redirect)"

@@ -226,9 +226,28 @@ def test_origin_null_is_refused(site: Site) -> None:
         response = client.post(
             "/notes", data={"note": "f", "csrf_token": token}, headers={"Origin": "null"}
         )
-    assert response.status_code == 403
-    assert "Origin: null" in response.json()["detail"]
+        assert response.status_code == 403
+        assert "Origin: null" in response.json()["detail"]
+        for fetch_site in ("same-site", "cross-site", "none"):
+            headers = {"Origin": "null", "Sec-Fetch-Site": fetch_site}
+            response = client.post("/notes", data={"csrf_token": token}, headers=headers)
+            assert response.status_code == 403, fetch_site
     assert site.writes == []
+
+
+def test_origin_null_from_a_no_referrer_page_of_this_site_passes(site: Site) -> None:
+    """Under Referrer-Policy: no-referrer a browser posts Origin: null, and says
+    Sec-Fetch-Site: same-origin (the auth pages with a token in their URL do this)."""
+    with site.client() as client:
+        token = token_of(client)
+        headers = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
+        response = client.post(
+            "/notes", data={"note": "mine", "csrf_token": token}, headers=headers
+        )
+        assert response.status_code == 200
+        # The token is still needed.
+        assert client.post("/notes", data={"note": "x"}, headers=headers).status_code == 403
+    assert site.writes == ["mine"]
 
 
 def test_two_or_malformed_origins_are_refused(site: Site) -> None:

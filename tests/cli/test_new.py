@@ -123,6 +123,13 @@ def test_the_generated_project_serves_its_home_page_in_process(
     assert css.status_code == 200
     assert greeting.text == "<p>Hello from the server!</p>"
     assert found.app.debug is True
+    # A strict Content-Security-Policy, with a fresh nonce each request.
+    policy = home.headers["content-security-policy"]
+    assert "script-src 'self' 'nonce-" in policy and "object-src 'none'" in policy
+    assert policy != greeting.headers["content-security-policy"]
+    assert "'unsafe-inline'" not in policy
+    assert "<style" not in home.text and "<script>" not in home.text  # nothing inline
+    assert '"includeIndicatorStyles": false' in home.text  # htmx adds no inline <style>
 
 
 def test_the_readme_installs_with_the_pip_of_a_fresh_venv(invoke: Invoke, project: Path) -> None:
@@ -165,6 +172,7 @@ def test_api_project(invoke: Invoke, project: Path, monkeypatch: pytest.MonkeyPa
     assert bad.status_code == 422
     assert home.status_code == 404
     assert home.headers["content-type"].startswith("application/json")
+    assert status.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
 
 
 def test_api_and_single_file_do_not_mix(invoke: Invoke, project: Path) -> None:
@@ -189,6 +197,7 @@ def test_single_file(invoke: Invoke, project: Path, monkeypatch: pytest.MonkeyPa
     assert home.status_code == 200
     assert "<h1>Welcome to blog</h1>" in home.text
     assert hello.json() == {"message": "Hello, you!"}
+    assert "script-src 'self' 'nonce-" in home.headers["content-security-policy"]
 
 
 DEPLOY_FILES = {".dockerignore", "deploy/Dockerfile", "deploy/docker-compose.yml",

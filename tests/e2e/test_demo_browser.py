@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -23,14 +24,15 @@ def test_home_page_search_swaps_results_with_htmx(page: Any, demo_url: str) -> N
     page.goto(demo_url + "/")
     assert page.locator("#results li").count() == 6
     page.fill("#search", "fla")
-    page.wait_for_function("document.querySelectorAll('#results li').length === 1")
+    # (A locator wait: wait_for_function would evaluate a string, which the CSP refuses.)
+    expect(page.locator("#results li")).to_have_count(1)
     expected = "Flask: One file, plugins for everything else."
     assert page.locator("#results li").inner_text() == expected
     # The swap came from an htmx request answered with the partial block only.
     assert any(h.get("hx-request") == "true" for h in requests)
     assert page.locator("header").count() == 1
     page.fill("#search", "<script>zzz")
-    page.wait_for_function("document.querySelector('#results li.empty') !== null")
+    page.wait_for_selector("#results li.empty")
     assert "<script>zzz" in page.locator("#results li.empty").inner_text()
 
 
@@ -67,3 +69,21 @@ def test_blog_navigation(page: Any, demo_url: str) -> None:
     page.click("text=Growing into modules")
     page.wait_for_selector("article h1")
     assert page.locator("article h1").inner_text() == "Growing into modules"
+
+
+def test_pages_load_under_the_strict_csp_with_no_violation(
+    page: Any, demo_url: str, tmp_path: Any
+) -> None:
+    """The demo sends a nonce policy; nothing on its pages is inline without the nonce."""
+    console: list[str] = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+    home = page.goto(demo_url + "/")
+    assert "script-src 'self' 'nonce-" in home.headers["content-security-policy"]
+    page.fill("#search", "fla")  # htmx runs (a static script) and swaps without inline styles
+    expect(page.locator("#results li")).to_have_count(1)
+    page.goto(demo_url + "/chat/")
+    page.wait_for_selector("body[data-connected=yes]")  # the chat script is a static file
+    for path in ("/contact", "/auth/login", "/auth/signup"):
+        page.goto(demo_url + path)
+    page.screenshot(path=str(tmp_path / "demo-sign-up.png"), full_page=True)
+    assert [m for m in console if "Content Security Policy" in m] == []

@@ -74,15 +74,23 @@ def test_search_is_escaped_and_bounded(client: TestClient) -> None:
     assert client.get("/", params={"q": "x" * 101}).status_code == 422
 
 
+def form_token(client: TestClient, page: str) -> dict[str, str]:
+    """The CSRF field of the form on ``page``, as a browser would send it back."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(page).text)
+    assert found is not None, page
+    return {"csrf_token": found[1]}
+
+
 def test_contact_form(client: TestClient) -> None:
-    assert client.get("/contact").status_code == 200
-    bad = client.post("/contact", data={"name": "", "email": "x", "message": "hi"})
+    token = form_token(client, "/contact")
+    bad = client.post("/contact", data={"name": "", "email": "x", "message": "hi", **token})
     assert bad.status_code == 422
     assert 'id="id_name_errors"><li>This field is required.' in bad.text
     assert "value is not a valid email address" in bad.text
     assert 'value="x"' in bad.text  # what was typed is kept
     ok = client.post(
-        "/contact", data={"name": "Ann", "email": "a@example.com", "message": "Hello there!"}
+        "/contact",
+        data={"name": "Ann", "email": "a@example.com", "message": "Hello there!", **token},
     )
     assert ok.status_code == 200
     assert "Thank you, Ann!" in ok.text
@@ -113,6 +121,30 @@ def test_contact_form_live_check_and_screenshot(client: TestClient) -> None:
         files={"screenshot": ("shot.png", png.getvalue(), "image/png")},
     )
     assert ok.status_code == 200 and 'id="screenshot"' in ok.text
+
+
+def test_a_forged_contact_form_is_refused(client: TestClient) -> None:
+    import demo.pages
+
+    before = len(demo.pages.MESSAGES)
+    form_token(client, "/contact")  # the visitor has a session
+    form = {"name": "Ann", "email": "a@example.com", "message": "Hello there!"}
+    forged = client.post("/contact", data=form, headers={"Accept": "text/html"})
+    assert forged.status_code == 403
+    assert "CSRF check failed" in forged.text
+    assert len(demo.pages.MESSAGES) == before
+
+
+def test_every_page_has_a_strict_csp_and_nothing_inline(client: TestClient) -> None:
+    nonces = set()
+    for path in ("/", "/contact", "/blog/", "/chat/", "/auth/login", "/auth/signup"):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self' 'nonce-" in policy and "'unsafe-inline'" not in policy
+        nonces.add(re.findall(r"'nonce-([^']+)'", policy)[0])
+        assert "<script>" not in page.text and "<style>" not in page.text, path
+    assert len(nonces) == 6
 
 
 def test_notes_api(client: TestClient) -> None:
@@ -259,6 +291,7 @@ def test_contact_form_bounds_inputs_and_memory(
     import demo.pages
 
     form = {"name": "Ann", "email": "a@example.com", "message": "Hello there!"}
+    form.update(form_token(client, "/contact"))
     for field, limit in (("name", 100), ("email", 254), ("message", 2000)):
         too_long = client.post("/contact", data={**form, field: "x" * (limit + 1)})
         assert too_long.status_code == 422, field

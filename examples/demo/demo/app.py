@@ -7,6 +7,7 @@ from carboy.auth import Auth, PagesConfig, TokenBackend, TwoFactor
 from carboy.channels import Channels
 from carboy.db import Database
 from carboy.forms import Forms
+from carboy.middleware import SecurityHeaders
 from carboy.tasks import Tasks
 from demo.api import api
 from demo.blog import blog
@@ -15,10 +16,20 @@ from demo.members import members
 from demo.pages import pages
 from demo.welcome import mail, welcome_new_member
 
+#: A strict Content-Security-Policy: scripts and styles from this site or carrying the
+#: request's nonce (``csp_nonce()`` in templates), no plugins, no framing, forms post here.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
+    "style-src 'self' 'nonce-{nonce}'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
 
 def create_app() -> Carboy:
     """Build the demo app (a factory, so tests get a fresh one each time)."""
-    app = Carboy(name="demo")
+    app = Carboy(
+        name="demo", security=SecurityHeaders(content_security_policy=CONTENT_SECURITY_POLICY)
+    )
     app.install(pages)
     app.install(api)
     app.install(chat)
