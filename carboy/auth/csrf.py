@@ -231,6 +231,9 @@ def origin_problem(scope: Scope, trusted: TrustedOrigins) -> str | None:
         elif key == b"host" and host is None:
             host = value.decode("latin-1")
     scheme = "https" if scope.get("scheme") == "https" else "http"
+    server = scope.get("server")
+    if host is None and server and server[1] is not None:
+        host = f"{server[0]}:{server[1]}"  # no Host header (HTTP/2 servers may give none)
     own = parse_origin(f"{scheme}://{host}") if host else None
     if len(origins) > 1:
         return "the request has more than one Origin header"

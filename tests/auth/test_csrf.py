@@ -31,7 +31,7 @@ from carboy.auth import (
     csrf_token,
     login,
 )
-from carboy.auth.csrf import token_matches
+from carboy.auth.csrf import origin_problem, token_matches
 from carboy.auth.sessions import Session
 from carboy.exceptions import ConfigurationError
 from carboy.identity import AuthCredentials
@@ -636,3 +636,18 @@ def test_the_trusted_origins_setting_changes_what_may_post(tmp_path: Path) -> No
                 headers={"Origin": "https://pay.example.com"},
             )
         assert response.status_code == status
+
+
+def test_the_own_origin_without_a_host_header_is_the_server_s() -> None:
+    from carboy.middleware import TrustedOrigins
+
+    scope: dict[str, Any] = {
+        "scheme": "https",
+        "server": ("shop.example", 443),
+        "headers": [(b"origin", b"https://shop.example")],
+    }
+    assert origin_problem(scope, TrustedOrigins([])) is None
+    scope["headers"] = [(b"origin", b"https://evil.example")]
+    assert "not this site (https://shop.example)" in str(origin_problem(scope, TrustedOrigins([])))
+    scope["server"] = None
+    assert "not this site (no Host)" in str(origin_problem(scope, TrustedOrigins([])))
