@@ -101,15 +101,18 @@ def test_contact_form_live_check_and_screenshot(client: TestClient) -> None:
 
     from PIL import Image
 
+    # As the browser sends them: the live check (htmx posts the whole form) and the
+    # submits carry the form's CSRF field.
+    token = form_token(client, "/contact")
     check = client.post(
         "/contact/check",
-        data={"email": "nope"},
+        data={"email": "nope", **token},
         headers={"HX-Request": "true", "HX-Trigger-Name": "email"},
     )
     assert check.text.startswith('<div class="field field-invalid" id="id_email_row">')
     fake = client.post(
         "/contact",
-        data={"name": "Ann", "email": "a@example.com", "message": "Hello there!"},
+        data={"name": "Ann", "email": "a@example.com", "message": "Hello there!", **token},
         files={"screenshot": ("shot.png", b"<script>alert(1)</script>", "image/png")},
     )
     assert fake.status_code == 422 and "not an image" in fake.text
@@ -117,7 +120,7 @@ def test_contact_form_live_check_and_screenshot(client: TestClient) -> None:
     Image.new("RGB", (3, 3)).save(png, "PNG")
     ok = client.post(
         "/contact",
-        data={"name": "Ann", "email": "a@example.com", "message": "Hello there!"},
+        data={"name": "Ann", "email": "a@example.com", "message": "Hello there!", **token},
         files={"screenshot": ("shot.png", png.getvalue(), "image/png")},
     )
     assert ok.status_code == 200 and 'id="screenshot"' in ok.text
@@ -363,7 +366,8 @@ def _member(client: TestClient, username: str = "ann") -> TestClient:
 
 
 def _comment(client: TestClient, post: int, body: str, **headers: str) -> Any:
-    data = {"body": body, **_csrf(client, f"/blog/{post}")}
+    # The token is the session's: any page's will do (a missing post's 404 has no form).
+    data = {"body": body, **_csrf(client, "/blog/1")}
     return client.post(f"/blog/{post}/comments", data=data, headers=headers, follow_redirects=False)
 
 
