@@ -1,0 +1,694 @@
+"""The admin's writing pages: add, change (with inlines and the conflict check),
+delete with what it cascades to, and bulk actions with their confirmation.
+
+Every POST checks the user's permission again, whatever the page showed:
+a view-only user's forged POST is a 403 and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carboy.admin._deletion import DeletePlan, collect
+from carboy.admin._form import (
+    VERSION_FIELD,
+    ObjectForm,
+    changed_since,
+    current_values,
+    display_text,
+    version_of,
+)
+from carboy.admin._meta import Kind
+from carboy.admin._site import (
+    back_query,
+    base_context,
+    log,
+    model_admin_for,
+    object_url,
+    pick_template,
+    pk_text,
+    require,
+    template_names,
+)
+from carboy.admin.models import ChangeKind
+from carboy.db import AsyncSession
+from carboy.exceptions import HTTPException, InvalidFields
+from carboy.requests import Request
+from carboy.responses import RedirectResponse, Response
+from carboy.templating import render
+
+if TYPE_CHECKING:
+    from carboy.admin._options import Inline, ModelAdmin
+    from carboy.admin._site import Admin
+    from carboy.datastructures import FormData
+
+#: Most objects one bulk action takes.
+MAX_SELECTED = 10_000
+
+
+def _flash(request: Request, message: str, category: str = "success") -> None:
+    from carboy.auth import flash
+
+    flash(request, message, category)
+
+
+@dataclass(slots=True)
+class InlineRow:
+    """One child row of an inline: its form, key and delete box."""
+
+    form: ObjectForm
+    pk: str | None
+    index: int
+    delete: bool = False
+
+
+@dataclass(slots=True)
+class InlineTable:
+    """The children of one inline on the change page."""
+
+    admin: Inline
+    rows: list[InlineRow] = field(default_factory=list)
+    can_add: bool = False
+    can_change: bool = False
+    can_delete: bool = False
+
+    @property
+    def headers(self) -> list[str]:
+        names = self.admin.get_fields()
+        return [self.admin.info.fields[n].label for n in names if n in self.admin.info.fields]
+
+
+class EditViews:
+    """Handlers of the pages that write."""
+
+    def __init__(self, site: Admin) -> None:
+        self.site = site
+
+    # -- helpers -------------------------------------------------------------------------
+    def _autocomplete(self, request: Request, admin: ModelAdmin) -> dict[str, str]:
+        found = {}
+        for name in admin.autocomplete_fields:
+            info = admin.info.fields.get(name)
+            target = self.site.admin_for(info.target) if info and info.target else None
+            if target is not None:
+                found[name] = request.url_for(
+                    "admin.autocomplete", label=target.label, model=target.model_name
+                )
+        return found
+
+    def _form(
+        self,
+        request: Request,
+        admin: ModelAdmin,
+        sync: Session,
+        obj: Any,
+        *,
+        readonly: bool = False,
+    ) -> ObjectForm:
+        return ObjectForm(
+            admin,
+            sync,
+            obj,
+            names=admin.get_fields(),
+            readonly=readonly,
+            autocomplete=self._autocomplete(request, admin),
+        )
+
+    def _inlines(
+        self, request: Request, admin: ModelAdmin, sync: Session, obj: Any, data: FormData | None
+    ) -> list[InlineTable]:
+        tables = []
+        for inline in admin.inline_admins:
+            if not inline.has_view_permission(request):
+                continue
+            table = InlineTable(
+                inline,
+                can_add=inline.has_add_permission(request),
+                can_change=inline.has_change_permission(request),
+                can_delete=inline.has_delete_permission(request),
+            )
+            names = inline.get_fields()
+            children: list[Any] = []
+            if obj is not None:
+                fk_column: Any = inline.info.fields[inline.fk].column
+                children = list(
+                    sync.scalars(
+                        select(inline.model)
+                        .where(fk_column == getattr(obj, admin.info.pk_name))
+                        .order_by(inline.info.pk)
+                        .limit(inline.max_num)
+                    ).all()
+                )
+            for index, child in enumerate(children):
+                form = ObjectForm(
+                    inline,
+                    sync,
+                    child,
+                    names=names,
+                    readonly=not table.can_change,
+                    prefix=f"{inline.prefix}-{index}",
+                )
+                table.rows.append(InlineRow(form, pk_text(child), index))
+            if table.can_add:
+                for extra in range(inline.extra):
+                    index = len(children) + extra
+                    form = ObjectForm(
+                        inline, sync, None, names=names, prefix=f"{inline.prefix}-{index}"
+                    )
+                    table.rows.append(InlineRow(form, None, index))
+            if data is not None:
+                self._bind_inline(table, data)
+            tables.append(table)
+        return tables
+
+    def _bind_inline(self, table: InlineTable, data: FormData) -> None:
+        for row in table.rows:
+            prefix = row.form.prefix
+            if row.pk is not None:
+                if data.get(f"{prefix}-id") != row.pk:
+                    continue  # the page showed other rows: leave this one alone
+                row.delete = table.can_delete and data.get(f"{prefix}-DELETE") in ("1", "on")
+                if table.can_change:
+                    row.form.bind(data)
+            elif table.can_add:
+                row.form.bind(data)
+
+    @staticmethod
+    def _is_blank(form: ObjectForm) -> bool:
+        return all(
+            not ff.value and not ff.values
+            for ff in form.fields.values()
+            if not ff.readonly and ff.info.kind is not Kind.BOOLEAN
+        )
+
+    def _save_inlines(
+        self,
+        request: Request,
+        sync: Session,
+        admin: ModelAdmin,
+        obj: Any,
+        tables: list[InlineTable],
+    ) -> tuple[bool, list[str]]:
+        """Apply the inline rows: ``(ok, messages for the history)``."""
+        ok = True
+        notes: list[str] = []
+        parent_key = getattr(obj, admin.info.pk_name)
+        for table in tables:
+            inline = table.admin
+            for row in table.rows:
+                form = row.form
+                if row.pk is None:
+                    if not table.can_add or self._is_blank(form):
+                        continue
+                    values = form.cleaned()
+                    if form.has_errors:
+                        ok = False
+                        continue
+                    child = inline.model()
+                    setattr(child, inline.fk, parent_key)
+                    for name, value in values.items():
+                        setattr(child, name, value)
+                    inline.save_model(sync, request, child, False)
+                    notes.append(f"Added {inline.name} “{child}”.")
+                    continue
+                child = form.obj
+                if row.delete:
+                    notes.append(f"Deleted {inline.name} “{child}”.")
+                    inline.delete_model(sync, request, child)
+                    continue
+                if not table.can_change:
+                    continue
+                before = current_values(sync, inline.info, child, list(form.fields))
+                values = form.cleaned()
+                if form.has_errors:
+                    ok = False
+                    continue
+                changed = [n for n, v in values.items() if before.get(n) != v]
+                for name in changed:
+                    setattr(child, name, values[name])
+                if changed:
+                    inline.save_model(sync, request, child, True)
+                    labels = ", ".join(inline.info.fields[n].label for n in changed)
+                    notes.append(f"Changed {labels} of {inline.name} “{child}”.")
+        return ok, notes
+
+    def _page(
+        self,
+        request: Request,
+        admin: ModelAdmin,
+        form: ObjectForm,
+        *,
+        obj: Any,
+        inlines: list[InlineTable],
+        title: str,
+        editable: bool,
+        version: str = "",
+        conflict: list[dict[str, str]] | None = None,
+        status_code: int = 200,
+    ) -> Response:
+        params = {"label": admin.label, "model": admin.model_name}
+        pk = quote(pk_text(obj), safe="") if obj is not None else None
+        fieldsets = [
+            (legend, [form.fields[n] for n in names if n in form.fields])
+            for legend, names in admin.get_fieldsets()
+        ]
+        context = base_context(
+            self.site,
+            request,
+            admin,
+            title,
+            form=form,
+            fieldsets=fieldsets,
+            inlines=inlines,
+            obj=obj,
+            adding=obj is None,
+            editable=editable,
+            version=version,
+            version_field=VERSION_FIELD,
+            conflict=conflict,
+            action_url=(
+                request.url_for("admin.change_submit", pk=pk, **params)
+                if pk is not None
+                else request.url_for("admin.add_submit", **params)
+            ),
+            list_url=request.url_for("admin.changelist", **params)
+            if admin.has_view_permission(request)
+            else None,
+            delete_url=request.url_for("admin.delete", pk=pk, **params)
+            if pk is not None and admin.has_delete_permission(request, obj)
+            else None,
+            history_url=request.url_for("admin.history", pk=pk, **params) if pk else None,
+            can_add=admin.has_add_permission(request),
+        )
+        names = template_names(admin, "change_form.html", admin.change_form_template)
+        return render(pick_template(request, names), context, status_code=status_code)
+
+    def _after_save(
+        self, request: Request, admin: ModelAdmin, obj: Any, data: FormData
+    ) -> Response:
+        params = {"label": admin.label, "model": admin.model_name}
+        pk = quote(pk_text(obj), safe="")
+        if "_continue" in data:
+            target = request.url_for("admin.change", pk=pk, **params)
+        elif "_addanother" in data and admin.has_add_permission(request):
+            target = request.url_for("admin.add", **params)
+        elif admin.has_view_permission(request):
+            target = request.url_for("admin.changelist", **params)
+        else:
+            target = request.url_for("admin.index")
+        return RedirectResponse(target, 303)
+
+    @staticmethod
+    def _flush(sync: Session, form: ObjectForm) -> bool:
+        """Flush in a savepoint; a violated constraint becomes the form's errors."""
+        from carboy.db.errors import translate_error
+
+        try:
+            with sync.begin_nested():
+                sync.flush()
+        except sa_exc.DBAPIError as exc:
+            translated = translate_error(exc, [form.admin.info.table.metadata])
+            if not isinstance(translated, InvalidFields):
+                raise
+            placed = False
+            for error in translated.errors:
+                name = error.loc[-1] if error.loc else None
+                if isinstance(name, str) and name in form.fields:
+                    form.add_error(name, error.msg)
+                    placed = True
+            if not placed:
+                form.add_error(None, translated.message)
+            return False
+        return True
+
+    # -- add ---------------------------------------------------------------------------
+    async def add_form(
+        self, request: Request, session: AsyncSession, label: str, model: str
+    ) -> Response:
+        """The empty form of a new object."""
+        admin = model_admin_for(self.site, label, model)
+        require(admin, request, "add")
+
+        def load(sync: Session) -> Response:
+            form = self._form(request, admin, sync, None)
+            inlines = self._inlines(request, admin, sync, None, None)
+            return self._page(
+                request,
+                admin,
+                form,
+                obj=None,
+                inlines=inlines,
+                title=f"Add {admin.name}",
+                editable=True,
+            )
+
+        return await session.run_sync(load)
+
+    async def add_submit(
+        self, request: Request, session: AsyncSession, label: str, model: str
+    ) -> Response:
+        """Create the object (and its inline children), or show the form's errors."""
+        admin = model_admin_for(self.site, label, model)
+        require(admin, request, "add")
+        data = await request.form()
+
+        def save(sync: Session) -> Response:
+            form = self._form(request, admin, sync, None)
+            form.bind(data)
+            inlines = self._inlines(request, admin, sync, None, data)
+            values = form.cleaned()
+            for table in inlines:
+                for row in table.rows:
+                    if not self._is_blank(row.form):
+                        row.form.cleaned()
+            invalid = form.has_errors or any(r.form.has_errors for t in inlines for r in t.rows)
+            if not invalid:
+                obj = admin.model()
+                for name, value in values.items():
+                    setattr(obj, name, value)
+                admin.save_model(sync, request, obj, False)
+                if self._flush(sync, form):
+                    for table in inlines:
+                        for row in table.rows:
+                            row.form.errors.clear()
+                            for ff in row.form.fields.values():
+                                ff.errors.clear()
+                    ok, notes = self._save_inlines(request, sync, admin, obj, inlines)
+                    if ok and self._flush(sync, form):
+                        log(sync, request, admin, obj, ChangeKind.ADD, message=" ".join(notes))
+                        _flash(request, f"Added {admin.name} “{obj}”.")
+                        return self._after_save(request, admin, obj, data)
+                sync.rollback()  # nothing of this request is kept
+            return self._page(
+                request,
+                admin,
+                form,
+                obj=None,
+                inlines=inlines,
+                title=f"Add {admin.name}",
+                editable=True,
+                status_code=422,
+            )
+
+        return await session.run_sync(save)
+
+    # -- change ------------------------------------------------------------------------
+    def _get(self, sync: Session, admin: ModelAdmin, pk: str, *, lock: bool = False) -> Any:
+        try:
+            key = admin.info.pk_value(pk)
+        except ValueError:
+            raise HTTPException(404, f"No {admin.name} has the key {pk[:40]!r}") from None
+        obj = sync.get(admin.model, key, with_for_update=lock or None)
+        if obj is None:
+            raise HTTPException(404, f"No {admin.name} has the key {pk[:40]!r}")
+        return obj
+
+    async def change_form(
+        self, request: Request, session: AsyncSession, label: str, model: str, pk: str
+    ) -> Response:
+        """The object's form: editable with the change permission, read-only with view."""
+        admin = model_admin_for(self.site, label, model)
+        require(admin, request, "view")
+
+        def load(sync: Session) -> Response:
+            obj = self._get(sync, admin, pk)
+            require(admin, request, "view", obj)
+            editable = admin.has_change_permission(request, obj)
+            form = self._form(request, admin, sync, obj, readonly=not editable)
+            inlines = self._inlines(request, admin, sync, obj, None)
+            version = version_of(current_values(sync, admin.info, obj, list(form.fields)))
+            verb = "Change" if editable else "View"
+            return self._page(
+                request,
+                admin,
+                form,
+                obj=obj,
+                inlines=inlines,
+                title=f"{verb} {admin.name}: {obj}",
+                editable=editable,
+                version=version,
+            )
+
+        return await session.run_sync(load)
+
+    async def change_submit(
+        self, request: Request, session: AsyncSession, label: str, model: str, pk: str
+    ) -> Response:
+        """Save the changes, unless someone else changed the object since the form was drawn."""
+        admin = model_admin_for(self.site, label, model)
+        require(admin, request, "change")
+        data = await request.form()
+
+        def save(sync: Session) -> Response:
+            obj = self._get(sync, admin, pk, lock=True)
+            require(admin, request, "change", obj)
+            form = self._form(request, admin, sync, obj)
+            names = list(form.fields)
+            before = current_values(sync, admin.info, obj, names)
+            before_text = {n: self._text(admin, n, v, obj) for n, v in before.items()}
+            now = version_of(before)
+            token = data.get(VERSION_FIELD)
+            changed = changed_since(token if isinstance(token, str) else "", before)
+            form.bind(data)
+            inlines = self._inlines(request, admin, sync, obj, data)
+            if changed is None or changed:
+                conflict = [
+                    {"label": admin.info.fields[n].label, "now": before_text[n]}
+                    for n in (changed or [])
+                ]
+                form.add_error(
+                    None,
+                    f"This {admin.name} was changed by someone else since you opened it; "
+                    "your changes are not saved. Check the values below: saving again "
+                    "replaces theirs with yours.",
+                )
+                return self._page(
+                    request,
+                    admin,
+                    form,
+                    obj=obj,
+                    inlines=inlines,
+                    title=f"Change {admin.name}: {obj}",
+                    editable=True,
+                    version=now,
+                    conflict=conflict,
+                    status_code=409,
+                )
+            values = form.cleaned()
+            if not form.has_errors:
+                for name, value in values.items():
+                    setattr(obj, name, value)
+                admin.save_model(sync, request, obj, True)
+                if self._flush(sync, form):
+                    ok, notes = self._save_inlines(request, sync, admin, obj, inlines)
+                    if ok and self._flush(sync, form):
+                        after = current_values(sync, admin.info, obj, names)
+                        changes = [
+                            {
+                                "field": n,
+                                "label": admin.info.fields[n].label,
+                                "old": before_text[n],
+                                "new": self._text(admin, n, after[n], obj),
+                            }
+                            for n in names
+                            if n in values and before.get(n) != after.get(n)
+                        ]
+                        if changes or notes:
+                            log(
+                                sync,
+                                request,
+                                admin,
+                                obj,
+                                ChangeKind.CHANGE,
+                                changes,
+                                " ".join(notes),
+                            )
+                        _flash(request, f"Saved {admin.name} “{obj}”.")
+                        return self._after_save(request, admin, obj, data)
+            sync.rollback()
+            return self._page(
+                request,
+                admin,
+                form,
+                obj=obj,
+                inlines=inlines,
+                title=f"Change {admin.name}: {obj}",
+                editable=True,
+                version=now,
+                status_code=422,
+            )
+
+        return await session.run_sync(save)
+
+    @staticmethod
+    def _text(admin: ModelAdmin, name: str, value: Any, obj: Any) -> str:
+        info = admin.info.fields[name]
+        if info.kind is Kind.MANY_TO_MANY:
+            return ", ".join(str(item) for item in getattr(obj, name)) or "—"
+        if info.kind is Kind.FOREIGN_KEY and info.relation and value is not None:
+            related = getattr(obj, info.relation)
+            if related is not None and getattr(related, "_sa_instance_state", None) is not None:
+                return str(related)
+        return display_text(info, value)
+
+    # -- delete ------------------------------------------------------------------------
+    def _plan(
+        self, request: Request, sync: Session, admin: ModelAdmin, objects: list[Any]
+    ) -> DeletePlan:
+        keys = [getattr(obj, admin.info.pk_name) for obj in objects]
+        return collect(sync, admin.info, keys, lambda obj: object_url(self.site, request, obj))
+
+    async def delete_form(
+        self, request: Request, session: AsyncSession, label: str, model: str, pk: str
+    ) -> Response:
+        """The confirmation: the object and everything the delete takes with it."""
+        admin = model_admin_for(self.site, label, model)
+        require(admin, request, "delete")
+
+        def load(sync: Session) -> Response:
+            obj = self._get(sync, admin, pk)
+            require(admin, request, "delete", obj)
+            plan = self._plan(request, sync, admin, [obj])
+            return self._delete_page(request, admin, obj, plan)
+
+        return await session.run_sync(load)
+
+    def _delete_page(
+        self,
+        request: Request,
+        admin: ModelAdmin,
+        obj: Any,
+        plan: DeletePlan,
+        status_code: int = 200,
+    ) -> Response:
+        params = {"label": admin.label, "model": admin.model_name}
+        pk = quote(pk_text(obj), safe="")
+        context = base_context(
+            self.site,
+            request,
+            admin,
+            f"Delete {admin.name}: {obj}",
+            obj=obj,
+            plan=plan,
+            action_url=request.url_for("admin.delete_submit", pk=pk, **params),
+            cancel_url=request.url_for("admin.change", pk=pk, **params),
+        )
+        names = template_names(admin, "delete_confirmation.html", admin.delete_template)
+        return render(pick_template(request, names), context, status_code=status_code)
+
+    async def delete_submit(
+        self, request: Request, session: AsyncSession, label: str, model: str, pk: str
+    ) -> Response:
+        """Delete the object (refused while something protects it)."""
+        admin = model_admin_for(self.site, label, model)
+        require(admin, request, "delete")
+
+        def delete(sync: Session) -> Response:
+            obj = self._get(sync, admin, pk, lock=True)
+            require(admin, request, "delete", obj)
+            plan = self._plan(request, sync, admin, [obj])
+            if plan.blocked:
+                return self._delete_page(request, admin, obj, plan, status_code=409)
+            name = str(obj)
+            log(sync, request, admin, obj, ChangeKind.DELETE, object_id=pk_text(obj))
+            admin.delete_model(sync, request, obj)
+            sync.flush()
+            _flash(request, f"Deleted {admin.name} “{name}”.")
+            target = (
+                request.url_for("admin.changelist", label=label, model=model)
+                if admin.has_view_permission(request)
+                else request.url_for("admin.index")
+            )
+            return RedirectResponse(target, 303)
+
+        return await session.run_sync(delete)
+
+    # -- bulk actions ------------------------------------------------------------------
+    async def action(
+        self, request: Request, session: AsyncSession, label: str, model: str
+    ) -> Response:
+        """Run a bulk action on the selected objects (after its confirmation page, if any)."""
+        admin = model_admin_for(self.site, label, model)
+        require(admin, request, "view")
+        data = await request.form()
+        name = data.get("action")
+        actions = admin.get_actions()
+        fn = actions.get(name) if isinstance(name, str) else None
+        if fn is None or not isinstance(name, str):
+            raise HTTPException(400, f"No action {str(name)[:40]!r} on {admin.name_plural}")
+        for what in getattr(fn, "allowed_permissions", ("change",)):
+            require(admin, request, what)
+        back = back_query(data.get("_back"))
+        list_url = request.url_for("admin.changelist", label=label, model=model) + back
+        texts = [v for v in data.getlist("_selected") if isinstance(v, str)]
+        if len(texts) > MAX_SELECTED:
+            raise HTTPException(400, f"Select at most {MAX_SELECTED:,} {admin.name_plural} at once")
+        if not texts:
+            _flash(request, f"Select some {admin.name_plural} first: nothing was done.", "error")
+            return RedirectResponse(list_url, 303)
+        try:
+            keys = [admin.info.pk_value(text) for text in texts]
+        except ValueError:
+            raise HTTPException(400, "A selected key is not a key of this model") from None
+        confirmed = data.get("_confirmed") == "1"
+
+        def run(sync: Session) -> Response:
+            objects = list(
+                sync.scalars(
+                    admin.get_queryset(request)
+                    .where(admin.info.pk.in_(keys))
+                    .order_by(admin.info.pk)
+                ).all()
+            )
+            if not objects:
+                raise HTTPException(404, f"None of the selected {admin.name_plural} exist")
+            for what in getattr(fn, "allowed_permissions", ("change",)):
+                for obj in objects:
+                    require(admin, request, what, obj)
+            is_delete = name == "delete_selected"
+            plan = self._plan(request, sync, admin, objects) if is_delete else None
+            if (getattr(fn, "confirm", False) and not confirmed) or (plan and plan.blocked):
+                context = base_context(
+                    self.site,
+                    request,
+                    admin,
+                    admin.action_label(fn),
+                    objects=[(obj, object_url(self.site, request, obj)) for obj in objects],
+                    plan=plan,
+                    action=name,
+                    action_label=admin.action_label(fn),
+                    selected=[pk_text(obj) for obj in objects],
+                    back=back,
+                    action_url=request.url_for("admin.action", label=label, model=model),
+                    cancel_url=list_url,
+                )
+                names = template_names(admin, "action_confirmation.html")
+                status = 409 if plan is not None and plan.blocked else 200
+                return render(pick_template(request, names), context, status_code=status)
+            if is_delete:
+                for obj in objects:
+                    log(sync, request, admin, obj, ChangeKind.DELETE, object_id=pk_text(obj))
+            else:
+                for obj in objects:
+                    log(
+                        sync,
+                        request,
+                        admin,
+                        obj,
+                        ChangeKind.CHANGE,
+                        message=f"Action: {admin.action_label(fn)}",
+                    )
+            result = fn(admin, request, sync, objects)
+            sync.flush()
+            if isinstance(result, Response):
+                return result
+            _flash(request, str(result) if result else f"{admin.action_label(fn)}: done.")
+            return RedirectResponse(list_url, 303)
+
+        return await session.run_sync(run)

@@ -1,0 +1,199 @@
+"""An app with the admin over the tests' models, on SQLite and PostgreSQL, and signed-in clients.
+
+``Site`` builds the app (Database, Auth with a fast hasher, Admin), creates
+the tables, and makes users with the permissions a test names; ``client``
+gives a TestClient signed in as one of them, through the real sign-in page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Table, event
+
+from carboy import Carboy
+from carboy.admin import Admin, Inline, ModelAdmin, action, display
+from carboy.auth import Auth, PasswordHasher, get_permission, update_permissions
+from carboy.auth.models import User
+from carboy.db import Database, Model
+from carboy.testing import TestClient
+from tests.admin.models import TABLES, Category, Comment, Pin, Post, Status, Tag
+from tests.db.conftest import backend, database_url, postgres_url  # noqa: F401  (fixtures)
+
+SECRET = "admin-tests-secret-key-9xQ2mV7pL0aZr8TtY5uWc1"
+PASSWORD = "plum-tree-in-may-7"
+XSS = "<script>alert(1)</script>"
+
+
+class CommentInline(Inline):
+    model = Comment
+    fields = ["author", "body"]
+    extra = 1
+
+
+@action(description="Publish the selected {plural}")
+def publish(admin: ModelAdmin, request: Any, session: Any, posts: list[Post]) -> str:
+    for post in posts:
+        post.published = True
+    return f"Published {len(posts)}."
+
+
+class PostAdmin(ModelAdmin):
+    list_display = ["title", "published", "status", "category", "words", "rating"]
+    search_fields = ["title", "body"]
+    list_filter = ["published", "status", "created_at", "category_id"]
+    readonly_fields = ["created_at"]
+    actions = [publish]
+    inlines = [CommentInline]
+    autocomplete_fields = ["category_id"]
+    per_page = 5
+
+    @display(description="Words", ordering="body")
+    def words(self, post: Post) -> int:
+        return len(post.body.split())
+
+
+class CategoryAdmin(ModelAdmin):
+    search_fields = ["name"]
+
+
+def all_tables() -> list[Table]:
+    names = [*TABLES, "admin_log_entry"]
+    tables = [Model.metadata.tables[name] for name in names]
+    tables += [t for name, t in Model.metadata.tables.items() if name.startswith("auth_")]
+    return tables
+
+
+class Site:
+    """The app, its database and a way to make users."""
+
+    def __init__(self, url: str, admin: Admin | None = None, register: bool = True) -> None:
+        self.app = Carboy(secret_key=SECRET, allowed_hosts=["*"], debug=False)
+        self.db = Database(url)
+        self.app.install(self.db)
+        self.auth = Auth(password_hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+        self.app.install(self.auth)
+        self.admin = admin or Admin()
+        if register:
+            self.admin.register(Post, PostAdmin)
+            self.admin.register(Category, CategoryAdmin)
+            self.admin.register(Tag)
+            self.admin.register(Comment)
+            self.admin.register(Pin)
+        self.app.install(self.admin)
+        tables = all_tables()
+        Model.metadata.drop_all(self.db.engine, tables=tables)
+        Model.metadata.create_all(self.db.engine, tables=tables)
+        self.app.build()
+        update_permissions(self.db)
+        self.statements: list[str] = []
+
+    def user(
+        self,
+        name: str,
+        *perms: str,
+        staff: bool = True,
+        superuser: bool = False,
+        active: bool = True,
+    ) -> User:
+        with self.db.transaction() as session:
+            user = User(
+                username=name,
+                email=f"{name}@example.com",
+                password=self.auth.hasher.hash(PASSWORD),
+                is_staff=staff,
+                is_superuser=superuser,
+                is_active=active,
+            )
+            for perm in perms:
+                found = get_permission(session, perm if "." in perm else f"shop.{perm}")
+                if found is None:
+                    raise AssertionError(f"no permission {perm}")
+                user.user_permissions.append(found)
+            session.add(user)
+        return user
+
+    def client(self, name: str | None = None) -> TestClient:
+        client = TestClient(self.app, headers={"Accept": "text/html"}, follow_redirects=False)
+        if name is not None:
+            sign_in(client, name)
+        return client
+
+    def add(self, *objects: Any) -> None:
+        with self.db.transaction() as session:
+            session.add_all(objects)
+
+    def get(self, model: type, pk: Any) -> Any:
+        with self.db.session() as session:
+            found = session.get(model, pk)
+            if found is not None:
+                session.expunge(found)
+            return found
+
+    def count(self, model: type) -> int:
+        from sqlalchemy import func, select
+
+        with self.db.session() as session:
+            return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+    def capture(self) -> list[str]:
+        """Record every SQL statement the app's engines run from now on."""
+        self.statements.clear()
+
+        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            self.statements.append(statement)
+
+        for engine in (self.db.engine, self.db.async_engine.sync_engine):
+            event.listen(engine, "before_cursor_execute", record)
+        return self.statements
+
+    def close(self) -> None:
+        Model.metadata.drop_all(self.db.engine, tables=all_tables())
+        self.db.engine.dispose()
+
+
+def csrf_fields(html: str) -> dict[str, str]:
+    """The hidden CSRF field of a page's form, when the app has CSRF protection."""
+    found = re.search(r'<input type="hidden" name="(csrf[^"]*)" value="([^"]*)"', html)
+    return {found.group(1): found.group(2)} if found else {}
+
+
+def sign_in(client: TestClient, name: str) -> None:
+    page = client.get("/auth/login")
+    response = client.post(
+        "/auth/login", data={"login": name, "password": PASSWORD, **csrf_fields(page.text)}
+    )
+    assert response.status_code == 303, response.text
+
+
+def post_form(client: TestClient, url: str, data: dict[str, Any], page: str | None = None) -> Any:
+    """POST ``data`` to ``url`` with the CSRF field of ``page`` (or of ``url``'s GET)."""
+    html = page if page is not None else client.get(url).text
+    return client.post(url, data={**csrf_fields(html), **data})
+
+
+@pytest.fixture
+def site(database_url: str) -> Iterator[Site]:  # noqa: F811  (the fixture)
+    made = Site(database_url)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def make_site(database_url: str) -> Iterator[Callable[..., Site]]:  # noqa: F811
+    made: list[Site] = []
+
+    def build(**options: Any) -> Site:
+        found = Site(database_url, **options)
+        made.append(found)
+        return found
+
+    yield build
+    for found in made:
+        found.close()
+
+
+__all__ = ["XSS", "Category", "Comment", "Pin", "Post", "Site", "Status", "Tag"]
