@@ -27,7 +27,11 @@ def bounded_count(session: Session, stmt: Select[Any], limit: int) -> int:
         >>> bounded_count(session, select(Post), 10_000)
         42
     """
-    inner: Select[Any] = stmt.with_only_columns(literal_column("1")).order_by(None).limit(limit + 1)
+    inner: Select[Any] = (
+        stmt.with_only_columns(literal_column("1"), maintain_column_froms=True)
+        .order_by(None)
+        .limit(limit + 1)
+    )
     return int(session.scalar(select(func.count()).select_from(inner.subquery())) or 0)
 
 

@@ -451,7 +451,7 @@ class EditViews:
             form = self._form(request, admin, sync, obj)
             names = list(form.fields)
             before = current_values(sync, admin.info, obj, names)
-            before_text = {n: self._text(admin, n, v, obj) for n, v in before.items()}
+            before_text = {n: self._text(sync, admin, n, v, obj) for n, v in before.items()}
             now = version_of(before)
             token = data.get(VERSION_FIELD)
             changed = changed_since(token if isinstance(token, str) else "", before)
@@ -494,7 +494,7 @@ class EditViews:
                                 "field": n,
                                 "label": admin.info.fields[n].label,
                                 "old": before_text[n],
-                                "new": self._text(admin, n, after[n], obj),
+                                "new": self._text(sync, admin, n, after[n], obj),
                             }
                             for n in names
                             if n in values and before.get(n) != after.get(n)
@@ -527,13 +527,13 @@ class EditViews:
         return await session.run_sync(save)
 
     @staticmethod
-    def _text(admin: ModelAdmin, name: str, value: Any, obj: Any) -> str:
+    def _text(sync: Session, admin: ModelAdmin, name: str, value: Any, obj: Any) -> str:
         info = admin.info.fields[name]
         if info.kind is Kind.MANY_TO_MANY:
             return ", ".join(str(item) for item in getattr(obj, name)) or "—"
-        if info.kind is Kind.FOREIGN_KEY and info.relation and value is not None:
-            related = getattr(obj, info.relation)
-            if related is not None and getattr(related, "_sa_instance_state", None) is not None:
+        if info.kind is Kind.FOREIGN_KEY and info.target is not None and value is not None:
+            related = sync.get(info.target, value)
+            if related is not None:
                 return str(related)
         return display_text(info, value)
 

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Table, event
 
@@ -90,6 +91,7 @@ class Site:
         self.app.build()
         update_permissions(self.db)
         self.statements: list[str] = []
+        self.clients: list[TestClient] = []
 
     def user(
         self,
@@ -116,11 +118,20 @@ class Site:
             session.add(user)
         return user
 
-    def client(self, name: str | None = None) -> TestClient:
-        client = TestClient(self.app, headers={"Accept": "text/html"}, follow_redirects=False)
+    def client(self, name: str | None = None) -> Browser:
+        """A browser of its own (its own cookies), signed in as ``name`` if given.
+
+        Every browser goes through one TestClient: one event loop, as the app's
+        async engine pool belongs to one loop.
+        """
+        if not self.clients:
+            client = TestClient(self.app, headers={"Accept": "text/html"}, follow_redirects=False)
+            client.__enter__()  # the lifespan: the engines are disposed at its end
+            self.clients.append(client)
+        browser = Browser(self.clients[0])
         if name is not None:
-            sign_in(client, name)
-        return client
+            sign_in(browser, name)
+        return browser
 
     def add(self, *objects: Any) -> None:
         with self.db.transaction() as session:
@@ -151,8 +162,32 @@ class Site:
         return self.statements
 
     def close(self) -> None:
+        for client in self.clients:
+            client.__exit__(None, None, None)
         Model.metadata.drop_all(self.db.engine, tables=all_tables())
         self.db.engine.dispose()
+
+
+class Browser:
+    """One visitor: the shared TestClient with this visitor's cookies."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.cookies = httpx.Cookies()
+
+    def request(self, method: str, url: str, **options: Any) -> httpx.Response:
+        self.client.cookies = self.cookies
+        try:
+            return self.client.request(method, url, **options)
+        finally:
+            self.cookies = httpx.Cookies(self.client.cookies)
+            self.client.cookies = httpx.Cookies()
+
+    def get(self, url: str, **options: Any) -> httpx.Response:
+        return self.request("GET", url, **options)
+
+    def post(self, url: str, **options: Any) -> httpx.Response:
+        return self.request("POST", url, **options)
 
 
 def csrf_fields(html: str) -> dict[str, str]:
@@ -161,7 +196,7 @@ def csrf_fields(html: str) -> dict[str, str]:
     return {found.group(1): found.group(2)} if found else {}
 
 
-def sign_in(client: TestClient, name: str) -> None:
+def sign_in(client: Browser, name: str) -> None:
     page = client.get("/auth/login")
     response = client.post(
         "/auth/login", data={"login": name, "password": PASSWORD, **csrf_fields(page.text)}
@@ -169,7 +204,7 @@ def sign_in(client: TestClient, name: str) -> None:
     assert response.status_code == 303, response.text
 
 
-def post_form(client: TestClient, url: str, data: dict[str, Any], page: str | None = None) -> Any:
+def post_form(client: Browser, url: str, data: dict[str, Any], page: str | None = None) -> Any:
     """POST ``data`` to ``url`` with the CSRF field of ``page`` (or of ``url``'s GET)."""
     html = page if page is not None else client.get(url).text
     return client.post(url, data={**csrf_fields(html), **data})
