@@ -27,7 +27,7 @@ from carboy.admin._counts import table_size
 from carboy.admin._csv import header_line, row_line
 from carboy.admin._editing import EditViews
 from carboy.admin._form import display_text, value_text
-from carboy.admin._meta import read_model
+from carboy.admin._meta import Kind, read_model
 from carboy.admin._site import (
     CSRF,
     base_context,
@@ -130,6 +130,16 @@ def cell_text(value: Any, column: Column) -> Cell:
     if value is None:
         return Cell("—")
     return Cell(str(value) if not isinstance(value, dt.datetime) else value_text(value))
+
+
+def export_value(value: Any, column: Column) -> Any:
+    """A value as the CSV holds it: numbers and booleans as they are, a choice's label."""
+    info = column.field
+    if info is not None and info.kind is Kind.CHOICE and value is not None:
+        return display_text(info, value)
+    if value is not None and not isinstance(value, str | int | float | bool | dt.date):
+        return str(value)
+    return value
 
 
 class ReadViews:
@@ -312,7 +322,9 @@ class ReadViews:
             if after is not None:
                 stmt = stmt.where(pk > after)
             objects = sync.scalars(stmt).all()
-            rows = [[column.value(obj) for column in columns] for obj in objects]
+            rows = [
+                [export_value(column.value(obj), column) for column in columns] for obj in objects
+            ]
             last = getattr(objects[-1], admin.info.pk_name) if objects else None
             return rows, last
 
