@@ -52,6 +52,43 @@ if TYPE_CHECKING:
 MAX_SELECTED = 10_000
 
 
+def _storage(request: Request) -> Any:
+    from carboy.forms import Forms
+
+    return request.app.get_module(Forms).storage
+
+
+async def _discard(request: Request, stored: list[str]) -> None:
+    """Remove the files stored for a save that did not happen."""
+    if stored:
+        storage = _storage(request)
+        for name in stored:
+            await storage.delete(name)
+
+
+def _file_errors(form: ObjectForm, errors: dict[str, list[str]]) -> None:
+    for name, messages in errors.items():
+        for message in messages:
+            form.add_error(name, message)
+
+
+_UPLOAD_FORMS: dict[type, Any] = {}
+
+
+def upload_form(admin: ModelAdmin) -> Any:
+    """The carboy.forms form of the model's file fields (made once per admin class)."""
+    key = type(admin)
+    if key not in _UPLOAD_FORMS:
+        from pydantic import create_model
+
+        from carboy.forms import Form
+
+        fields: dict[str, Any] = {name: (kind, None) for name, kind in admin.file_fields.items()}
+        schema = create_model(f"{admin.model.__name__}Files", **fields)
+        _UPLOAD_FORMS[key] = Form[schema]
+    return _UPLOAD_FORMS[key]
+
+
 def _flash(request: Request, message: str, category: str = "success") -> None:
     from carboy.auth import flash
 
@@ -118,7 +155,43 @@ class EditViews:
             names=admin.get_fields(),
             readonly=readonly,
             autocomplete=self._autocomplete(request, admin),
+            files=self._files(request, admin),
         )
+
+    def _files(self, request: Request, admin: ModelAdmin) -> dict[str, tuple[str | None, Any]]:
+        if not admin.file_fields:
+            return {}
+        storage = _storage(request)
+        form = upload_form(admin)()
+        return {name: (form[name].attrs().get("accept"), storage.url) for name in admin.file_fields}
+
+    async def _uploads(
+        self, request: Request, admin: ModelAdmin
+    ) -> tuple[dict[str, Any], dict[str, list[str]], list[str]]:
+        """The file fields of the submission, checked by carboy.forms and stored:
+        ``(values to set, errors by field, names stored)``."""
+        if not admin.file_fields:
+            return {}, {}, []
+        data = await request.form()
+        form = await upload_form(admin).from_request(request)
+        errors = {name: list(form.errors.get(name, [])) for name in admin.file_fields}
+        values: dict[str, Any] = {}
+        stored: list[str] = []
+        for name in admin.file_fields:
+            info = admin.info.fields[name]
+            if data.get(f"{name}-clear") in ("1", "on") and info.nullable:
+                values[name] = None
+        if any(errors.values()):
+            return values, errors, stored
+        storage = _storage(request)
+        for name in admin.file_fields:
+            uploaded = getattr(form.data, name, None)
+            if uploaded is None:
+                continue
+            saved = await uploaded.asave(storage, admin.info.table.name)
+            stored.append(saved)
+            values[name] = saved
+        return values, errors, stored
 
     def _inlines(
         self, request: Request, admin: ModelAdmin, sync: Session, obj: Any, data: FormData | None
@@ -357,12 +430,15 @@ class EditViews:
         admin = model_admin_for(self.site, label, model)
         require(admin, request, "add")
         data = await request.form()
+        files, file_errors, stored = await self._uploads(request, admin)
+        saved: list[bool] = []
 
         def save(sync: Session) -> Response:
             form = self._form(request, admin, sync, None)
             form.bind(data)
             inlines = self._inlines(request, admin, sync, None, data)
-            values = form.cleaned()
+            values = {**form.cleaned(), **files}
+            _file_errors(form, file_errors)
             for table in inlines:
                 for row in table.rows:
                     if not self._is_blank(row.form):
@@ -383,6 +459,7 @@ class EditViews:
                     if ok and self._flush(sync, form):
                         log(sync, request, admin, obj, ChangeKind.ADD, message=" ".join(notes))
                         _flash(request, f"Added {admin.name} “{obj}”.")
+                        saved.append(True)
                         return self._after_save(request, admin, obj, data)
                 sync.rollback()  # nothing of this request is kept
             return self._page(
@@ -396,7 +473,10 @@ class EditViews:
                 status_code=422,
             )
 
-        return await session.run_sync(save)
+        response = await session.run_sync(save)
+        if not saved:
+            await _discard(request, stored)
+        return response
 
     # -- change ------------------------------------------------------------------------
     def _get(self, sync: Session, admin: ModelAdmin, pk: str, *, lock: bool = False) -> Any:
@@ -444,6 +524,8 @@ class EditViews:
         admin = model_admin_for(self.site, label, model)
         require(admin, request, "change")
         data = await request.form()
+        files, file_errors, stored = await self._uploads(request, admin)
+        saved: list[bool] = []
 
         def save(sync: Session) -> Response:
             obj = self._get(sync, admin, pk, lock=True)
@@ -480,7 +562,8 @@ class EditViews:
                     conflict=conflict,
                     status_code=409,
                 )
-            values = form.cleaned()
+            values = {**form.cleaned(), **files}
+            _file_errors(form, file_errors)
             if not form.has_errors:
                 for name, value in values.items():
                     setattr(obj, name, value)
@@ -510,6 +593,7 @@ class EditViews:
                                 " ".join(notes),
                             )
                         _flash(request, f"Saved {admin.name} “{obj}”.")
+                        saved.append(True)
                         return self._after_save(request, admin, obj, data)
             sync.rollback()
             return self._page(
@@ -524,7 +608,10 @@ class EditViews:
                 status_code=422,
             )
 
-        return await session.run_sync(save)
+        response = await session.run_sync(save)
+        if not saved:
+            await _discard(request, stored)
+        return response
 
     @staticmethod
     def _text(sync: Session, admin: ModelAdmin, name: str, value: Any, obj: Any) -> str:

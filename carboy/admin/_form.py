@@ -149,6 +149,10 @@ class FormField:
     display: str = ""
     autocomplete_url: str | None = None
     selected_label: str = ""
+    #: For a file field: the ``accept`` of its input, and the stored file's URL.
+    file_accept: str | None = None
+    file_url: str | None = None
+    is_file: bool = False
 
     @property
     def id(self) -> str:
@@ -166,6 +170,8 @@ class FormField:
         ``multiselect``, ``autocomplete`` or ``readonly``."""
         if self.readonly:
             return "readonly"
+        if self.is_file:
+            return "file"
         kind = self.info.kind
         if kind is Kind.LONGTEXT:
             return "textarea"
@@ -261,6 +267,7 @@ class ObjectForm:
         readonly: bool | Sequence[str] = False,
         prefix: str = "",
         autocomplete: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str | None, Any]] | None = None,
     ) -> None:
         self.admin = admin
         self.session = session
@@ -287,6 +294,12 @@ class ObjectForm:
             ff = FormField(f, self._html(name), readonly=ro, required=required and not ro)
             if autocomplete and name in autocomplete and f.kind is Kind.FOREIGN_KEY:
                 ff.autocomplete_url = autocomplete[name]
+            if files and name in files:
+                ff.is_file = True
+                ff.required = False  # a stored file is kept unless a new one is sent
+                ff.file_accept, url_of = files[name]
+                value = getattr(obj, name, None) if obj is not None else None
+                ff.file_url = url_of(value) if value else None
             self.fields[name] = ff
         self._initial()
 
@@ -326,8 +339,8 @@ class ObjectForm:
     def bind(self, data: Any) -> None:
         """Read the submission (a ``FormData``) into the fields; errors per field."""
         for name, ff in self.fields.items():
-            if ff.readonly:
-                continue
+            if ff.readonly or ff.is_file:
+                continue  # files are read by the upload form (carboy.forms)
             key = self._html(name)
             if ff.info.kind is Kind.MANY_TO_MANY:
                 ff.values = [v for v in data.getlist(key) if isinstance(v, str)]
@@ -365,7 +378,7 @@ class ObjectForm:
         """The values to set, by field; fills ``errors`` of the fields that are wrong."""
         values: dict[str, Any] = {}
         for name, ff in self.fields.items():
-            if ff.readonly:
+            if ff.readonly or ff.is_file:
                 continue
             try:
                 values_or_skip = self._clean_one(ff)

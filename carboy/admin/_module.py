@@ -166,6 +166,12 @@ class Admin(Module):
             ) from None
         from carboy.admin import models  # noqa: F401  # registers LogEntry
 
+        if any(cls.file_fields for cls in self._classes.values()):
+            from carboy.forms import Forms
+
+            if not any(isinstance(m, Forms) for m in app.walk()):
+                app.install(Forms())  # uploads go to its Storage (the media_dir setting)
+
         database.add_migrations("admin", Path(__file__).parent / "migrations", ["carboy.admin"])
         self._database = database
         self.registry = {}

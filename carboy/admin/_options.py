@@ -7,7 +7,7 @@ when the app starts (``admin.E1xx``), with the model and the option named.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from sqlalchemy import Select, select
@@ -202,6 +202,11 @@ class ModelAdmin:
         inlines: :class:`Inline` classes of child models edited on the same page.
         autocomplete_fields: Foreign keys chosen by typing (an htmx search)
             instead of a select of every row.
+        file_fields: Text columns that hold the name of a stored file, each with
+            its carboy.forms upload type
+            (``{"image": Annotated[UploadedImage | None, Upload(max_size=2_000_000)]}``):
+            the form takes a file, checks it as carboy.forms does, saves it to the
+            app's :class:`~carboy.forms.Storage` and keeps the stored name.
         date_field: The field the dashboard's chart counts rows created by
             (``created_at`` or ``date_joined`` when the model has one).
         change_list_template, change_form_template, delete_template,
@@ -232,6 +237,7 @@ class ModelAdmin:
     actions_delete: ClassVar[bool] = True
     inlines: ClassVar[Sequence[type[Inline]]] = ()
     autocomplete_fields: ClassVar[Sequence[str]] = ()
+    file_fields: ClassVar[Mapping[str, Any]] = {}
     date_field: ClassVar[str | None] = None
     change_list_template: ClassVar[str | None] = None
     change_form_template: ClassVar[str | None] = None

@@ -8,18 +8,22 @@ gives a TestClient signed in as one of them, through the real sign-in page.
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import httpx
 import pytest
 from sqlalchemy import Table, event
 
-from carboy import Carboy
+from carboy import Carboy, Settings
 from carboy.admin import Admin, Inline, ModelAdmin, action, display
 from carboy.auth import Auth, PasswordHasher, get_permission, update_permissions
 from carboy.auth.models import User
 from carboy.db import Database, Model
+from carboy.forms import Upload, UploadedImage
 from carboy.testing import TestClient
 from tests.admin.models import TABLES, Category, Comment, Pin, Post, Status, Tag
 from tests.db.conftest import backend, database_url, postgres_url  # noqa: F401  (fixtures)
@@ -50,6 +54,7 @@ class PostAdmin(ModelAdmin):
     actions = [publish]
     inlines = [CommentInline]
     autocomplete_fields = ["category_id"]
+    file_fields = {"image": Annotated[UploadedImage | None, Upload(max_size=200_000)]}
     per_page = 5
 
     @display(description="Words", ordering="body")
@@ -72,7 +77,11 @@ class Site:
     """The app, its database and a way to make users."""
 
     def __init__(self, url: str, admin: Admin | None = None, register: bool = True) -> None:
-        self.app = Carboy(secret_key=SECRET, allowed_hosts=["*"], debug=False)
+        self.media = Path(tempfile.mkdtemp(prefix="carboy-admin-media-"))
+        settings = Settings(
+            secret_key=SECRET, allowed_hosts=["*"], debug=False, media_dir=str(self.media)
+        )
+        self.app = Carboy(settings=settings)
         self.db = Database(url)
         self.app.install(self.db)
         self.auth = Auth(password_hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
@@ -166,6 +175,7 @@ class Site:
             client.__exit__(None, None, None)
         Model.metadata.drop_all(self.db.engine, tables=all_tables())
         self.db.engine.dispose()
+        shutil.rmtree(self.media, ignore_errors=True)
 
 
 class Browser:

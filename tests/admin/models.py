@@ -54,6 +54,7 @@ class Post(TimestampMixin, Model):
     published: Mapped[bool] = mapped_column(default=False)
     status: Mapped[Status] = mapped_column(Enum(Status), default=Status.DRAFT)
     rating: Mapped[int | None] = mapped_column(default=None)
+    image: Mapped[str | None] = mapped_column(String(255), default=None)
     category_id: Mapped[int | None] = mapped_column(
         ForeignKey("adm_category.id", ondelete="SET NULL"), default=None
     )

@@ -412,3 +412,64 @@ def test_unknown_objects_and_models_are_404(site: Site) -> None:
         "/admin/shop/post/9/history",
     ):
         assert client.get(url).status_code == 404, url
+
+
+def png(width: int = 4, height: int = 3) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_an_image_is_checked_by_carboy_forms_and_stored(site: Site) -> None:
+    site.user("boss", superuser=True)
+    client = site.client("boss")
+    page = client.get("/admin/shop/post/add").text
+    assert 'enctype="multipart/form-data"' in page
+    assert 'type="file" id="id_image" name="image" accept="image/png,image/jpeg' in page
+    from tests.admin.conftest import csrf_fields
+
+    fields = {"title": "With a picture", "status": "DRAFT", **csrf_fields(page)}
+    refused = client.post(
+        "/admin/shop/post/add",
+        data=fields,
+        files={"image": ("evil.png", b"<?php system($_GET[1]); ?>", "image/png")},
+    )
+    assert refused.status_code == 422
+    assert "image" in refused.text.lower() and site.count(Post) == 0
+    assert list(site.media.rglob("*.*")) == []  # nothing stored
+    done = client.post(
+        "/admin/shop/post/add", data=fields, files={"image": ("me.png", png(), "image/png")}
+    )
+    assert done.status_code == 303, done.text
+    post = site.get(Post, 1)
+    assert post.image and post.image.startswith("adm_post/") and post.image.endswith(".png")
+    assert (site.media / post.image).read_bytes() == png()
+    change = client.get("/admin/shop/post/1/change").text
+    assert f'href="/media/{post.image}"' in change and "Remove it" in change
+    # Saved again without a file: the image is kept; with "remove": emptied.
+    data = {"title": "With a picture", "status": "DRAFT", "_version": version(change)}
+    assert post_form(client, "/admin/shop/post/1/change", data, change).status_code == 303
+    assert site.get(Post, 1).image == post.image
+    change = client.get("/admin/shop/post/1/change").text
+    data = {**data, "_version": version(change), "image-clear": "1"}
+    assert post_form(client, "/admin/shop/post/1/change", data, change).status_code == 303
+    assert site.get(Post, 1).image is None
+
+
+def test_a_file_stored_for_a_refused_save_is_removed(site: Site) -> None:
+    site.user("boss", superuser=True)
+    client = site.client("boss")
+    page = client.get("/admin/shop/post/add").text
+    from tests.admin.conftest import csrf_fields
+
+    response = client.post(
+        "/admin/shop/post/add",
+        data={"title": "", "status": "DRAFT", **csrf_fields(page)},  # the title is missing
+        files={"image": ("me.png", png(), "image/png")},
+    )
+    assert response.status_code == 422
+    assert [p for p in site.media.rglob("*") if p.is_file()] == []
