@@ -285,10 +285,14 @@ class ObjectForm:
             if f is None:
                 continue
             ro = name in self.readonly_names or not f.editable
+            # Text with a default ("") may be left empty; other columns that hold no
+            # NULL must have a value once the object exists.
+            can_be_empty = f.kind in (Kind.TEXT, Kind.LONGTEXT) and not f.required
             required = (
                 not f.nullable
                 and f.kind is not Kind.BOOLEAN
                 and f.kind is not Kind.MANY_TO_MANY
+                and not can_be_empty
                 and (f.required or not self.adding)
             )
             ff = FormField(f, self._html(name), readonly=ro, required=required and not ro)

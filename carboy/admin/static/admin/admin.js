@@ -13,8 +13,8 @@
     if (!button) return;
     var show = function () {
       var dark = isDark();
+      // The label stays "Dark theme"; aria-pressed says whether it is on.
       button.setAttribute("aria-pressed", dark ? "true" : "false");
-      button.textContent = dark ? "Light theme" : "Dark theme";
     };
     show();
     button.addEventListener("click", function () {
