@@ -45,6 +45,7 @@ class PostAdmin(ModelAdmin):
         ("Publishing", {"fields": ["published", "category_id", "tags"]}),
         ("Dates", {"fields": ["created_at", "updated_at"]}),
     ]
+    autocomplete_fields = ["category_id"]  # typed, not picked from every category
     file_fields = {"image": Annotated[UploadedImage | None, Upload(max_size=2_000_000)]}
     actions = [publish]
     inlines = [CommentInline]
