@@ -215,8 +215,9 @@ def sign_in(client: Browser, name: str) -> None:
 
 
 def post_form(client: Browser, url: str, data: dict[str, Any], page: str | None = None) -> Any:
-    """POST ``data`` to ``url`` with the CSRF field of ``page`` (or of ``url``'s GET)."""
-    html = page if page is not None else client.get(url).text
+    """POST ``data`` to ``url`` as a browser would, with the session's CSRF token (when the
+    app checks CSRF): from ``page``, else from the sign-in page (one token per session)."""
+    html = page or client.get("/auth/login").text
     return client.post(url, data={**csrf_fields(html), **data})
 
 
