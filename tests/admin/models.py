@@ -58,8 +58,8 @@ class Post(TimestampMixin, Model):
     category_id: Mapped[int | None] = mapped_column(
         ForeignKey("adm_category.id", ondelete="SET NULL"), default=None
     )
-    category: Mapped[Category | None] = relationship()
-    tags: Mapped[list[Tag]] = relationship(secondary=post_tags)
+    category: Mapped[Category | None] = relationship(Category)
+    tags: Mapped[list[Tag]] = relationship(Tag, secondary=post_tags)
 
     def __str__(self) -> str:
         return self.title

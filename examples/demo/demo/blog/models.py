@@ -47,8 +47,10 @@ class Post(TimestampMixin, Model):
     )
     #: The stored name of the post's picture (in the media storage), if it has one.
     image: Mapped[str | None] = mapped_column(String(255), default=None)
-    category: Mapped[Category | None] = relationship()
-    tags: Mapped[list[Tag]] = relationship(secondary=post_tags, order_by="Tag.name")
+    # The classes themselves, not their names: a name is looked up in the registry every
+    # model of the process shares, where another module may have a Tag too.
+    category: Mapped[Category | None] = relationship(Category)
+    tags: Mapped[list[Tag]] = relationship(Tag, secondary=post_tags, order_by=Tag.name)
 
     def __str__(self) -> str:
         return self.title
