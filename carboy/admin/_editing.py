@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 from carboy.admin._deletion import DeletePlan, collect
 from carboy.admin._form import (
     VERSION_FIELD,
+    AutocompleteSelect,
     ObjectForm,
+    admin_form_class,
     changed_since,
     current_values,
     display_text,
@@ -66,27 +68,12 @@ async def _discard(request: Request, stored: list[str]) -> None:
             await storage.delete(name)
 
 
-def _file_errors(form: ObjectForm, errors: dict[str, list[str]]) -> None:
-    for name, messages in errors.items():
-        for message in messages:
-            form.add_error(name, message)
+def _inline_errors(tables: list[InlineTable]) -> bool:
+    return any(row.form.has_errors for table in tables for row in table.rows)
 
 
-_UPLOAD_FORMS: dict[type, Any] = {}
-
-
-def upload_form(admin: ModelAdmin) -> Any:
-    """The carboy.forms form of the model's file fields (made once per admin class)."""
-    key = type(admin)
-    if key not in _UPLOAD_FORMS:
-        from pydantic import create_model
-
-        from carboy.forms import Form
-
-        fields: dict[str, Any] = {name: (kind, None) for name, kind in admin.file_fields.items()}
-        schema = create_model(f"{admin.model.__name__}Files", **fields)
-        _UPLOAD_FORMS[key] = Form[schema]
-    return _UPLOAD_FORMS[key]
+def _sync(session: AsyncSession) -> Session:
+    return session.sync_session
 
 
 def _flash(request: Request, message: str, category: str = "success") -> None:
@@ -126,6 +113,7 @@ class EditViews:
 
     def __init__(self, site: Admin) -> None:
         self.site = site
+        self._form_classes: dict[tuple[str, bool], Any] = {}
 
     # -- helpers -------------------------------------------------------------------------
     def _autocomplete(self, request: Request, admin: ModelAdmin) -> dict[str, str]:
@@ -138,60 +126,6 @@ class EditViews:
                     "admin.autocomplete", label=target.label, model=target.model_name
                 )
         return found
-
-    def _form(
-        self,
-        request: Request,
-        admin: ModelAdmin,
-        sync: Session,
-        obj: Any,
-        *,
-        readonly: bool = False,
-    ) -> ObjectForm:
-        return ObjectForm(
-            admin,
-            sync,
-            obj,
-            names=admin.get_fields(),
-            readonly=readonly,
-            autocomplete=self._autocomplete(request, admin),
-            files=self._files(request, admin),
-        )
-
-    def _files(self, request: Request, admin: ModelAdmin) -> dict[str, tuple[str | None, Any]]:
-        if not admin.file_fields:
-            return {}
-        storage = _storage(request)
-        form = upload_form(admin)()
-        return {name: (form[name].attrs().get("accept"), storage.url) for name in admin.file_fields}
-
-    async def _uploads(
-        self, request: Request, admin: ModelAdmin
-    ) -> tuple[dict[str, Any], dict[str, list[str]], list[str]]:
-        """The file fields of the submission, checked by carboy.forms and stored:
-        ``(values to set, errors by field, names stored)``."""
-        if not admin.file_fields:
-            return {}, {}, []
-        data = await request.form()
-        form = await upload_form(admin).from_request(request)
-        errors = {name: list(form.errors.get(name, [])) for name in admin.file_fields}
-        values: dict[str, Any] = {}
-        stored: list[str] = []
-        for name in admin.file_fields:
-            info = admin.info.fields[name]
-            if data.get(f"{name}-clear") in ("1", "on") and info.nullable:
-                values[name] = None
-        if any(errors.values()):
-            return values, errors, stored
-        storage = _storage(request)
-        for name in admin.file_fields:
-            uploaded = getattr(form.data, name, None)
-            if uploaded is None:
-                continue
-            saved = await uploaded.asave(storage, admin.info.table.name)
-            stored.append(saved)
-            values[name] = saved
-        return values, errors, stored
 
     def _inlines(
         self, request: Request, admin: ModelAdmin, sync: Session, obj: Any, data: FormData | None
@@ -315,7 +249,7 @@ class EditViews:
         self,
         request: Request,
         admin: ModelAdmin,
-        form: ObjectForm,
+        form: Any,
         *,
         obj: Any,
         inlines: list[InlineTable],
@@ -327,17 +261,14 @@ class EditViews:
     ) -> Response:
         params = {"label": admin.label, "model": admin.model_name}
         pk = quote(pk_text(obj), safe="") if obj is not None else None
-        fieldsets = [
-            (legend, [form.fields[n] for n in names if n in form.fields])
-            for legend, names in admin.get_fieldsets()
-        ]
         context = base_context(
             self.site,
             request,
             admin,
             title,
             form=form,
-            fieldsets=fieldsets,
+            file_urls=self._file_urls(request, admin, obj),
+            object_name=str(obj) if obj is not None else "",
             inlines=inlines,
             obj=obj,
             adding=obj is None,
@@ -377,28 +308,45 @@ class EditViews:
             target = request.url_for("admin.index")
         return RedirectResponse(target, 303)
 
-    @staticmethod
-    def _flush(sync: Session, form: ObjectForm) -> bool:
-        """Flush in a savepoint; a violated constraint becomes the form's errors."""
-        from carboy.db.errors import translate_error
+    # -- the object's form (carboy.forms) --------------------------------------------------
+    def _form_class(self, request: Request, admin: ModelAdmin, *, adding: bool) -> Any:
+        """The carboy.forms model form of ``admin``'s page (made once per model and page)."""
+        key = (admin.key, adding)
+        if key not in self._form_classes:
+            widgets = {
+                name: AutocompleteSelect(url)
+                for name, url in self._autocomplete(request, admin).items()
+            }
+            self._form_classes[key] = admin_form_class(admin, adding=adding, widgets=widgets)
+        return self._form_classes[key]
 
-        try:
-            with sync.begin_nested():
-                sync.flush()
-        except sa_exc.DBAPIError as exc:
-            translated = translate_error(exc, [form.admin.info.table.metadata])
-            if not isinstance(translated, InvalidFields):
-                raise
-            placed = False
-            for error in translated.errors:
-                name = error.loc[-1] if error.loc else None
-                if isinstance(name, str) and name in form.fields:
-                    form.add_error(name, error.msg)
-                    placed = True
-            if not placed:
-                form.add_error(None, translated.message)
-            return False
-        return True
+    def _draw(
+        self, request: Request, admin: ModelAdmin, sync: Session, obj: Any, *, readonly: bool
+    ) -> Any:
+        """An unbound form of ``obj`` (or of a new object), its choices loaded."""
+        form = self._form_class(request, admin, adding=obj is None)(
+            instance=obj, request=request, readonly=readonly
+        )
+        form.load(sync)
+        return form
+
+    def _file_urls(self, request: Request, admin: ModelAdmin, obj: Any) -> dict[str, str]:
+        if not admin.file_fields or obj is None:
+            return {}
+        storage = _storage(request)
+        return {
+            name: storage.url(getattr(obj, name))
+            for name in admin.file_fields
+            if getattr(obj, name, None)
+        }
+
+    def _submitted(self, admin: ModelAdmin, data: FormData) -> dict[str, None]:
+        """The file fields whose "remove it" box was ticked (nullable ones only)."""
+        return {
+            name: None
+            for name in admin.file_fields
+            if data.get(f"{name}-clear") in ("1", "on") and admin.info.fields[name].nullable
+        }
 
     # -- add ---------------------------------------------------------------------------
     async def add_form(
@@ -409,7 +357,7 @@ class EditViews:
         require(admin, request, "add")
 
         def load(sync: Session) -> Response:
-            form = self._form(request, admin, sync, None)
+            form = self._draw(request, admin, sync, None, readonly=False)
             inlines = self._inlines(request, admin, sync, None, None)
             return self._page(
                 request,
@@ -430,38 +378,22 @@ class EditViews:
         admin = model_admin_for(self.site, label, model)
         require(admin, request, "add")
         data = await request.form()
-        files, file_errors, stored = await self._uploads(request, admin)
-        saved: list[bool] = []
+        form = await self._form_class(request, admin, adding=True).from_request(
+            request, session=session
+        )
+        inlines = await session.run_sync(self._checked_inlines, request, admin, None, data)
+        if form.is_valid and not _inline_errors(inlines):
+            obj = await form.asave(session, storage=self._storage_if(request, admin))
+            if obj is not None:
+                admin.save_model(_sync(session), request, obj, False)
+                response = await session.run_sync(
+                    self._finish, request, admin, obj, form, inlines, data, None
+                )
+                if response is not None:
+                    return response
+        await session.rollback()  # nothing of this request is kept
 
-        def save(sync: Session) -> Response:
-            form = self._form(request, admin, sync, None)
-            form.bind(data)
-            inlines = self._inlines(request, admin, sync, None, data)
-            values = {**form.cleaned(), **files}
-            _file_errors(form, file_errors)
-            for table in inlines:
-                for row in table.rows:
-                    if not self._is_blank(row.form):
-                        row.form.cleaned()
-            invalid = form.has_errors or any(r.form.has_errors for t in inlines for r in t.rows)
-            if not invalid:
-                obj = admin.model()
-                for name, value in values.items():
-                    setattr(obj, name, value)
-                admin.save_model(sync, request, obj, False)
-                if self._flush(sync, form):
-                    for table in inlines:
-                        for row in table.rows:
-                            row.form.errors.clear()
-                            for ff in row.form.fields.values():
-                                ff.errors.clear()
-                    ok, notes = self._save_inlines(request, sync, admin, obj, inlines)
-                    if ok and self._flush(sync, form):
-                        log(sync, request, admin, obj, ChangeKind.ADD, message=" ".join(notes))
-                        _flash(request, f"Added {admin.name} “{obj}”.")
-                        saved.append(True)
-                        return self._after_save(request, admin, obj, data)
-                sync.rollback()  # nothing of this request is kept
+        def page(sync: Session) -> Response:
             return self._page(
                 request,
                 admin,
@@ -470,13 +402,10 @@ class EditViews:
                 inlines=inlines,
                 title=f"Add {admin.name}",
                 editable=True,
-                status_code=422,
+                status_code=max(form.status_code, 422),
             )
 
-        response = await session.run_sync(save)
-        if not saved:
-            await _discard(request, stored)
-        return response
+        return await session.run_sync(page)
 
     # -- change ------------------------------------------------------------------------
     def _get(self, sync: Session, admin: ModelAdmin, pk: str, *, lock: bool = False) -> Any:
@@ -500,9 +429,9 @@ class EditViews:
             obj = self._get(sync, admin, pk)
             require(admin, request, "view", obj)
             editable = admin.has_change_permission(request, obj)
-            form = self._form(request, admin, sync, obj, readonly=not editable)
+            form = self._draw(request, admin, sync, obj, readonly=not editable)
             inlines = self._inlines(request, admin, sync, obj, None)
-            version = version_of(current_values(sync, admin.info, obj, list(form.fields)))
+            version = version_of(current_values(sync, admin.info, obj, list(form.specs)))
             verb = "Change" if editable else "View"
             return self._page(
                 request,
@@ -524,94 +453,144 @@ class EditViews:
         admin = model_admin_for(self.site, label, model)
         require(admin, request, "change")
         data = await request.form()
-        files, file_errors, stored = await self._uploads(request, admin)
-        saved: list[bool] = []
 
-        def save(sync: Session) -> Response:
+        def lock(sync: Session) -> tuple[Any, dict[str, Any], dict[str, str]]:
             obj = self._get(sync, admin, pk, lock=True)
             require(admin, request, "change", obj)
-            form = self._form(request, admin, sync, obj)
-            names = list(form.fields)
+            names = list(self._form_class(request, admin, adding=False).specs)
             before = current_values(sync, admin.info, obj, names)
-            before_text = {n: self._text(sync, admin, n, v, obj) for n, v in before.items()}
-            now = version_of(before)
-            token = data.get(VERSION_FIELD)
-            changed = changed_since(token if isinstance(token, str) else "", before)
-            form.bind(data)
-            inlines = self._inlines(request, admin, sync, obj, data)
-            if changed is None or changed:
-                conflict = [
-                    {"label": admin.info.fields[n].label, "now": before_text[n]}
-                    for n in (changed or [])
-                ]
-                form.add_error(
-                    None,
-                    f"This {admin.name} was changed by someone else since you opened it; "
-                    "your changes are not saved. Check the values below: saving again "
-                    "replaces theirs with yours.",
-                )
+            return obj, before, {n: self._text(sync, admin, n, v, obj) for n, v in before.items()}
+
+        obj, before, before_text = await session.run_sync(lock)
+        form = await self._form_class(request, admin, adding=False).from_request(
+            request, session=session, instance=obj
+        )
+        now = version_of(before)
+        token = data.get(VERSION_FIELD)
+        changed = changed_since(token if isinstance(token, str) else "", before)
+        inlines = await session.run_sync(self._checked_inlines, request, admin, obj, data)
+        title = f"Change {admin.name}: {obj}"
+        if changed is None or changed:
+            conflict = [
+                {"label": admin.info.fields[n].label, "now": before_text[n]}
+                for n in (changed or [])
+            ]
+            form.add_error(
+                None,
+                f"This {admin.name} was changed by someone else since you opened it; "
+                "your changes are not saved. Check the values below: saving again "
+                "replaces theirs with yours.",
+            )
+
+            def clash(sync: Session) -> Response:
                 return self._page(
                     request,
                     admin,
                     form,
                     obj=obj,
                     inlines=inlines,
-                    title=f"Change {admin.name}: {obj}",
+                    title=title,
                     editable=True,
                     version=now,
                     conflict=conflict,
                     status_code=409,
                 )
-            values = {**form.cleaned(), **files}
-            _file_errors(form, file_errors)
-            if not form.has_errors:
-                for name, value in values.items():
-                    setattr(obj, name, value)
-                admin.save_model(sync, request, obj, True)
-                if self._flush(sync, form):
-                    ok, notes = self._save_inlines(request, sync, admin, obj, inlines)
-                    if ok and self._flush(sync, form):
-                        after = current_values(sync, admin.info, obj, names)
-                        changes = [
-                            {
-                                "field": n,
-                                "label": admin.info.fields[n].label,
-                                "old": before_text[n],
-                                "new": self._text(sync, admin, n, after[n], obj),
-                            }
-                            for n in names
-                            if n in values and before.get(n) != after.get(n)
-                        ]
-                        if changes or notes:
-                            log(
-                                sync,
-                                request,
-                                admin,
-                                obj,
-                                ChangeKind.CHANGE,
-                                changes,
-                                " ".join(notes),
-                            )
-                        _flash(request, f"Saved {admin.name} “{obj}”.")
-                        saved.append(True)
-                        return self._after_save(request, admin, obj, data)
-            sync.rollback()
+
+            return await session.run_sync(clash)
+        if form.is_valid and not _inline_errors(inlines):
+            saved = await form.asave(session, storage=self._storage_if(request, admin))
+            if saved is not None:
+                admin.save_model(_sync(session), request, obj, True)
+                response = await session.run_sync(
+                    self._finish, request, admin, obj, form, inlines, data, (before, before_text)
+                )
+                if response is not None:
+                    return response
+        await session.rollback()
+
+        def page(sync: Session) -> Response:
             return self._page(
                 request,
                 admin,
                 form,
                 obj=obj,
                 inlines=inlines,
-                title=f"Change {admin.name}: {obj}",
+                title=title,
                 editable=True,
                 version=now,
-                status_code=422,
+                status_code=max(form.status_code, 422),
             )
 
-        response = await session.run_sync(save)
-        if not saved:
-            await _discard(request, stored)
-        return response
+        return await session.run_sync(page)
+
+    def _storage_if(self, request: Request, admin: ModelAdmin) -> Any:
+        return _storage(request) if admin.file_fields else None
+
+    def _checked_inlines(
+        self, sync: Session, request: Request, admin: ModelAdmin, obj: Any, data: FormData
+    ) -> list[InlineTable]:
+        inlines = self._inlines(request, admin, sync, obj, data)
+        for table in inlines:
+            for row in table.rows:
+                if row.pk is None and self._is_blank(row.form):
+                    continue
+                if row.pk is not None and (row.delete or not table.can_change):
+                    continue
+                row.form.cleaned()
+        return inlines
+
+    def _finish(
+        self,
+        sync: Session,
+        request: Request,
+        admin: ModelAdmin,
+        obj: Any,
+        form: Any,
+        inlines: list[InlineTable],
+        data: FormData,
+        before: tuple[dict[str, Any], dict[str, str]] | None,
+    ) -> Response | None:
+        """After the object is written: its removed files, the inline rows, the history."""
+        for name, value in self._submitted(admin, data).items():
+            setattr(obj, name, value)
+        for table in inlines:
+            for row in table.rows:
+                for ff in row.form.fields.values():
+                    ff.errors.clear()
+        ok, notes = self._save_inlines(request, sync, admin, obj, inlines)
+        if not ok:
+            return None
+        try:
+            with sync.begin_nested():
+                sync.flush()
+        except sa_exc.DBAPIError as exc:
+            from carboy.db.errors import translate_error
+
+            translated = translate_error(exc, [admin.info.table.metadata])
+            if not isinstance(translated, InvalidFields):
+                raise
+            form.add_error(None, translated.message)
+            return None
+        if before is None:
+            log(sync, request, admin, obj, ChangeKind.ADD, message=" ".join(notes))
+            _flash(request, f"Added {admin.name} “{obj}”.")
+        else:
+            values, texts = before
+            after = current_values(sync, admin.info, obj, list(values))
+            changes = [
+                {
+                    "field": n,
+                    "label": admin.info.fields[n].label,
+                    "old": texts[n],
+                    "new": self._text(sync, admin, n, after[n], obj),
+                }
+                for n in values
+                if values.get(n) != after.get(n)
+            ]
+            if changes or notes:
+                log(sync, request, admin, obj, ChangeKind.CHANGE, changes, " ".join(notes))
+            _flash(request, f"Saved {admin.name} “{obj}”.")
+        return self._after_save(request, admin, obj, data)
 
     @staticmethod
     def _text(sync: Session, admin: ModelAdmin, name: str, value: Any, obj: Any) -> str:

@@ -1,11 +1,14 @@
-"""The object form of the add and change pages: fields from the model, read and checked.
+"""The forms of the add and change pages, and the version that catches conflicts.
 
-Each field is drawn from its column (a text box, a number, a checkbox, a date,
-a select of an enum or of the related rows, a multi-select of a many-to-many
-relation) and reads back what the browser sent, with one message per problem.
-The form also carries the object's *version*: a digest of every field's value
+The object's own form is a carboy.forms model form (:func:`admin_form_class`):
+its fields, validation, choices, uploads and saving are the forms battery's;
+the admin adds an autocomplete widget for foreign keys. Inline rows are drawn
+and read by :class:`ObjectForm`, from the columns.
+
+The page also carries the object's *version*: a digest of every field's value
 when the page was drawn, compared with the row's when it is saved, so a save
 over someone else's change is shown as a conflict instead of overwriting it.
+It needs no version column.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carboy.admin._meta import FieldInfo, Kind, ModelInfo
+from carboy.forms import ModelForm, Widget, model_form
 
 if TYPE_CHECKING:
     from carboy.admin._options import ModelAdmin
@@ -32,6 +36,50 @@ REQUIRED = "This field is required."
 MAX_OPTIONS = 500
 #: The hidden field that carries the version.
 VERSION_FIELD = "_version"
+
+
+class AutocompleteSelect(Widget):
+    """A foreign key picked by typing: an htmx search of the related model's admin.
+
+    The chosen row's key is the field's value (a hidden input); the visible
+    box searches, and the arrow keys and Enter pick a match (``admin.js``).
+    """
+
+    template = "admin/widgets/autocomplete.html"
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+
+
+def admin_form_class(
+    admin: ModelAdmin, *, adding: bool, widgets: Mapping[str, Widget] | None = None
+) -> type[ModelForm[Any]]:
+    """The carboy.forms model form of a model's add (or change) page.
+
+    Its fields are the admin's ``fields``/``fieldsets`` (read-only fields on the
+    change page only: a new object has no value to show for them), its uploads
+    the admin's ``file_fields``.
+    """
+    names = [n for n in admin.get_fields() if n in admin.info.fields]
+    readonly = [n for n in names if n in admin.readonly_fields or not admin.info.fields[n].editable]
+    if adding:
+        names = [n for n in names if n not in readonly]
+        readonly = []
+    fieldsets = None
+    if admin.fieldsets is not None:
+        fieldsets = [
+            (legend, [n for n in group if n in names]) for legend, group in admin.get_fieldsets()
+        ]
+    return model_form(
+        admin.model,
+        include=names,
+        readonly=readonly,
+        widgets=dict(widgets or {}),
+        labels={n: admin.info.fields[n].label for n in names},
+        overrides=dict(admin.file_fields),
+        fieldsets=fieldsets,
+    )
 
 
 class Invalid(ValueError):
@@ -149,10 +197,6 @@ class FormField:
     display: str = ""
     autocomplete_url: str | None = None
     selected_label: str = ""
-    #: For a file field: the ``accept`` of its input, and the stored file's URL.
-    file_accept: str | None = None
-    file_url: str | None = None
-    is_file: bool = False
 
     @property
     def id(self) -> str:
@@ -170,8 +214,6 @@ class FormField:
         ``multiselect``, ``autocomplete`` or ``readonly``."""
         if self.readonly:
             return "readonly"
-        if self.is_file:
-            return "file"
         kind = self.info.kind
         if kind is Kind.LONGTEXT:
             return "textarea"
@@ -255,7 +297,7 @@ def changed_since(token: str, values: Mapping[str, Any]) -> list[str] | None:
 
 
 class ObjectForm:
-    """The form of one object (or of one inline row, with a ``prefix``)."""
+    """The form of one inline row (``prefix``: its place in the page), from the columns."""
 
     def __init__(
         self,
@@ -267,7 +309,6 @@ class ObjectForm:
         readonly: bool | Sequence[str] = False,
         prefix: str = "",
         autocomplete: Mapping[str, str] | None = None,
-        files: Mapping[str, tuple[str | None, Any]] | None = None,
     ) -> None:
         self.admin = admin
         self.session = session
@@ -298,12 +339,6 @@ class ObjectForm:
             ff = FormField(f, self._html(name), readonly=ro, required=required and not ro)
             if autocomplete and name in autocomplete and f.kind is Kind.FOREIGN_KEY:
                 ff.autocomplete_url = autocomplete[name]
-            if files and name in files:
-                ff.is_file = True
-                ff.required = False  # a stored file is kept unless a new one is sent
-                ff.file_accept, url_of = files[name]
-                value = getattr(obj, name, None) if obj is not None else None
-                ff.file_url = url_of(value) if value else None
             self.fields[name] = ff
         self._initial()
 
@@ -343,8 +378,8 @@ class ObjectForm:
     def bind(self, data: Any) -> None:
         """Read the submission (a ``FormData``) into the fields; errors per field."""
         for name, ff in self.fields.items():
-            if ff.readonly or ff.is_file:
-                continue  # files are read by the upload form (carboy.forms)
+            if ff.readonly:
+                continue
             key = self._html(name)
             if ff.info.kind is Kind.MANY_TO_MANY:
                 ff.values = [v for v in data.getlist(key) if isinstance(v, str)]
@@ -382,7 +417,7 @@ class ObjectForm:
         """The values to set, by field; fills ``errors`` of the fields that are wrong."""
         values: dict[str, Any] = {}
         for name, ff in self.fields.items():
-            if ff.readonly or ff.is_file:
+            if ff.readonly:
                 continue
             try:
                 values_or_skip = self._clean_one(ff)

@@ -403,7 +403,8 @@ class ModelAdmin:
         return select(self.model)
 
     def save_model(self, session: Session, request: Request, obj: Any, change: bool) -> None:
-        """Save ``obj`` (new, or ``change``\\ d); override to set fields first.
+        """Called with the object once the form has written its values (``change``: an
+        existing one); what you set here is saved with it, in the same transaction.
 
         Example:
             >>> def save_model(self, session, request, obj, change):

@@ -85,7 +85,7 @@ def test_a_script_in_a_name_is_text_on_every_page_and_in_the_csv(site: Site) -> 
         {
             "title": XSS + "!",
             "body": XSS,
-            "status": "DRAFT",
+            "status": "draft",
             "category_id": "1",
             "tags": ["1"],
             "_version": token,
