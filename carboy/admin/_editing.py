@@ -7,7 +7,7 @@ a view-only user's forged POST is a 403 and changes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -19,7 +19,6 @@ from carboy.admin._deletion import DeletePlan, collect
 from carboy.admin._form import (
     VERSION_FIELD,
     AutocompleteSelect,
-    ObjectForm,
     admin_form_class,
     changed_since,
     current_values,
@@ -41,6 +40,7 @@ from carboy.admin._site import (
 from carboy.admin.models import ChangeKind
 from carboy.db import AsyncSession
 from carboy.exceptions import HTTPException, InvalidFields
+from carboy.forms import FormSet, model_form
 from carboy.requests import Request
 from carboy.responses import RedirectResponse, Response
 from carboy.templating import render
@@ -69,7 +69,9 @@ async def _discard(request: Request, stored: list[str]) -> None:
 
 
 def _inline_errors(tables: list[InlineTable]) -> bool:
-    return any(row.form.has_errors for table in tables for row in table.rows)
+    return any(
+        t.can_change and t.formset.is_bound and (t.stale or not t.formset.is_valid) for t in tables
+    )
 
 
 def _sync(session: AsyncSession) -> Session:
@@ -83,29 +85,31 @@ def _flash(request: Request, message: str, category: str = "success") -> None:
 
 
 @dataclass(slots=True)
-class InlineRow:
-    """One child row of an inline: its form, key and delete box."""
-
-    form: ObjectForm
-    pk: str | None
-    index: int
-    delete: bool = False
-
-
-@dataclass(slots=True)
 class InlineTable:
-    """The children of one inline on the change page."""
+    """The children of one inline on the page: a carboy.forms formset, one form per row.
+
+    Attributes:
+        admin: The inline's admin (the child model's).
+        formset: The rows' forms: the existing children, then blank ones for new rows.
+        keys: The existing children's keys, in the order of their forms; each row
+            carries its key, so a row never lands on another child when the list
+            changed since the page was drawn (``stale``).
+    """
 
     admin: Inline
-    rows: list[InlineRow] = field(default_factory=list)
+    formset: FormSet[Any]
+    keys: list[str]
     can_add: bool = False
     can_change: bool = False
     can_delete: bool = False
+    stale: bool = False
 
     @property
     def headers(self) -> list[str]:
-        names = self.admin.get_fields()
-        return [self.admin.info.fields[n].label for n in names if n in self.admin.info.fields]
+        forms = self.formset.forms
+        if not forms:
+            return []
+        return [field.label for field in forms[0] if not field.is_hidden]
 
 
 class EditViews:
@@ -114,6 +118,7 @@ class EditViews:
     def __init__(self, site: Admin) -> None:
         self.site = site
         self._form_classes: dict[tuple[str, bool], Any] = {}
+        self._inline_classes: dict[tuple[str, str], Any] = {}
 
     # -- helpers -------------------------------------------------------------------------
     def _autocomplete(self, request: Request, admin: ModelAdmin) -> dict[str, str]:
@@ -127,6 +132,23 @@ class EditViews:
                 )
         return found
 
+    def _inline_form(self, inline: Inline) -> Any:
+        key = (inline.key, "inline")
+        if key not in self._inline_classes:
+            names = [n for n in inline.get_fields() if n in inline.info.fields]
+            readonly = [
+                n
+                for n in names
+                if n in inline.readonly_fields or not inline.info.fields[n].editable
+            ]
+            self._inline_classes[key] = model_form(
+                inline.model,
+                include=names,
+                readonly=readonly,
+                labels={n: inline.info.fields[n].label for n in names},
+            )
+        return self._inline_classes[key]
+
     def _inlines(
         self, request: Request, admin: ModelAdmin, sync: Session, obj: Any, data: FormData | None
     ) -> list[InlineTable]:
@@ -134,13 +156,9 @@ class EditViews:
         for inline in admin.inline_admins:
             if not inline.has_view_permission(request):
                 continue
-            table = InlineTable(
-                inline,
-                can_add=inline.has_add_permission(request),
-                can_change=inline.has_change_permission(request),
-                can_delete=inline.has_delete_permission(request),
-            )
-            names = inline.get_fields()
+            can_change = inline.has_change_permission(request)
+            can_add = can_change and inline.has_add_permission(request)
+            can_delete = can_change and inline.has_delete_permission(request)
             children: list[Any] = []
             if obj is not None:
                 fk_column: Any = inline.info.fields[inline.fk].column
@@ -152,98 +170,62 @@ class EditViews:
                         .limit(inline.max_num)
                     ).all()
                 )
-            for index, child in enumerate(children):
-                form = ObjectForm(
-                    inline,
-                    sync,
-                    child,
-                    names=names,
-                    readonly=not table.can_change,
-                    prefix=f"{inline.prefix}-{index}",
-                )
-                table.rows.append(InlineRow(form, pk_text(child), index))
-            if table.can_add:
-                for extra in range(inline.extra):
-                    index = len(children) + extra
-                    form = ObjectForm(
-                        inline, sync, None, names=names, prefix=f"{inline.prefix}-{index}"
+            # A submission without this inline's row counts leaves its rows alone.
+            sent = data if data is not None and f"{inline.prefix}-TOTAL_FORMS" in data else None
+            formset: FormSet[Any] = FormSet(
+                self._inline_form(inline),
+                sent,
+                prefix=inline.prefix,
+                instances=children,
+                extra=inline.extra if can_add else 0,
+                # Without "add", no form beyond the existing rows is ever built.
+                max_num=len(children) + (inline.max_num if can_add else 0),
+                can_delete=can_delete,
+                request=request,
+                readonly=not can_change,
+            )
+            for form in formset:
+                form.load(sync)
+            keys = [pk_text(child) for child in children]
+            table = InlineTable(inline, formset, keys, can_add, can_change, can_delete)
+            if sent is not None and can_change:
+                table.stale = [
+                    sent.get(f"{inline.prefix}-{i}-id") for i in range(len(keys))
+                ] != keys
+                if table.stale:
+                    formset.non_form_errors.append(
+                        f"The {inline.name_plural} changed since the page was drawn: "
+                        "reload it and make your changes again."
                     )
-                    table.rows.append(InlineRow(form, None, index))
-            if data is not None:
-                self._bind_inline(table, data)
             tables.append(table)
         return tables
 
-    def _bind_inline(self, table: InlineTable, data: FormData) -> None:
-        for row in table.rows:
-            prefix = row.form.prefix
-            if row.pk is not None:
-                if data.get(f"{prefix}-id") != row.pk:
-                    continue  # the page showed other rows: leave this one alone
-                row.delete = table.can_delete and data.get(f"{prefix}-DELETE") in ("1", "on")
-                if table.can_change:
-                    row.form.bind(data)
-            elif table.can_add:
-                row.form.bind(data)
-
-    @staticmethod
-    def _is_blank(form: ObjectForm) -> bool:
-        return all(
-            not ff.value and not ff.values
-            for ff in form.fields.values()
-            if not ff.readonly and ff.info.kind is not Kind.BOOLEAN
-        )
-
     def _save_inlines(
-        self,
-        request: Request,
-        sync: Session,
-        admin: ModelAdmin,
-        obj: Any,
-        tables: list[InlineTable],
+        self, sync: Session, admin: ModelAdmin, obj: Any, tables: list[InlineTable]
     ) -> tuple[bool, list[str]]:
-        """Apply the inline rows: ``(ok, messages for the history)``."""
-        ok = True
+        """Write the inline rows the user may change: ``(ok, notes for the history)``."""
         notes: list[str] = []
         parent_key = getattr(obj, admin.info.pk_name)
         for table in tables:
-            inline = table.admin
-            for row in table.rows:
-                form = row.form
-                if row.pk is None:
-                    if not table.can_add or self._is_blank(form):
-                        continue
-                    values = form.cleaned()
-                    if form.has_errors:
-                        ok = False
-                        continue
-                    child = inline.model()
-                    setattr(child, inline.fk, parent_key)
-                    for name, value in values.items():
-                        setattr(child, name, value)
-                    inline.save_model(sync, request, child, False)
-                    notes.append(f"Added {inline.name} “{child}”.")
-                    continue
-                child = form.obj
-                if row.delete:
-                    notes.append(f"Deleted {inline.name} “{child}”.")
-                    inline.delete_model(sync, request, child)
-                    continue
-                if not table.can_change:
-                    continue
-                before = current_values(sync, inline.info, child, list(form.fields))
-                values = form.cleaned()
-                if form.has_errors:
-                    ok = False
-                    continue
-                changed = [n for n, v in values.items() if before.get(n) != v]
-                for name in changed:
-                    setattr(child, name, values[name])
-                if changed:
-                    inline.save_model(sync, request, child, True)
-                    labels = ", ".join(inline.info.fields[n].label for n in changed)
-                    notes.append(f"Changed {labels} of {inline.name} “{child}”.")
-        return ok, notes
+            if not table.can_change or not table.formset.is_bound:
+                continue
+            formset, inline = table.formset, table.admin
+            active = {id(f) for f in formset.active_forms}
+            added = [
+                f for i, f in enumerate(formset.forms) if formset.is_extra(i) and id(f) in active
+            ]
+            changed = [
+                f
+                for i, f in enumerate(formset.forms)
+                if not formset.is_extra(i) and id(f) in active and formset.has_changed(f)
+            ]
+            deleted = [str(f.instance) for f in formset.deleted_forms]
+            if formset.save(sync, **{inline.fk: parent_key}) is None:
+                return False, notes
+            notes.extend(f"Added {inline.name} “{f.instance}”." for f in added)
+            notes.extend(f"Changed {inline.name} “{f.instance}”." for f in changed)
+            notes.extend(f"Deleted {inline.name} “{name}”." for name in deleted)
+        return True, notes
 
     def _page(
         self,
@@ -531,12 +513,8 @@ class EditViews:
     ) -> list[InlineTable]:
         inlines = self._inlines(request, admin, sync, obj, data)
         for table in inlines:
-            for row in table.rows:
-                if row.pk is None and self._is_blank(row.form):
-                    continue
-                if row.pk is not None and (row.delete or not table.can_change):
-                    continue
-                row.form.cleaned()
+            if table.can_change and table.formset.is_bound:
+                table.formset.is_valid  # noqa: B018  # validates every active row now
         return inlines
 
     def _finish(
@@ -553,11 +531,7 @@ class EditViews:
         """After the object is written: its removed files, the inline rows, the history."""
         for name, value in self._submitted(admin, data).items():
             setattr(obj, name, value)
-        for table in inlines:
-            for row in table.rows:
-                for ff in row.form.fields.values():
-                    ff.errors.clear()
-        ok, notes = self._save_inlines(request, sync, admin, obj, inlines)
+        ok, notes = self._save_inlines(sync, admin, obj, inlines)
         if not ok:
             return None
         try:

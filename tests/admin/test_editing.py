@@ -47,6 +47,8 @@ def test_add_a_post_with_tags_a_category_and_an_inline_comment(site: Site) -> No
             "rating": "5",
             "category_id": "1",
             "tags": ["1", "2"],
+            "inline-comment-TOTAL_FORMS": "1",
+            "inline-comment-INITIAL_FORMS": "0",
             "inline-comment-0-author": "ann",
             "inline-comment-0-body": "first!",
         },
@@ -218,6 +220,8 @@ def test_inline_rows_are_changed_added_and_deleted(site: Site) -> None:
         "title": "P",
         "status": "draft",
         "_version": version(page),
+        "inline-comment-TOTAL_FORMS": "3",
+        "inline-comment-INITIAL_FORMS": "2",
         "inline-comment-0-id": "1",
         "inline-comment-0-author": "a",
         "inline-comment-0-body": "ONE",
@@ -233,7 +237,7 @@ def test_inline_rows_are_changed_added_and_deleted(site: Site) -> None:
         rows = session.execute(select(Comment.author, Comment.body).order_by(Comment.id)).all()
     assert [tuple(r) for r in rows] == [("a", "ONE"), ("c", "three")]
     [entry] = entries(site)
-    assert "Changed Body of comment" in entry.message
+    assert "Changed comment “a: ONE”." in entry.message
     assert "Deleted comment" in entry.message and "Added comment" in entry.message
 
 
@@ -247,6 +251,8 @@ def test_an_inline_row_of_another_post_is_left_alone(site: Site) -> None:
         "title": "P",
         "status": "draft",
         "_version": version(page),
+        "inline-comment-TOTAL_FORMS": "1",
+        "inline-comment-INITIAL_FORMS": "0",
         "inline-comment-0-id": "1",
         "inline-comment-0-author": "x",
         "inline-comment-0-body": "x",
@@ -495,3 +501,60 @@ def test_save_model_sets_fields_saved_with_the_object(make_site: object) -> None
     client = site.client("boss")
     assert post_form(client, "/admin/shop/tag/add", {"name": "quiet"}).status_code == 303
     assert site.get(Tag, 1).name == "QUIET"
+
+
+def test_inline_rows_that_moved_since_the_page_was_drawn_are_not_saved(site: Site) -> None:
+    site.user("boss", superuser=True)
+    site.add(Post(title="P"))
+    site.add(Comment(post_id=1, author="a", body="one"), Comment(post_id=1, author="b", body="two"))
+    client = site.client("boss")
+    page = client.get("/admin/shop/post/1/change").text
+    # The rows come back in another order (as if one had been deleted and another added
+    # meanwhile): the first form carries comment 2's key where comment 1's was.
+    data = {
+        "title": "P",
+        "status": "draft",
+        "_version": version(page),
+        "inline-comment-TOTAL_FORMS": "2",
+        "inline-comment-INITIAL_FORMS": "2",
+        "inline-comment-0-id": "2",
+        "inline-comment-0-author": "a",
+        "inline-comment-0-body": "X",
+        "inline-comment-1-id": "1",
+        "inline-comment-1-author": "b",
+        "inline-comment-1-body": "Y",
+    }
+    response = post_form(client, "/admin/shop/post/1/change", data, page)
+    assert response.status_code == 422
+    assert "changed since the page was drawn" in response.text
+    assert site.get(Comment, 1).body == "one" and site.get(Comment, 2).body == "two"
+
+
+def test_an_inflated_row_count_builds_no_more_rows_than_allowed(site: Site) -> None:
+    site.user("boss", superuser=True)
+    site.add(Post(title="P"))
+    client = site.client("boss")
+    page = client.get("/admin/shop/post/1/change").text
+    data = {
+        "title": "P",
+        "status": "draft",
+        "_version": version(page),
+        "inline-comment-TOTAL_FORMS": "100000000",
+        "inline-comment-INITIAL_FORMS": "0",
+    }
+    response = post_form(client, "/admin/shop/post/1/change", data, page)
+    assert response.status_code == 422
+    assert "Send at most" in response.text
+    assert site.count(Comment) == 0
+
+
+def test_a_submission_without_the_inlines_counts_leaves_its_rows_alone(site: Site) -> None:
+    site.user("boss", superuser=True)
+    site.add(Post(title="P"))
+    site.add(Comment(post_id=1, author="a", body="one"))
+    client = site.client("boss")
+    page = client.get("/admin/shop/post/1/change").text
+    assert 'name="inline-comment-TOTAL_FORMS" value="2"' in page  # one row and one blank
+    data = {"title": "Q", "status": "draft", "_version": version(page)}
+    assert post_form(client, "/admin/shop/post/1/change", data, page).status_code == 303
+    assert site.get(Post, 1).title == "Q" and site.get(Comment, 1).body == "one"

@@ -162,6 +162,8 @@ def test_inline_rows_follow_the_child_models_permissions(site: Site) -> None:
         "title": "Original",
         "status": "draft",
         "_version": token,
+        "inline-comment-TOTAL_FORMS": "2",
+        "inline-comment-INITIAL_FORMS": "1",
         "inline-comment-0-id": "1",
         "inline-comment-0-body": "hacked",
         "inline-comment-0-DELETE": "1",

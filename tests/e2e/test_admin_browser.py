@@ -227,15 +227,20 @@ def test_staff_manage_the_blog_in_the_admin(browser: Any, demo: Demo, tmp_path: 
     assert serious_violations(page) == []
     demo.shot(page, "admin-edit-light")
 
-    # Edit: the history names the changed fields, from what to what.
+    # Edit: an inline comment is added on the post's page, and the title and tags change;
+    # the history names the changed fields, from what to what.
+    page.fill("#id_inline-comment-0-author", "ann")
+    page.fill("#id_inline-comment-0-body", "Mine are up already!")
     page.fill("#id_title", "Planting tomatoes early")
     page.select_option("#id_tags", label=["green"])
     page.click("button[name=_continue]")
     page.wait_for_selector("text=Saved post")
+    assert page.input_value("#id_inline-comment-0-body") == "Mine are up already!"
     page.click("text=History")
     history = page.inner_text("table.history")
     assert "Planting tomatoes" in history and "Planting tomatoes early" in history
     assert "Title" in history and "Tags" in history and "boss" in history
+    assert "Added comment" in history
 
     # The list: search, filter, sort.
     page.goto(demo.url + "/admin/blog/post/")

@@ -20,7 +20,7 @@ class CommentInline(Inline):
 
     model = Comment
     fields = ["author", "body"]
-    extra = 0
+    extra = 1
 
 
 @action(description="Publish the selected posts")
