@@ -390,12 +390,18 @@ class EditViews:
         return await session.run_sync(page)
 
     # -- change ------------------------------------------------------------------------
-    def _get(self, sync: Session, admin: ModelAdmin, pk: str, *, lock: bool = False) -> Any:
+    def _get(
+        self, sync: Session, admin: ModelAdmin, request: Request, pk: str, *, lock: bool = False
+    ) -> Any:
+        """The object ``pk`` among ``admin.get_queryset(request)``'s rows, or a 404."""
         try:
             key = admin.info.pk_value(pk)
         except ValueError:
             raise HTTPException(404, f"No {admin.name} has the key {pk[:40]!r}") from None
-        obj = sync.get(admin.model, key, with_for_update=lock or None)
+        stmt = admin.get_queryset(request).where(admin.info.pk == key)
+        if lock:
+            stmt = stmt.with_for_update()
+        obj = sync.scalars(stmt).first()
         if obj is None:
             raise HTTPException(404, f"No {admin.name} has the key {pk[:40]!r}")
         return obj
@@ -408,7 +414,7 @@ class EditViews:
         require(admin, request, "view")
 
         def load(sync: Session) -> Response:
-            obj = self._get(sync, admin, pk)
+            obj = self._get(sync, admin, request, pk)
             require(admin, request, "view", obj)
             editable = admin.has_change_permission(request, obj)
             form = self._draw(request, admin, sync, obj, readonly=not editable)
@@ -437,7 +443,7 @@ class EditViews:
         data = await request.form()
 
         def lock(sync: Session) -> tuple[Any, dict[str, Any], dict[str, str]]:
-            obj = self._get(sync, admin, pk, lock=True)
+            obj = self._get(sync, admin, request, pk, lock=True)
             require(admin, request, "change", obj)
             names = list(self._form_class(request, admin, adding=False).specs)
             before = current_values(sync, admin.info, obj, names)
@@ -592,7 +598,7 @@ class EditViews:
         require(admin, request, "delete")
 
         def load(sync: Session) -> Response:
-            obj = self._get(sync, admin, pk)
+            obj = self._get(sync, admin, request, pk)
             require(admin, request, "delete", obj)
             plan = self._plan(request, sync, admin, [obj])
             return self._delete_page(request, admin, obj, plan)
@@ -630,7 +636,7 @@ class EditViews:
         require(admin, request, "delete")
 
         def delete(sync: Session) -> Response:
-            obj = self._get(sync, admin, pk, lock=True)
+            obj = self._get(sync, admin, request, pk, lock=True)
             require(admin, request, "delete", obj)
             plan = self._plan(request, sync, admin, [obj])
             if plan.blocked:

@@ -385,7 +385,7 @@ class ReadViews:
         key = _pk_parser(admin.model)(pk)
 
         def load(sync: Session) -> tuple[Any, list[LogEntry]]:
-            obj = sync.get(admin.model, key)
+            obj = sync.scalars(admin.get_queryset(request).where(admin.info.pk == key)).first()
             if obj is not None:
                 require(admin, request, "view", obj)
             else:

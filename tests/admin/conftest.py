@@ -78,8 +78,15 @@ class Site:
 
     def __init__(self, url: str, admin: Admin | None = None, register: bool = True) -> None:
         self.media = Path(tempfile.mkdtemp(prefix="carboy-admin-media-"))
+        #: The app's own templates folder (empty: a test may override the admin's).
+        self.templates = self.media / "templates"
+        self.templates.mkdir()
         settings = Settings(
-            secret_key=SECRET, allowed_hosts=["*"], debug=False, media_dir=str(self.media)
+            secret_key=SECRET,
+            allowed_hosts=["*"],
+            debug=False,
+            media_dir=str(self.media / "media"),
+            templates_dir=str(self.templates),
         )
         self.app = Carboy(settings=settings)
         self.db = Database(url)
