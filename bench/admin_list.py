@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import time
 from collections.abc import Iterator
@@ -143,7 +144,10 @@ def main() -> None:
                 )
             )
         with TestClient(app, headers={"Accept": "text/html"}) as client:
-            client.post("/auth/login", data={"login": "bench", "password": PASSWORD})
+            page = client.get("/auth/login").text
+            found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+            token = {"csrf_token": found.group(1)} if found else {}
+            client.post("/auth/login", data={"login": "bench", "password": PASSWORD, **token})
             first = client.get(PAGES["list"] or "").text
             marker = 'rel="next"'
             link = first.split(marker)[0].rsplit('href="', 1)[-1].split('"')[0]
