@@ -203,3 +203,26 @@ def test_every_admin_post_is_checked_for_csrf(site: Site) -> None:
     assert len(posts) == 4
     for info in posts:
         assert info.extra.get("csrf_required") is True, info.path
+
+
+def test_a_post_without_the_csrf_token_is_refused_on_every_route(site: Site) -> None:
+    seed(site)
+    site.user("boss", superuser=True)
+    client = site.client("boss")
+    before = snapshot(site)
+    for url, data in [
+        ("/admin/shop/post/add", {"title": "New", "status": "draft"}),
+        ("/admin/shop/post/1/change", {**FORM}),
+        ("/admin/shop/post/1/delete", {}),
+        (
+            "/admin/shop/post/action",
+            {"action": "delete_selected", "_selected": ["1"], "_confirmed": "1"},
+        ),
+    ]:
+        response = client.post(url, data=data)  # no token: as a cross-site form would
+        assert response.status_code == 403, url
+        forged = client.post(url, data={**data, "csrf_token": "forged"})
+        assert forged.status_code == 403, url
+    assert snapshot(site) == before
+    # The same request with the page's token goes through.
+    assert post_form(client, "/admin/shop/post/1/delete", {}).status_code == 303
