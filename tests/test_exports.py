@@ -10,7 +10,6 @@ import pytest
 
 PACKAGES = [
     "carboy",
-    "carboy.admin",
     "carboy.api",
     "carboy.auth",
     "carboy.auth.sessions",
