@@ -195,7 +195,9 @@ def test_carboy_htmx_include(tmp_path: Path) -> None:
     app = write(tmp_path, {"base.html": '<head>{% include "carboy/htmx.html" %}</head>'})
     templates = Templates([app], packages=[("carboy", "templates")])
     assert templates.render_sync("base.html", request=make_request()) == (
-        '<head><script src="/static/carboy/htmx.min.js"></script></head>'
+        '<head><meta name="htmx-config" content=\'{"includeIndicatorStyles":false}\'>\n'
+        '<link rel="stylesheet" href="/static/carboy/htmx.css">\n'
+        '<script src="/static/carboy/htmx.min.js"></script></head>'
     )
 
 

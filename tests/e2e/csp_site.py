@@ -58,6 +58,27 @@ async def inline(request: Request) -> str:
     )
 
 
+#: A page on carboy's htmx include: a button that swaps in a fragment, under the strict policy.
+HTMX_PAGE = (
+    "<!doctype html><html><head><title>htmx</title>"
+    '{% include "carboy/htmx.html" %}</head><body>'
+    '<button id="load" hx-get="/fragment" hx-target="#out">Load</button>'
+    '<span class="htmx-indicator" id="spinner">loading</span><div id="out"></div>'
+    "</body></html>"
+)
+
+
+@app.get("/htmx")
+async def htmx_page(request: Request) -> HTMLResponse:
+    template = app.templates.env.from_string(HTMX_PAGE)
+    return HTMLResponse(template.render(request=request))
+
+
+@app.get("/fragment")
+async def fragment() -> str:
+    return '<p id="swapped">swapped in</p>'
+
+
 @app.get("/form")
 async def form(request: Request) -> HTMLResponse:
     return HTMLResponse(

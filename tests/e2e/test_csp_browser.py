@@ -89,6 +89,18 @@ def test_an_inline_script_runs_with_the_nonce_and_is_blocked_without(
     assert again != policy
 
 
+def test_the_htmx_include_works_with_no_csp_error(page: Any, site_url: str) -> None:
+    """carboy/htmx.html: htmx swaps under the strict policy, and injects no inline <style>."""
+    console = Console(page)
+    page.goto(site_url + "/htmx")
+    page.click("#load")
+    expect(page.locator("#swapped")).to_have_text("swapped in")
+    # The indicator rules come from carboy/htmx.css: hidden while no request runs.
+    assert page.eval_on_selector("#spinner", "el => getComputedStyle(el).opacity") == "0"
+    assert page.evaluate("document.querySelectorAll('style').length") == 0
+    assert console.csp_errors() == [], console.messages
+
+
 def test_the_sign_in_page_loads_styled_with_no_csp_error(
     page: Any, site_url: str, shots: Path
 ) -> None:
