@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,22 +23,10 @@ from schemathesis.specs.openapi.checks import (
 from carboy import Carboy
 from carboy.auth import Auth
 from carboy.db import Database
-from carboy.db.fixtures import load
 from carboy.db.testing import temporary_database
 from carboy.testing import TestClient
 from tests.db.conftest import POSTGRES_URL, require_postgres
-from tests.examples.test_demo import DEMO, SECRET_KEY
-
-
-@pytest.fixture(scope="module")
-def create_app() -> Iterator[Callable[[], Carboy]]:
-    sys.path.insert(0, str(DEMO))
-    try:
-        from demo.app import create_app
-
-        yield create_app
-    finally:
-        sys.path.remove(str(DEMO))
+from tests.examples.conftest import fresh_demo
 
 
 class Demo:
@@ -55,16 +42,8 @@ class Demo:
 
 
 def _demo(create_app: Callable[[], Carboy], monkeypatch: pytest.MonkeyPatch, url: str) -> Demo:
-    monkeypatch.chdir(DEMO)
-    monkeypatch.setenv("CARBOY_DATABASE_URL", url)
-    monkeypatch.setenv("CARBOY_DEBUG", "true")
-    monkeypatch.setenv("CARBOY_SECRET_KEY", SECRET_KEY)
-    app = create_app()
-    app.build()
+    app = fresh_demo(create_app, monkeypatch, url)
     db = app.get_module(Database)
-    db.migrations.migrate()
-    with (DEMO / "demo" / "fixtures" / "posts.json").open() as fixture:
-        load(db, [fixture])
     auth = app.get_module(Auth)
 
     async def editor_token() -> str:
