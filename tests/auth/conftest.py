@@ -51,6 +51,22 @@ def fast_hasher(**options: Any) -> PasswordHasher:
     return PasswordHasher(**options)
 
 
+class CountingHasher(PasswordHasher):
+    """Test-speed argon2id that counts the hashes it checks (real or dummy)."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+        self.verifications = 0
+
+    def verify(self, encoded: str, password: str) -> bool:
+        self.verifications += 1
+        return super().verify(encoded, password)
+
+    def dummy_verify(self) -> None:
+        self.verifications += 1
+        super().dummy_verify()
+
+
 @pytest.fixture
 def hasher() -> PasswordHasher:
     return fast_hasher()

@@ -17,28 +17,13 @@ from carboy.auth import Auth, MemoryUserStore, PagesConfig, PasswordHasher, logi
 from carboy.exceptions import ConfigurationError
 from carboy.mail import EmailMessage, Mail, MemoryBackend
 from carboy.testing import TestClient
+from tests.auth.conftest import CountingHasher
 
 SECRET = "auth-pages-tests-secret-key-" * 2
 PASSWORD = "plum-tree-in-may-7"
 NEW_PASSWORD = "a-new-orchard-in-june-9"
 HTML = {"Accept": "text/html"}
 XSS = "<script>alert(1)</script>"
-
-
-class CountingHasher(PasswordHasher):
-    """argon2id with test-speed parameters, counting the verifications it does."""
-
-    def __init__(self) -> None:
-        super().__init__(time_cost=1, memory_cost=8 * 1024, parallelism=1)
-        self.verifications = 0
-
-    def verify(self, encoded: str, password: str) -> bool:
-        self.verifications += 1
-        return super().verify(encoded, password)
-
-    def dummy_verify(self) -> None:
-        self.verifications += 1
-        super().dummy_verify()
 
 
 class Site:

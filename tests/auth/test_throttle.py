@@ -25,7 +25,6 @@ from carboy.auth import (
     LoginThrottle,
     MemoryUserStore,
     PagesConfig,
-    PasswordHasher,
     login_required,
 )
 from carboy.cache import Cache, Caching, MemoryBackend, RedisBackend, Throttled
@@ -35,6 +34,7 @@ from carboy.mail import Mail
 from carboy.mail import MemoryBackend as Outbox
 from carboy.testing import TestClient
 from carboy.types import Receive, Scope, Send
+from tests.auth.conftest import CountingHasher
 
 REDIS_URL = "redis://127.0.0.1:6379/12"  # this file's database: nobody else uses 12
 SECRET = "auth-throttle-tests-secret-key-" * 2
@@ -56,22 +56,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-class CountingHasher(PasswordHasher):
-    """Test-speed argon2id that counts the hashes it checks (real or dummy)."""
-
-    def __init__(self) -> None:
-        super().__init__(time_cost=1, memory_cost=8 * 1024, parallelism=1)
-        self.verifications = 0
-
-    def verify(self, encoded: str, password: str) -> bool:
-        self.verifications += 1
-        return super().verify(encoded, password)
-
-    def dummy_verify(self) -> None:
-        self.verifications += 1
-        super().dummy_verify()
 
 
 class CountingUsers(MemoryUserStore):
