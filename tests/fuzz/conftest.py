@@ -7,14 +7,19 @@ turn that database off, so the suite always loads one of its own profiles.
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase, ReadOnlyDatabase
 
 from tests.conftest import under_ci
+from tests.fuzz.app import build
+from tests.fuzz.rsgi import over_rsgi
 
 #: The committed database of the cases hypothesis found.
 EXAMPLES = Path(__file__).with_name("examples")
@@ -38,3 +43,23 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.register_profile("carboy-fuzz", max_examples=examples, **common)
     long_run = config.getoption("--fuzz") or os.environ.get("CARBOY_FUZZ") == "1"
     settings.load_profile("carboy-fuzz" if long_run else "carboy-quick")
+
+
+@pytest.fixture(
+    scope="module",
+    params=[("asgi", False), ("asgi", True), ("rsgi", False), ("rsgi", True)],
+    ids=["asgi-production", "asgi-debug", "rsgi-production", "rsgi-debug"],
+)
+def app(request: pytest.FixtureRequest) -> Any:
+    """The fuzz app, production and debug, over ASGI and over its native RSGI entry."""
+    interface, debug = request.param
+    target = build(debug=debug)
+    target.build()
+    return target if interface == "asgi" else over_rsgi(target)
+
+
+@pytest.fixture(scope="module")
+def runner() -> Iterator[asyncio.Runner]:
+    """One event loop for a module's fuzzed calls."""
+    with asyncio.Runner() as loop:
+        yield loop

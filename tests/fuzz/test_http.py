@@ -1,16 +1,14 @@
-"""Fuzzed HTTP requests through the ASGI callable: never a 5xx, always a well-formed response."""
+"""Fuzzed HTTP requests over ASGI and RSGI: never a 5xx, always a well-formed response."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carboy import Carboy
-from tests.fuzz.app import HOST, build
+from carboy.types import ASGIApp
+from tests.fuzz.app import HOST
 from tests.fuzz.asgi import call_http, http_scope
 from tests.fuzz.strategies import (
     METHODS,
@@ -23,19 +21,6 @@ from tests.fuzz.strategies import (
 )
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["production", "debug"])
-def app(request: pytest.FixtureRequest) -> Carboy:
-    target = build(debug=request.param)
-    target.build()
-    return target
-
-
-@pytest.fixture(scope="module")
-def runner() -> Iterator[asyncio.Runner]:
-    with asyncio.Runner() as loop:
-        yield loop
-
-
 @given(
     method=METHODS,
     raw_path=raw_paths(),
@@ -43,7 +28,7 @@ def runner() -> Iterator[asyncio.Runner]:
     headers=header_lists(),
 )
 def test_any_request_line_and_headers(
-    app: Carboy,
+    app: ASGIApp,
     runner: asyncio.Runner,
     method: str,
     raw_path: bytes,
@@ -71,7 +56,7 @@ ROUTE_BODIES = {
     data=st.data(),
 )
 def test_any_body(
-    app: Carboy,
+    app: ASGIApp,
     runner: asyncio.Runner,
     method: str,
     raw_path: bytes,

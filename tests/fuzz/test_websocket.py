@@ -1,32 +1,16 @@
-"""Fuzzed WebSocket sessions through the ASGI callable: no 1011, no protocol violation."""
+"""Fuzzed WebSocket sessions over ASGI and RSGI: no 1011, no protocol violation."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carboy import Carboy
-from tests.fuzz.app import build
+from carboy.types import ASGIApp
 from tests.fuzz.asgi import call_websocket, websocket_scope
 from tests.fuzz.strategies import WS_FRAMES, header_lists, query_strings
-
-
-@pytest.fixture(scope="module", params=[False, True], ids=["production", "debug"])
-def app(request: pytest.FixtureRequest) -> Carboy:
-    target = build(debug=request.param)
-    target.build()
-    return target
-
-
-@pytest.fixture(scope="module")
-def runner() -> Iterator[asyncio.Runner]:
-    with asyncio.Runner() as loop:
-        yield loop
 
 
 @given(
@@ -36,7 +20,7 @@ def runner() -> Iterator[asyncio.Runner]:
     frames=WS_FRAMES,
 )
 def test_any_websocket_session(
-    app: Carboy,
+    app: ASGIApp,
     runner: asyncio.Runner,
     raw_path: bytes,
     query: bytes,
