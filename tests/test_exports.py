@@ -10,6 +10,7 @@ import pytest
 
 PACKAGES = [
     "carboy",
+    "carboy.admin",
     "carboy.api",
     "carboy.auth",
     "carboy.auth.sessions",

@@ -59,6 +59,10 @@ if TYPE_CHECKING:
 
 #: The Alembic branch label of the project's own history.
 PROJECT_LABEL = "project"
+#: Models in these packages are a battery's: never in the project's own history.
+_BATTERY_PREFIX = "carboy."
+#: The owner of a battery's tables while the battery is not installed: no history.
+_NOT_INSTALLED = "(battery not installed)"
 _ENV_DIR = Path(__file__).parent / "_alembic"
 _ENV_KEY = "carboy.environment"
 _FILE_TEMPLATE = "%%(year)d%%(month).2d%%(day).2d_%%(hour).2d%%(minute).2d_%%(rev)s_%%(slug)s"
@@ -397,10 +401,13 @@ class Migrations:
 
     # -- making ------------------------------------------------------------------------
     def _owners(self) -> dict[str, str]:
-        """Table name -> the label of the history that owns it (project if absent)."""
+        """Table name -> the label of the history that owns it (project if absent).
+
+        A model of one of carboy's own batteries belongs to that battery's history
+        once the battery is installed, and to no history while it is not: importing
+        ``carboy.admin.models`` must not put the admin's tables into the project's.
+        """
         sources = self._sources()
-        if not sources:
-            return {}
         owners: dict[str, str] = {}
         mapped: set[str] = set()
         for mapper in self.db.base.registry.mappers:
@@ -412,6 +419,8 @@ class Migrations:
             for source in sources:
                 if any(module == p or module.startswith(p + ".") for p in source.packages):
                     owners[table.name] = source.label
+            if table.name not in owners and module.startswith(_BATTERY_PREFIX):
+                owners[table.name] = _NOT_INSTALLED
         # A table without a model (an association table) goes with the tables it links.
         for table in self.db.metadata.tables.values():
             if table.name in mapped:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import subprocess
 import sys
 import textwrap
 import uuid
@@ -462,6 +463,39 @@ def test_migrate_without_models_or_migrations_has_nothing_to_do(tmp_path: Path) 
     app.build()
     assert db.migrations.migrate().direction == "none"
     db.engine.dispose()
+
+
+def test_a_battery_that_is_not_installed_keeps_its_tables_out_of_the_project(
+    tmp_path: Path,
+) -> None:
+    # Regression: with carboy.admin.models imported (by a test of the admin) and
+    # no Admin installed, makemigrations wrote admin_log_entry (and the auth tables
+    # it points at) into the project's history. In a fresh interpreter: the shared
+    # Model registry here holds whatever other tests imported.
+    code = f"""
+import carboy.admin.models  # the admin's and, through it, the auth battery's models
+from sqlalchemy.orm import Mapped, mapped_column
+from carboy import Carboy
+from carboy.db import Database, Model
+
+class Note(Model):
+    text: Mapped[str] = mapped_column()
+
+app = Carboy(secret_key="{"k" * 40}", allowed_hosts=["*"], root={str(tmp_path)!r})
+db = Database("sqlite:///{tmp_path / "app.db"}")
+app.install(db)
+app.build()
+(made,) = db.migrations.make("initial")
+print(made.read_text())
+"""
+    (tmp_path / "migrations").mkdir()
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "create_table('note'" in result.stdout
+    assert "admin_log_entry" not in result.stdout
+    assert "auth_" not in result.stdout
 
 
 def test_on_migrate_hooks_run_after_each_migrate(project: Project) -> None:

@@ -9,6 +9,7 @@ from carboy.db import Database
 from carboy.forms import Forms
 from carboy.middleware import SecurityHeaders
 from carboy.tasks import Tasks
+from demo.admin import admin
 from demo.api import api
 from demo.blog import blog
 from demo.chat import chat
@@ -56,6 +57,8 @@ def create_app() -> Carboy:
     )
     auth.on_signup(welcome_new_member)
     app.install(auth)
+    # The admin of the blog under /admin/, for staff users (carboy createuser --staff).
+    app.install(admin)
     return app
 
 

@@ -1,11 +1,38 @@
-"""The blog's data: posts and their comments."""
+"""The blog's data: posts in categories, with tags, an optional image, and comments."""
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Column, ForeignKey, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from carboy.db import Model, TimestampMixin
+
+#: Which post has which tag (a many-to-many link; rows go with either side).
+post_tags = Table(
+    "post_tags",
+    Model.metadata,
+    Column("post_id", ForeignKey("post.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Category(Model):
+    """A section of the blog; a post is in one category, or none."""
+
+    name: Mapped[str] = mapped_column(String(100))
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(Model):
+    """A keyword; posts have any number of them."""
+
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Post(TimestampMixin, Model):
@@ -15,6 +42,15 @@ class Post(TimestampMixin, Model):
     slug: Mapped[str] = mapped_column(String(200), unique=True)
     body: Mapped[str] = mapped_column(Text, default="")
     published: Mapped[bool] = mapped_column(default=False, index=True)
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("category.id", ondelete="SET NULL"), default=None
+    )
+    #: The stored name of the post's picture (in the media storage), if it has one.
+    image: Mapped[str | None] = mapped_column(String(255), default=None)
+    # The classes themselves, not their names: a name is looked up in the registry every
+    # model of the process shares, where another module may have a Tag too.
+    category: Mapped[Category | None] = relationship(Category)
+    tags: Mapped[list[Tag]] = relationship(Tag, secondary=post_tags, order_by=Tag.name)
 
     def __str__(self) -> str:
         return self.title
