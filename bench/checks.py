@@ -243,3 +243,17 @@ def check_page(client: Client, queries: int, headers: dict[str, str]) -> dict[st
     if "<script>" in text or "&lt;script&gt;" not in text:
         raise CheckFailed("GET /page: the fortunes are missing or not escaped")
     return headers
+
+
+#: The path wrk requests for the ``users`` test; the check also asks for other ids.
+USERS_PATH = "/users/4217"
+
+
+def check_users(client: Client, queries: int, headers: dict[str, str]) -> dict[str, str]:
+    """``/users/{id:int}``: the id comes back as a JSON integer, whatever the id."""
+    for user_id in (4217, 1, 987654321):
+        path = f"/users/{user_id}"
+        value = _get(client, path, "application/json").json()
+        if value != {"id": user_id} or not isinstance(value["id"], int):
+            raise CheckFailed(f'GET {path}: expected {{"id": {user_id}}}, got {value!r}')
+    return {}

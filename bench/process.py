@@ -106,8 +106,10 @@ class ServerProcess:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
-    def wait_ready(self, port: int, path: str, timeout: float = 30.0) -> float:
-        """Seconds from start until the server answers any HTTP response on ``path``."""
+    def wait_ready(
+        self, port: int, path: str, timeout: float = 30.0, status: int | None = None
+    ) -> float:
+        """Seconds from start until the server answers ``path`` (with ``status``, if given)."""
         if self.proc is None:
             raise StartFailed("not started")
         started = time.perf_counter()
@@ -118,8 +120,10 @@ class ServerProcess:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             try:
                 conn.request("GET", path)
-                conn.getresponse().read()
-                return time.perf_counter() - started
+                response = conn.getresponse()
+                response.read()
+                if status is None or response.status == status:
+                    return time.perf_counter() - started
             except OSError:
                 pass
             finally:

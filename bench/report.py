@@ -13,8 +13,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench import scale_report
-from bench.suite import BASELINE_TESTS, FRAMEWORKS_BY_NAME, TESTS
+from bench import scale_report, targets
+from bench.suite import BASELINE_TESTS, FRAMEWORKS_BY_NAME, RSGI_BASELINE, TESTS
+from bench.targets import ASGI_TWIN, RSGI_TWIN
 
 STATUS_TEXT = {
     "failed_start": "did not start",
@@ -49,6 +50,10 @@ def summarize(results: dict[str, Any]) -> list[dict[str, Any]]:
             "rps": _median([run["rps"] for run in good]),
             "p99_ms": _median([run["p99_ms"] for run in good]),
             "rss_mib": _median([run["rss_kib"] / 1024 for run in good]),
+            # The largest process of the tree: the worker, beside a supervisor if any.
+            "rss_worker_mib": _median(
+                [run.get("rss_largest_kib", run["rss_kib"]) / 1024 for run in good]
+            ),
             "processes": max((run.get("processes", 0) for run in good), default=None),
             "ready_s": _median([run["ready_s"] for run in runs if "ready_s" in run]),
         }
@@ -60,15 +65,25 @@ def summarize(results: dict[str, Any]) -> list[dict[str, Any]]:
         if row["rps"] is None:
             continue
         if row["test"] in BASELINE_TESTS:
-            for baseline, key in (("bare", "vs_bare"), ("bare_secure", "vs_bare_secure")):
-                base = index.get((row["test"], baseline, row["server"]))
+            server = row["server"]
+            # Under granian's RSGI interface the ASGI baselines are granian's ASGI runs.
+            asgi_server = ASGI_TWIN.get(server, server)
+            for baseline, key, base_server in (
+                ("bare", "vs_bare", asgi_server),
+                ("bare_secure", "vs_bare_secure", asgi_server),
+                (RSGI_BASELINE, "vs_bare_rsgi", RSGI_TWIN.get(server)),
+            ):
+                base = index.get((row["test"], baseline, base_server or ""))
                 if base and base["rps"]:
                     row[key] = row["rps"] / base["rps"]
+        peer_server = row["server"]
+        if not any(r["server"] == peer_server and r["framework"] in PEERS for r in rows):
+            peer_server = ASGI_TWIN.get(peer_server, peer_server)  # no peer speaks RSGI
         peers = [
             r
             for r in rows
             if r["test"] == row["test"]
-            and r["server"] == row["server"]
+            and r["server"] == peer_server
             and r["framework"] in PEERS
             and r["rps"]
         ]
@@ -189,15 +204,19 @@ def render_markdown(
         out += [f"### {test.title} (`GET {path}`)", ""]
         with_bare = test_name in BASELINE_TESTS
         head = "| framework | server | req/s |"
-        head += " vs bare ASGI | vs bare + headers |" if with_bare else ""
+        head += " vs bare ASGI | vs bare + headers | vs bare RSGI |" if with_bare else ""
         head += " vs best peer | p99 latency | RSS after run | rounds |"
-        align = "|---|---|---:|" + ("---:|---:|" if with_bare else "") + "---:|---:|---:|---:|"
+        align = "|---|---|---:|" + ("---:|---:|---:|" if with_bare else "") + "---:|---:|---:|---:|"
         out += [head, align]
         for row in rows:
             if row["status"] == "ok":
                 cells = [_label(row["framework"]), row["server"], _num(row["rps"])]
                 if with_bare:
-                    cells += [_ratio(row.get("vs_bare")), _ratio(row.get("vs_bare_secure"))]
+                    cells += [
+                        _ratio(row.get("vs_bare")),
+                        _ratio(row.get("vs_bare_secure")),
+                        _ratio(row.get("vs_bare_rsgi")),
+                    ]
                 cells += [
                     _ratio(row.get("vs_best_peer")),
                     _num(row["p99_ms"], ".2f", " ms"),
@@ -207,10 +226,11 @@ def render_markdown(
             else:
                 status = STATUS_TEXT.get(row["status"], row["status"])
                 cells = [_label(row["framework"]), row["server"], status]
-                cells += [""] * (6 if with_bare else 4)
+                cells += [""] * (7 if with_bare else 4)
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
 
+    out += targets.render(summary)
     out += _cold_start_section(results, summary)
     out += _failures_section(summary)
     out += _method_section(meta)
@@ -220,26 +240,30 @@ def render_markdown(
 
 def _cold_start_section(results: dict[str, Any], summary: list[dict[str, Any]]) -> list[str]:
     cold = results.get("cold_start") or {}
+    first = cold.get("first_response") or {}
     servers = results["meta"]["servers"]
+    base = cold.get("baseline", {}).get("median_ms")
     out = [
-        "## Cold start",
+        "## Cold start and memory",
         "",
-        '*import*: median wall time of `python -c "import bench.apps.<name>_app"` '
+        '*app import*: median wall time of `python -c "import bench.apps.<name>_app"` '
         "(interpreter start, imports, building the app), pinned to the server CPU; "
         '*net*: the same minus `python -c "import bench.common"`'
-        + (
-            f" ({cold['baseline']['median_ms']:.0f} ms)"
-            if cold.get("baseline", {}).get("median_ms")
-            else ""
-        )
-        + ". *first response*: median seconds from spawning the server to its first HTTP "
-        "answer, over all its runs (includes the server's own start and the app's start-up "
-        "hooks such as opening the database pool).",
+        + (f" ({base:.0f} ms)" if base else "")
+        + '; *framework import*: `python -c "import <framework>"`, net of the same. '
+        "*first 200*: median seconds from spawning the server to the first successful "
+        "response of the app's first test, over a few fresh starts (the server's own start "
+        "and the app's start-up hooks, such as opening the database pool, included); when "
+        "those starts were not timed, the median seconds to the first answer of any status "
+        "over the measured runs, marked †. *worker RSS*: resident memory of the largest "
+        "process of the server's tree (its worker) after the run, the most over the tests.",
         "",
-        "| framework | import | net | "
-        + " | ".join(f"first response, {s}" for s in servers)
+        "| framework | app import | net | framework import | "
+        + " | ".join(f"first 200, {s}" for s in servers)
+        + " | "
+        + " | ".join(f"worker RSS, {s}" for s in servers)
         + " |",
-        "|---|---:|---:|" + "---:|" * len(servers),
+        "|---|---:|---:|---:|" + "---:|" * (2 * len(servers)),
     ]
     for name in results["meta"]["frameworks"]:
         timing = cold.get(name, {})
@@ -252,13 +276,28 @@ def _cold_start_section(results: dict[str, Any], summary: list[dict[str, Any]]) 
             cells = ["import failed", ""]
         else:
             cells = ["—", "—"]
+        framework_import = timing.get("framework_import", {})
+        if framework_import.get("status") == "ok":
+            cells.append(f"{framework_import['net_ms']:.0f} ms (`{framework_import['module']}`)")
+        else:
+            cells.append("failed" if framework_import else "—")
+        rows = [r for r in summary if r["framework"] == name]
         for server in servers:
-            ready = [
-                r["ready_s"]
-                for r in summary
-                if r["framework"] == name and r["server"] == server and r["ready_s"]
+            started = first.get(name, {}).get(server)
+            if started and started.get("status") == "ok":
+                cells.append(_num(started["median_s"], ".2f", " s"))
+            elif started:
+                cells.append("did not start")
+            else:
+                ready = [r["ready_s"] for r in rows if r["server"] == server and r["ready_s"]]
+                cells.append(_num(_median(ready), ".2f", " s †") if ready else "—")
+        for server in servers:
+            sizes = [
+                r["rss_worker_mib"]
+                for r in rows
+                if r["server"] == server and r.get("rss_worker_mib")
             ]
-            cells.append(_num(_median(ready), ".2f", " s"))
+            cells.append(_num(max(sizes, default=None), ".1f", " MiB"))
         out.append(f"| {_label(name)} | " + " | ".join(cells) + " |")
     out.append("")
     return out
@@ -371,7 +410,12 @@ def _versions_section(meta: dict[str, Any]) -> list[str]:
 # --- chart ------------------------------------------------------------------------------
 
 
-SERVER_COLOURS = {"uvicorn": "#4C72B0", "granian": "#DD8452", "gunicorn": "#55A868"}
+SERVER_COLOURS = {
+    "uvicorn": "#4C72B0",
+    "granian": "#DD8452",
+    "granian-rsgi": "#C44E52",
+    "gunicorn": "#55A868",
+}
 
 
 def render_chart(results: dict[str, Any], path: Path) -> bool:

@@ -41,8 +41,10 @@ from bench.process import (
 )
 from bench.suite import (
     ALL_TESTS,
+    BASELINE_TESTS,
     BASELINES,
     FRAMEWORKS,
+    RSGI_BASELINE,
     SERVERS,
     TESTS,
     Framework,
@@ -231,6 +233,52 @@ def cold_starts(frameworks: list[Framework], runs: int) -> dict[str, Any]:
         else:
             print(f"  {framework.name}: FAILED: {timing['detail']}")
         result[framework.name] = timing
+        if framework.import_name:
+            bare_import = time_import(framework.import_name, runs)
+            if bare_import["status"] == "ok":
+                bare_import["net_ms"] = round(bare_import["median_ms"] - base, 1)
+            timing["framework_import"] = {"module": framework.import_name, **bare_import}
+    return result
+
+
+def time_first_response(
+    framework: Framework, server: Server, settings: Settings, runs: int
+) -> dict[str, Any]:
+    """Median seconds from spawning the server to its first 200 on the framework's first test."""
+    test = TESTS[framework.tests[0]]
+    path = test.url_path(settings.queries)
+    samples: list[float] = []
+    for run in range(runs):
+        port = free_port()
+        log = settings.raw_dir / f"first-response-{framework.name}-{server.name}-{run}.log"
+        with ServerProcess(server.command(framework, port), log, cpu=SERVER_CPU) as process:
+            try:
+                samples.append(process.wait_ready(port, path, settings.start_timeout, status=200))
+            except StartFailed as exc:
+                return {"status": "failed", "detail": last_error(str(exc)), "samples_s": []}
+    return {
+        "status": "ok",
+        "path": path,
+        "median_s": round(statistics.median(samples), 3),
+        "samples_s": [round(x, 3) for x in samples],
+    }
+
+
+def first_responses(
+    frameworks: list[Framework], servers: list[Server], settings: Settings
+) -> dict[str, dict[str, Any]]:
+    """``time_first_response`` of every framework under every server that runs it."""
+    runs = max(3, settings.cold_start_runs // 2)
+    print(f"first response: starting each server {runs} times")
+    result: dict[str, dict[str, Any]] = {}
+    for framework in frameworks:
+        for server in servers:
+            if not server.serves(framework):
+                continue
+            timing = time_first_response(framework, server, settings, runs)
+            result.setdefault(framework.name, {})[server.name] = timing
+            shown = f"{timing['median_s']:.2f} s" if timing["status"] == "ok" else "FAILED"
+            print(f"  {framework.name} {server.name}: {shown}")
     return result
 
 
@@ -367,8 +415,9 @@ def main(argv: list[str] | None = None) -> int:
     framework_names = _pick(args.only, [f.name for f in FRAMEWORKS], "frameworks")
     test_names = _pick(args.tests, list(ALL_TESTS), "tests")
     server_names = _pick(args.servers, list(SERVERS), "servers")
-    if args.only and not args.no_baseline and {"plaintext", "json"} & set(test_names):
-        for baseline in reversed(BASELINES):
+    if args.only and not args.no_baseline and set(BASELINE_TESTS) & set(test_names):
+        baselines = [*BASELINES, *([RSGI_BASELINE] if "granian-rsgi" in server_names else [])]
+        for baseline in reversed(baselines):
             if baseline not in framework_names:
                 framework_names.insert(0, baseline)
     frameworks = [f for f in FRAMEWORKS if f.name in framework_names]
@@ -451,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     cold = {}
     if not args.no_cold_start and not meta.get("interrupted"):
         cold = cold_starts(frameworks, settings.cold_start_runs)
+        cold["first_response"] = first_responses(frameworks, servers, settings)
     meta["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     meta["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results = {"meta": meta, "runs": runs, "cold_start": cold}

@@ -10,14 +10,20 @@ from typing import Literal
 from bench import checks
 from bench.common import WSGI_THREADS
 
-Interface = Literal["asgi", "wsgi"]
+Interface = Literal["asgi", "wsgi", "rsgi"]
 
 TFB_TESTS = ("plaintext", "json", "db", "queries", "fortunes", "updates")
-ALL_TESTS = (*TFB_TESTS, "page")
-#: Tests whose figures are also given as a ratio to the bare ASGI callable.
-BASELINE_TESTS = ("plaintext", "json")
+#: A path parameter parsed as an int (issue 18): routing cost beside plaintext and JSON.
+USERS_TEST = "users"
+ALL_TESTS = (*TFB_TESTS, USERS_TEST, "page")
+#: The tests every framework answers: TechEmpower's and ``/users/{id:int}``.
+PEER_TESTS = (*TFB_TESTS, USERS_TEST)
+#: Tests whose figures are also given as a ratio to the bare callables.
+BASELINE_TESTS = ("plaintext", "json", USERS_TEST)
 #: The bare callables: the plain one, and one sending carboy's default response headers.
 BASELINES = ("bare", "bare_secure")
+#: The bare RSGI callable, added with the others when a granian-rsgi run is asked for.
+RSGI_BASELINE = "bare_rsgi"
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,10 @@ class Framework:
     packages: tuple[str, ...] = ()
     #: A peer is a framework carboy is compared against (not the baseline, not carboy).
     peer: bool = True
+    #: An ASGI app that also serves RSGI (``app.__rsgi__``), so granian-rsgi runs it.
+    rsgi: bool = False
+    #: The package ``python -c "import X"`` times for the cold-start table (None: no framework).
+    import_name: str | None = None
 
     @property
     def module(self) -> str:
@@ -41,7 +51,17 @@ class Framework:
 
 
 FRAMEWORKS: tuple[Framework, ...] = (
-    Framework("bare", "bare ASGI", "asgi", ("plaintext", "json"), ("orjson",), peer=False),
+    Framework(
+        "bare", "bare ASGI", "asgi", ("plaintext", "json", USERS_TEST), ("orjson",), peer=False
+    ),
+    Framework(
+        "bare_rsgi",
+        "bare RSGI",
+        "rsgi",
+        ("plaintext", "json", USERS_TEST),
+        ("orjson",),
+        peer=False,
+    ),
     Framework(
         "bare_secure",
         "bare + carboy's headers",
@@ -50,17 +70,63 @@ FRAMEWORKS: tuple[Framework, ...] = (
         ("orjson",),
         peer=False,
     ),
-    Framework("carboy", "carboy", "asgi", ALL_TESTS, ("carboy", "asyncpg", "jinja2"), peer=False),
-    Framework("starlette", "Starlette", "asgi", TFB_TESTS, ("starlette", "asyncpg", "jinja2")),
-    Framework("fastapi", "FastAPI", "asgi", TFB_TESTS, ("fastapi", "pydantic", "asyncpg")),
-    Framework("litestar", "Litestar", "asgi", TFB_TESTS, ("litestar", "msgspec", "asyncpg")),
-    Framework("django", "Django", "asgi", ALL_TESTS, ("django", "psycopg", "psycopg-pool")),
+    Framework(
+        "carboy",
+        "carboy",
+        "asgi",
+        ALL_TESTS,
+        ("carboy", "asyncpg", "jinja2"),
+        peer=False,
+        rsgi=True,
+        import_name="carboy",
+    ),
+    Framework(
+        "starlette",
+        "Starlette",
+        "asgi",
+        PEER_TESTS,
+        ("starlette", "asyncpg", "jinja2"),
+        import_name="starlette.applications",
+    ),
+    Framework(
+        "fastapi",
+        "FastAPI",
+        "asgi",
+        PEER_TESTS,
+        ("fastapi", "pydantic", "asyncpg"),
+        import_name="fastapi",
+    ),
+    Framework(
+        "litestar",
+        "Litestar",
+        "asgi",
+        PEER_TESTS,
+        ("litestar", "msgspec", "asyncpg"),
+        import_name="litestar",
+    ),
+    Framework(
+        "blacksheep",
+        "BlackSheep",
+        "asgi",
+        PEER_TESTS,
+        ("blacksheep", "asyncpg", "jinja2"),
+        import_name="blacksheep",
+    ),
+    Framework(
+        "django",
+        "Django",
+        "asgi",
+        ALL_TESTS,
+        ("django", "psycopg", "psycopg-pool"),
+        import_name="django.core.asgi",
+    ),
     Framework(
         "flask",
         "Flask",
         "wsgi",
         ALL_TESTS,
         ("flask", "werkzeug", "flask-login", "flask-sqlalchemy", "sqlalchemy", "psycopg"),
+        import_name="flask",
     ),
 )
 FRAMEWORKS_BY_NAME = {framework.name: framework for framework in FRAMEWORKS}
@@ -89,6 +155,13 @@ TESTS: dict[str, Test] = {
         Test("fortunes", "Fortunes", "/fortunes", checks.check_fortunes),
         Test("updates", "Updates", "/updates?queries={queries}", checks.check_updates),
         Test(
+            USERS_TEST,
+            "Path parameter (int)",
+            checks.USERS_PATH,
+            checks.check_users,
+            needs_db=False,
+        ),
+        Test(
             "page", "Full-stack page (session, user, query, template)", "/page", checks.check_page
         ),
     )
@@ -104,6 +177,8 @@ class Server:
     packages: tuple[str, ...]
 
     def serves(self, framework: Framework) -> bool:
+        if "rsgi" in self.interfaces and framework.rsgi:
+            return True
         return framework.interface in self.interfaces
 
 
@@ -116,10 +191,10 @@ def _uvicorn(framework: Framework, port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def _granian(framework: Framework, port: int) -> list[str]:
+def _granian(framework: Framework, port: int, interface: Interface | None = None) -> list[str]:
     command = [
         sys.executable, "-m", "granian",
-        "--interface", framework.interface,
+        "--interface", interface or framework.interface,
         "--host", "127.0.0.1", "--port", str(port),
         "--workers", "1", "--runtime-threads", "1",
         "--loop", "uvloop", "--no-ws",
@@ -129,6 +204,11 @@ def _granian(framework: Framework, port: int) -> list[str]:
         # Granian's WSGI default is hundreds of threads; use gunicorn's count.
         command += ["--blocking-threads", str(WSGI_THREADS)]
     return [*command, framework.target]
+
+
+def _granian_rsgi(framework: Framework, port: int) -> list[str]:
+    """granian's RSGI interface, with the granian ASGI server's options (carboy: ``__rsgi__``)."""
+    return _granian(framework, port, "rsgi")
 
 
 def _gunicorn(framework: Framework, port: int) -> list[str]:
@@ -145,6 +225,7 @@ SERVERS: dict[str, Server] = {
     for server in (
         Server("uvicorn", ("asgi",), _uvicorn, ("uvicorn", "uvloop", "httptools")),
         Server("granian", ("asgi", "wsgi"), _granian, ("granian",)),
+        Server("granian-rsgi", ("rsgi",), _granian_rsgi, ("granian",)),
         Server("gunicorn", ("wsgi",), _gunicorn, ("gunicorn",)),
     )
 }

@@ -1,7 +1,7 @@
 """A bare ASGI callable: the ceiling every framework is measured against.
 
 No routing table, no request object, no middleware: the least work an ASGI app
-can do and still answer the plaintext and JSON tests correctly (the JSON body
+can do and still answer the plaintext, JSON and ``/users/{id}`` tests correctly (the JSON body
 is serialized per request, as the rules require).
 """
 
@@ -36,6 +36,20 @@ _NOT_FOUND_START = {
 _NOT_FOUND_BODY = {"type": "http.response.body", "body": b"Not Found"}
 
 
+async def _send_json(send: Send, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "http":
         path = scope["path"]
@@ -43,18 +57,9 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
             await send(_PLAINTEXT_START)
             await send(_PLAINTEXT_BODY)
         elif path == "/json":
-            body = orjson.dumps({"message": MESSAGE})
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await _send_json(send, orjson.dumps({"message": MESSAGE}))
+        elif path.startswith("/users/") and path[7:].isdigit():
+            await _send_json(send, orjson.dumps({"id": int(path[7:])}))
         else:
             await send(_NOT_FOUND_START)
             await send(_NOT_FOUND_BODY)

@@ -136,6 +136,10 @@ async def json(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"message": MESSAGE})
 
 
+async def user(request: HttpRequest, id: int) -> JsonResponse:
+    return JsonResponse({"id": id})
+
+
 def _world(row: dict[str, Any]) -> dict[str, int]:
     return {"id": row["id"], "randomNumber": row["randomnumber"]}
 
@@ -192,6 +196,7 @@ def page(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("plaintext", plaintext),
     path("json", json),
+    path("users/<int:id>", user),
     path("db", db),
     path("queries", queries),
     path("fortunes", fortunes),

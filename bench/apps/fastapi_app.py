@@ -53,6 +53,15 @@ async def json() -> dict[str, str]:
     return {"message": MESSAGE}
 
 
+class User(BaseModel):
+    id: int
+
+
+@app.get("/users/{id}", response_model=User)
+async def user(id: int) -> dict[str, int]:
+    return {"id": id}
+
+
 @app.get("/db", response_model=World)
 async def db() -> dict[str, int]:
     return await database.world()

@@ -91,6 +91,11 @@ def json() -> dict[str, str]:
     return {"message": MESSAGE}
 
 
+@app.get("/users/<int:id>")
+def user(id: int) -> dict[str, int]:
+    return {"id": id}
+
+
 @app.get("/db")
 def db_test() -> dict[str, int]:
     return _world(db.session.get_one(World, random_id()))

@@ -23,6 +23,11 @@ async def json() -> dict[str, str]:
     return {"message": MESSAGE}
 
 
+@get("/users/{id:int}")
+async def user(id: int) -> dict[str, int]:
+    return {"id": id}
+
+
 @get("/db")
 async def db() -> dict[str, int]:
     return await database.world()
@@ -45,7 +50,7 @@ async def updates(queries: str | None = None) -> list[dict[str, int]]:
 
 
 app = Litestar(
-    route_handlers=[plaintext, json, db, queries, fortunes, updates],
+    route_handlers=[plaintext, json, user, db, queries, fortunes, updates],
     template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
     on_startup=[database.connect],
     on_shutdown=[database.close],

@@ -35,6 +35,10 @@ async def json(request: Request) -> ORJSONResponse:
     return ORJSONResponse({"message": MESSAGE})
 
 
+async def user(request: Request) -> ORJSONResponse:
+    return ORJSONResponse({"id": request.path_params["id"]})
+
+
 async def db(request: Request) -> ORJSONResponse:
     return ORJSONResponse(await database.world())
 
@@ -65,6 +69,7 @@ app = Starlette(
     routes=[
         Route("/plaintext", plaintext),
         Route("/json", json),
+        Route("/users/{id:int}", user),
         Route("/db", db),
         Route("/queries", queries),
         Route("/fortunes", fortunes),
