@@ -409,9 +409,12 @@ def run_setup(frameworks: list[Framework]) -> None:
         print("  (database setup reported a failure; the affected tests will fail their checks)")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    quick = args.quick
+def select(args: argparse.Namespace) -> tuple[list[Framework], list[Server], list[Test]]:
+    """The frameworks, servers and tests ``--only``, ``--servers`` and ``--tests`` pick.
+
+    With ``--only`` and a test that has baselines, the bare callables are added (the bare
+    RSGI one when granian-rsgi runs) unless ``--no-baseline``.
+    """
     framework_names = _pick(args.only, [f.name for f in FRAMEWORKS], "frameworks")
     test_names = _pick(args.tests, list(ALL_TESTS), "tests")
     server_names = _pick(args.servers, list(SERVERS), "servers")
@@ -423,6 +426,13 @@ def main(argv: list[str] | None = None) -> int:
     frameworks = [f for f in FRAMEWORKS if f.name in framework_names]
     servers = [SERVERS[name] for name in server_names]
     tests = [TESTS[name] for name in test_names]
+    return frameworks, servers, tests
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    quick = args.quick
+    frameworks, servers, tests = select(args)
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     settings = Settings(
