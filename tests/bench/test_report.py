@@ -193,7 +193,7 @@ def test_plan_puts_carboy_and_bare_rsgi_under_granian_rsgi() -> None:
     frameworks, servers, tests = run.select(
         run.parse_args(["--only", "carboy,blacksheep", "--tests", "users,db"])
     )
-    schedule = dict((test.name, pairs) for test, pairs in run.plan(frameworks, servers, tests))
+    schedule = {test.name: pairs for test, pairs in run.plan(frameworks, servers, tests)}
     users = {(f.name, s.name) for f, s in schedule["users"]}
     assert ("carboy", "granian-rsgi") in users and ("bare_rsgi", "granian-rsgi") in users
     assert ("blacksheep", "granian-rsgi") not in users
