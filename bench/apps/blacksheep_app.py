@@ -22,7 +22,7 @@ from bench.apps._pg import Database
 from bench.common import MESSAGE, TEMPLATES_DIR, parse_queries
 
 json_settings.use(loads=loads, dumps=lambda value: dumps(value).decode())
-html_settings.use(JinjaRenderer(loader=FileSystemLoader(TEMPLATES_DIR)))
+html_settings.use(JinjaRenderer(loader=FileSystemLoader(TEMPLATES_DIR)))  # type: ignore[no-untyped-call]
 
 database = Database()
 app = Application()
