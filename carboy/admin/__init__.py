@@ -9,6 +9,8 @@ Example:
     >>> app.install(admin)  # doctest: +SKIP
 """
 
+from carboy.admin._auth_models import GroupAdmin as GroupAdmin
+from carboy.admin._auth_models import UserAdmin as UserAdmin
 from carboy.admin._csv import neutralize as neutralize
 from carboy.admin._module import Admin as Admin
 from carboy.admin._module import Registration as Registration
@@ -22,10 +24,12 @@ from carboy.admin.models import LogEntry as LogEntry
 __all__ = [
     "Admin",
     "ChangeKind",
+    "GroupAdmin",
     "Inline",
     "LogEntry",
     "ModelAdmin",
     "Registration",
+    "UserAdmin",
     "action",
     "display",
     "neutralize",

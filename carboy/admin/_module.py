@@ -53,6 +53,10 @@ class Admin(Module):
         count_limit: Tables with more rows than this are never counted: their
             lists page by "previous" / "next" and the dashboard shows estimates.
         login_url: Where browsers sign in (the Auth module's page by default).
+        auth_models: Administer carboy.auth's ``User`` and ``Group`` (with
+            :class:`UserAdmin` and :class:`GroupAdmin`) when the auth battery
+            keeps its users in the database with its default model, unless you
+            registered them yourself.
 
     Example:
         >>> from carboy.admin import Admin
@@ -69,6 +73,7 @@ class Admin(Module):
         site_url: str | None = "/",
         count_limit: int = 10_000,
         login_url: str | None = None,
+        auth_models: bool = True,
     ) -> None:
         from carboy.auth import Guard
 
@@ -86,6 +91,7 @@ class Admin(Module):
         self.title = title
         self.site_url = site_url
         self.count_limit = count_limit
+        self.auth_models = auth_models
         self._classes: dict[type, type[ModelAdmin]] = {}
         #: The registered models' admins by ``(label, model_name)``, made when the app builds.
         self.registry: dict[tuple[str, str], ModelAdmin] = {}
@@ -175,7 +181,13 @@ class Admin(Module):
         database.add_migrations("admin", Path(__file__).parent / "migrations", ["carboy.admin"])
         self._database = database
         self.registry = {}
-        for model, cls in self._classes.items():
+        classes = dict(self._classes)
+        if self.auth_models:
+            from carboy.admin._auth_models import auth_models_to_register
+
+            for model, cls in auth_models_to_register(app).items():
+                classes.setdefault(model, cls)
+        for model, cls in classes.items():
             try:
                 model_admin = cls(model, label=permission_label(model))
             except ValueError as exc:

@@ -8,7 +8,7 @@ when the app starts (``admin.E1xx``), with the model and the option named.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 from sqlalchemy import Select, select
 
@@ -25,6 +25,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_COLUMNS = 5
 #: Permissions the admin knows; a model's codenames are ``<action>_<model>``.
 ACTIONS = ("view", "add", "change", "delete")
+
+
+@overload
+def action(
+    function: F,
+    *,
+    description: str | None = None,
+    permissions: Sequence[str] = ("change",),
+    confirm: bool = False,
+) -> F: ...
+@overload
+def action(
+    function: None = None,
+    *,
+    description: str | None = None,
+    permissions: Sequence[str] = ("change",),
+    confirm: bool = False,
+) -> Callable[[F], F]: ...
 
 
 def action(
@@ -62,6 +80,24 @@ def action(
         return fn
 
     return decorate(function) if function is not None else decorate
+
+
+@overload
+def display(
+    function: F,
+    *,
+    description: str | None = None,
+    ordering: str | None = None,
+    boolean: bool = False,
+) -> F: ...
+@overload
+def display(
+    function: None = None,
+    *,
+    description: str | None = None,
+    ordering: str | None = None,
+    boolean: bool = False,
+) -> Callable[[F], F]: ...
 
 
 def display(

@@ -25,6 +25,7 @@ from sqlalchemy import Column, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship, validates
 
 from carboy.auth._has_perm import ObjectPermissionHook, check_permission
+from carboy.auth.passwords import make_unusable_password
 from carboy.db import Model, UTCDateTime
 
 
@@ -115,7 +116,8 @@ class UserMixin:
     # three times as long, as case folding may lengthen text ("ß" -> "ss").
     username_key: Mapped[str] = mapped_column(String(450), unique=True)
     email_key: Mapped[str | None] = mapped_column(String(762), unique=True, default=None)
-    password: Mapped[str] = mapped_column(String(255))
+    #: A user made without a password (in the admin, say) cannot sign in with one.
+    password: Mapped[str] = mapped_column(String(255), default=make_unusable_password)
     is_active: Mapped[bool] = mapped_column(default=True)
     is_staff: Mapped[bool] = mapped_column(default=False)
     is_superuser: Mapped[bool] = mapped_column(default=False)

@@ -138,7 +138,11 @@ def test_the_dashboard_counts_each_model_and_the_chart_has_their_days(site: Site
     assert len(chart["days"]) == 30
     posts = next(s for s in chart["series"] if s["name"] == "Posts")
     assert posts["counts"][-1] == 3 and sum(posts["counts"]) == 3
-    assert {s["name"] for s in chart["series"]} == {"Posts", "Comments"}  # the dated models
+    assert {s["name"] for s in chart["series"]} == {
+        "Posts",
+        "Comments",
+        "Users",
+    }  # the dated models (date_joined)
 
 
 def test_static_assets_are_served_from_the_package(site: Site) -> None:
