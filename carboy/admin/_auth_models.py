@@ -39,7 +39,7 @@ class UserAdmin(ModelAdmin):
     and register your subclass: ``admin.register(User, MyUserAdmin)``.
     """
 
-    list_display = ["username", "email", "is_staff", "is_active", "can_sign_in", "last_login"]
+    list_display = ["username", "email", "is_staff", "is_active", "can_sign_in"]
     search_fields = ["username", "email"]
     list_filter = ["is_staff", "is_superuser", "is_active", "date_joined"]
     ordering = ["username"]
@@ -54,7 +54,7 @@ class UserAdmin(ModelAdmin):
     readonly_fields = ["last_login", "date_joined"]
     actions = [end_sessions]
 
-    @display(description="Password sign-in", boolean=True)
+    @display(description="Password", boolean=True)
     def can_sign_in(self, user: User) -> bool:
         """Whether the user has a usable password (never the hash itself)."""
         from carboy.auth.passwords import is_usable

@@ -291,6 +291,16 @@ def test_staff_manage_the_blog_in_the_admin(browser: Any, demo: Demo, tmp_path: 
     page.click("text=Delete")
     assert "Left without it" in page.inner_text("main")
     assert serious_violations(page) == []
+
+    # carboy.auth's users, administered by default: no password hash on the pages.
+    page.goto(demo.url + "/admin/auth/user/")
+    assert "boss" in page.inner_text("table.results")
+    assert serious_violations(page) == []
+    demo.shot(page, "admin-users-light")
+    page.click("table.results >> text=boss")
+    page.wait_for_selector("#id_username")
+    assert "$argon2" not in page.content() and page.locator("input[name=password]").count() == 0
+    assert serious_violations(page) == []
     context.close()
     assert errors == [], errors
 
