@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 ## Set up a virtualenv and run the demo project on http://127.0.0.1:8000 (SQLite, embedded).
 ## Its .env (debug on, a secret key of its own) is generated on the first run, never committed.
 demo: $(STAMP)
-	cd examples/demo && ../../$(BIN)/python scripts/make_env.py && ../../$(BIN)/carboy migrate && ../../$(BIN)/carboy loaddata demo/fixtures/posts.json \
+	cd examples/demo && ../../$(BIN)/python scripts/make_env.py && ../../$(BIN)/carboy migrate && ../../$(BIN)/carboy loaddata demo/fixtures/posts.json demo/fixtures/staff.json \
 		&& ../../$(BIN)/carboy run --host 127.0.0.1 --port 8000
 
 ## Set up a virtualenv and run the whole test suite: ruff, mypy, pytest (PostgreSQL, Redis, Chromium).

@@ -424,3 +424,28 @@ def _console_until(capsys: pytest.CaptureFixture[str], text: str, timeout: float
         time.sleep(0.05)
         seen += capsys.readouterr().out
     return seen
+
+
+def test_the_staff_fixture_signs_in_to_the_admin(client: TestClient) -> None:
+    """`make demo` loads demo/fixtures/staff.json: admin / carboy-demo-admin gets in."""
+    from carboy.db import Database
+    from carboy.db.fixtures import load
+
+    db = client.app.get_module(Database)  # type: ignore[attr-defined]
+    with (DEMO / "demo" / "fixtures" / "staff.json").open() as fixture:
+        load(db, [fixture])
+    anonymous = client.get("/admin/", headers={"accept": "text/html"})
+    assert 'href="/admin/auth/user/"' not in anonymous.text
+    signed_in = client.post(
+        "/auth/login",
+        data={
+            "login": "admin",
+            "password": "carboy-demo-admin",
+            **form_token(client, "/auth/login"),
+        },
+        headers={"accept": "text/html"},
+    )
+    assert "Signed in as admin." in signed_in.text  # (the client follows the redirect)
+    dashboard = client.get("/admin/", headers={"accept": "text/html"})
+    assert dashboard.status_code == 200 and 'href="/admin/blog/post/"' in dashboard.text
+    assert 'href="/admin/auth/user/"' in dashboard.text
