@@ -79,6 +79,13 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.stdout.close()
 
 
+def start_demo(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The demo project under uvicorn on ``port``, with ``env`` (its settings), once it answers."""
+    command = [sys.executable, "-m", "uvicorn", "demo.app:app", "--port", str(port)]
+    command += ["--host", "127.0.0.1", "--log-level", "warning"]
+    return start_server(command, ROOT / "examples" / "demo", port, env)
+
+
 @pytest.fixture(scope="session")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo project served by uvicorn on a free port, with a fresh SQLite file."""
@@ -101,23 +108,7 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             check=True,
             capture_output=True,
         )
-    process = start_server(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "demo.app:app",
-            "--port",
-            str(port),
-            "--host",
-            "127.0.0.1",
-            "--log-level",
-            "warning",
-        ],
-        demo,
-        port,
-        env,
-    )
+    process = start_demo(port, env)
     yield f"http://127.0.0.1:{port}"
     stop_server(process)
 

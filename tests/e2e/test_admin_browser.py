@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ROOT, free_port, start_server, stop_server
+from tests.e2e.conftest import ROOT, free_port, start_demo, stop_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -112,23 +112,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         )
     _run(env, "-c", GRANT, "viewer", "blog.view_post", "blog.view_comment")
     port = free_port()
-    process = start_server(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "demo.app:app",
-            "--port",
-            str(port),
-            "--host",
-            "127.0.0.1",
-            "--log-level",
-            "warning",
-        ],
-        DEMO,
-        port,
-        env,
-    )
+    process = start_demo(port, env)
     yield Demo(f"http://127.0.0.1:{port}", shots, folder)
     stop_server(process)
 
