@@ -96,3 +96,20 @@ def dsn_parts(url: str = DATABASE_URL) -> dict[str, str | int]:
         "HOST": parts.hostname or "127.0.0.1",
         "PORT": parts.port or 5432,
     }
+
+
+def extract_section(page: str, begin: str, end: str) -> str | None:
+    """The section of ``page`` from ``begin`` to ``end`` (markers included), or None."""
+    start = page.find(begin)
+    stop = page.find(end, start + 1) if start >= 0 else -1
+    if start < 0 or stop < 0:
+        return None
+    return page[start : stop + len(end)] + "\n"
+
+
+def splice_section(page: str, section: str, begin: str, end: str) -> str:
+    """``page`` with its ``begin``/``end`` section replaced by ``section`` (appended if none)."""
+    old = extract_section(page, begin, end)
+    if old is not None:
+        return page.replace(old, section, 1)
+    return page.rstrip("\n") + "\n\n" + section

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.common import extract_section, splice_section
+
 BEGIN = "<!-- scale-out:begin (written by `python -m bench.scale_out`) -->"
 END = "<!-- scale-out:end -->"
 TITLE = "## Scale-out: fan-out and enqueue"
@@ -41,19 +43,12 @@ STATUS_TEXT = {
 
 def extract(page: str) -> str | None:
     """The marked section of ``page`` (markers included), or None if it has none."""
-    start = page.find(BEGIN)
-    end = page.find(END, start + 1) if start >= 0 else -1
-    if start < 0 or end < 0:
-        return None
-    return page[start : end + len(END)] + "\n"
+    return extract_section(page, BEGIN, END)
 
 
 def splice(page: str, section: str) -> str:
     """``page`` with its marked section replaced by ``section`` (appended if it has none)."""
-    old = extract(page)
-    if old is not None:
-        return page.replace(old, section, 1)
-    return page.rstrip("\n") + "\n\n" + section
+    return splice_section(page, section, BEGIN, END)
 
 
 # --- one line per result, for the console -----------------------------------------------
