@@ -109,8 +109,7 @@ PAGES = {
 
 def fill(db: Database, rows: int) -> None:
     tables = [
-        Model.metadata.tables[name]
-        for name in ("bench_admin_section", TABLE, "admin_log_entry")
+        Model.metadata.tables[name] for name in ("bench_admin_section", TABLE, "admin_log_entry")
     ] + [t for name, t in Model.metadata.tables.items() if name.startswith("auth_")]
     Model.metadata.create_all(db.engine, tables=tables)
     with db.engine.begin() as connection:

@@ -82,10 +82,11 @@ def time_page(
     statements: list[str] = []
     status, body = 0, ""
     for _ in range(repeat):
-        with capture() as statements:
+        with capture() as captured:
             begin = time.perf_counter()
             status, body = get(path)
             times.append((time.perf_counter() - begin) * 1000)
+        statements = captured
         if status != 200:
             raise RuntimeError(f"{path}: status {status}")
     if not shows_title(body, title):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.admin_pages import PAGE_NAMES
-from bench.common import extract_section, splice_section
+from bench.common import extract_section, machine_and_versions, splice_section
 
 BEGIN = "<!-- admin-list:begin (written by `python -m bench.admin_list`) -->"
 END = "<!-- admin-list:end -->"
@@ -74,7 +74,7 @@ def render_section(results: dict[str, Any] | None) -> str:
         ]
     out += _table(results)
     out += _method(meta)
-    out += _versions(meta)
+    out += machine_and_versions(meta)
     out.append(END)
     return "\n".join(out) + "\n"
 
@@ -134,26 +134,29 @@ def _method(meta: dict[str, Any] | None) -> list[str]:
         "carboy's tables for `bench.admin_list.BenchPost` and `BenchSection`: 20 sections, "
         "and posts filled by `generate_series` (post *i* is `post-i`, published when "
         "*i* is a multiple of 3, in section 1 + *i* mod 20, created *i* seconds ago), then "
-        "`ANALYZE`. Indexes: the primary keys and `published`; no trigram index, so the "
-        "search (`ILIKE '%post-77%'` / `UPPER(...) LIKE`) reads the table.",
+        "`ANALYZE`. The indexes are those the carboy models declare"
+        + (f" ({_index_names(meta['indexes'])})" if meta and meta.get("indexes") else "")
+        + "; no trigram index, so the search (`ILIKE '%post-77%'`, Django's "
+        "`UPPER(...) LIKE`) reads the whole table.",
         "- **The admins**: carboy's `BenchPostAdmin` (`bench/admin_list.py`) and Django's "
         "(`bench/apps/admin_django.py`) have the same columns (`title`, `published`, "
         "`section_id`, `created_at`), search field (`title`), filters (`published`, the "
         "section), order (`-id`) and 50 rows a page. Django maps the same tables "
         "(`managed = False`); its own tables (users, sessions, content types) live in a "
         "schema of their own. Django runs with `startproject`'s middleware and a "
-        "persistent connection; every other option of both is its default: carboy pages by "
-        "key after the first page and counts the rows only when the table is small, "
-        "Django counts the matching rows (and, for a search or a filter, the whole table "
-        "too: `show_full_result_count`) and pages by `OFFSET`.",
+        "persistent connection; every other option of both is its default: carboy counts "
+        "the matching rows only when the table is small (its `count_limit`) and on a large "
+        "one pages by key (the next page starts after the last row's sort key), while "
+        "Django counts the matching rows, and the whole table once more (its "
+        "`show_full_result_count`), and pages by `OFFSET`.",
         "- **Pages**: the list, a search for `post-77`, the published posts of section 3, "
         "and the second page (carboy: the list's own *Next* link; Django: `?p=2`). Each "
         "page must show the row expected first, so both render the same rows.",
         f"- **Timing**: in process, signed in as a superuser: carboy through its "
         f"`TestClient` (the app on an event loop in a thread of the client), Django through "
         f"its test `Client` (its request handler called directly), Django in a process of "
-        f"its own after carboy's part, on the same database. Each page is rendered "
-        f"{s['warmup']} times untimed, then {s['repeat']} times timed, one at a time; the "
+        f"its own after carboy's part, on the same database. Each page gets "
+        f"{s['warmup']} untimed renderings, then {s['repeat']} timed ones, one at a time; the "
         "figures are the median and 90th percentile. Statements are recorded by "
         "SQLAlchemy's `before_cursor_execute` event (carboy) and "
         "`connection.execute_wrapper` (Django); *counts* means a statement with `count(` "
@@ -175,20 +178,14 @@ def _method(meta: dict[str, Any] | None) -> list[str]:
     return out
 
 
-def _versions(meta: dict[str, Any]) -> list[str]:
-    machine = meta["machine"]
-    versions = ", ".join(
-        f"{name} {version}"
-        for name, version in meta["versions"].items()
-        if version not in ("not installed", "not used")
-    )
-    return [
-        f"Machine: {machine['cpu_model']}, {machine['nproc']} CPUs, "
-        f"{machine['memory_gib']} GiB, kernel {machine['kernel']}; load average "
-        f"{machine.get('load_average_at_start')} at the start, "
-        f"{machine.get('load_average_at_end')} at the end. Versions: {versions}.",
-        "",
-    ]
+def _index_names(definitions: list[str]) -> str:
+    """``CREATE INDEX name ON ... (column)`` definitions as ``name (column)``."""
+    names = []
+    for definition in definitions:
+        name = definition.split(" ON ", 1)[0].split()[-1]
+        columns = definition.rsplit("(", 1)[-1].rstrip(")")
+        names.append(f"`{name}` ({columns})")
+    return ", ".join(names)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from random import randint, sample
+from typing import Any
 from urllib.parse import urlsplit
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -113,3 +114,20 @@ def splice_section(page: str, section: str, begin: str, end: str) -> str:
     if old is not None:
         return page.replace(old, section, 1)
     return page.rstrip("\n") + "\n\n" + section
+
+
+def machine_and_versions(meta: dict[str, Any]) -> list[str]:
+    """The machine, its load average at the start and end, and the versions, as docs lines."""
+    machine = meta["machine"]
+    versions = ", ".join(
+        f"{name} {version}"
+        for name, version in meta["versions"].items()
+        if version not in ("not installed", "not used")
+    )
+    return [
+        f"Machine: {machine['cpu_model']}, {machine['nproc']} CPUs, "
+        f"{machine['memory_gib']} GiB, kernel {machine['kernel']}; load average "
+        f"{machine.get('load_average_at_start')} at the start, "
+        f"{machine.get('load_average_at_end')} at the end. Versions: {versions}.",
+        "",
+    ]

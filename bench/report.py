@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench import scale_report, targets
+from bench import admin_report, scale_report, targets
 from bench.suite import BASELINE_TESTS, FRAMEWORKS_BY_NAME, RSGI_BASELINE, TESTS
 from bench.targets import ASGI_TWIN, RSGI_TWIN
 
@@ -482,9 +482,14 @@ def write(results: dict[str, Any], md_path: Path, png_path: Path) -> None:
     md_path.parent.mkdir(parents=True, exist_ok=True)
     readme = os.path.relpath(Path(__file__).with_name("README.md"), md_path.parent)
     page = render_markdown(results, chart_name, readme)
-    # The scale-out section is another run's (python -m bench.scale_out): keep it.
-    kept = scale_report.extract(md_path.read_text()) if md_path.exists() else None
-    md_path.write_text(scale_report.splice(page, kept) if kept else page)
+    # The scale-out and admin list sections are other runs' (python -m bench.scale_out,
+    # python -m bench.admin_list): keep them.
+    old = md_path.read_text() if md_path.exists() else ""
+    for other in (scale_report, admin_report):
+        kept = other.extract(old)
+        if kept:
+            page = other.splice(page, kept)
+    md_path.write_text(page)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.common import extract_section, splice_section
+from bench.common import extract_section, machine_and_versions, splice_section
 
 BEGIN = "<!-- scale-out:begin (written by `python -m bench.scale_out`) -->"
 END = "<!-- scale-out:end -->"
@@ -124,7 +124,7 @@ def render_section(results: dict[str, Any] | None, commands: dict[str, str] | No
     out += _fanout_table(results)
     out += _enqueue_table(results)
     out += _method(meta, meta.get("commands"))
-    out += _versions(meta)
+    out += machine_and_versions(meta)
     out.append(END)
     return "\n".join(out) + "\n"
 
@@ -249,22 +249,6 @@ def _method(meta: dict[str, Any] | None, commands: dict[str, str] | None) -> lis
         "",
     ]
     return out
-
-
-def _versions(meta: dict[str, Any]) -> list[str]:
-    machine = meta["machine"]
-    versions = ", ".join(
-        f"{name} {version}"
-        for name, version in meta["versions"].items()
-        if version not in ("not installed", "not used")
-    )
-    return [
-        f"Machine: {machine['cpu_model']}, {machine['nproc']} CPUs, "
-        f"{machine['memory_gib']} GiB, kernel {machine['kernel']}; load average "
-        f"{machine.get('load_average_at_start')} at the start, "
-        f"{machine.get('load_average_at_end')} at the end. Versions: {versions}.",
-        "",
-    ]
 
 
 def main(argv: list[str] | None = None) -> int:
