@@ -36,6 +36,8 @@ from carboy.api._resource import ModelPermissions as ModelPermissions
 from carboy.api._resource import Resource as Resource
 from carboy.api._security import Requirement as Requirement
 from carboy.api._security import Security as Security
+from carboy.api._throttling import THROTTLE_KEY as THROTTLE_KEY
+from carboy.api._throttling import api_client as api_client
 from carboy.api._versioning import HeaderVersioning as HeaderVersioning
 from carboy.api._versioning import URLVersioning as URLVersioning
 from carboy.api._versioning import Versioning as Versioning
@@ -49,6 +51,7 @@ __all__ = [
     "OPENAPI_VERSION",
     "OPERATORS",
     "PROBLEM_JSON",
+    "THROTTLE_KEY",
     "CursorPagination",
     "DocumentOptions",
     "FieldSpec",
@@ -66,6 +69,7 @@ __all__ = [
     "Security",
     "URLVersioning",
     "Versioning",
+    "api_client",
     "generate_client",
     "openapi_path",
     "problem_details",

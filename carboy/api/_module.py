@@ -14,6 +14,7 @@ from carboy.api._openapi import DocumentOptions, OpenAPIBuilder, check_document
 from carboy.api._problems import ProblemMiddleware
 from carboy.api._resource import Resource
 from carboy.api._security import Security
+from carboy.api._throttling import APIThrottles, ThrottleSpec, make_throttle
 from carboy.api._versioning import Versioning
 from carboy.exceptions import ConfigurationError
 from carboy.middleware import CORSMiddleware, Middleware
@@ -106,10 +107,15 @@ class API(Module):
             version with ``version: Annotated[str, api.request_version]``.
         cors: A :class:`CORS` preset, installed app-wide (``CORS.public()``,
             ``CORS.first_party([...])``).
-        throttle: A dependency that refuses a request with a 429 (and
-            ``Retry-After``) when its client goes too fast, run before each of
-            the API's routes and documented on them: carboy.auth's throttles,
-            or your own.
+        throttle: Each client's quota over the API's routes: a rate
+            (``"100/minute"``) or a :class:`carboy.cache.Throttle`, counted in
+            the app's cache per client (its access token, else its user, else
+            its address) with the IETF ``RateLimit-Policy`` and ``RateLimit``
+            fields on every answer and a problem+json 429 with ``Retry-After``
+            past it; a route's ``extra={"throttle": ...}`` or a resource's
+            ``throttles=`` gives that route its own quota (None: none). Any
+            other dependency that answers 429 (carboy.auth's throttles) is run
+            before each route and documented as is.
 
     Example:
         >>> from carboy import Carboy
@@ -136,14 +142,22 @@ class API(Module):
         tags: Sequence[str] = (),
         versioning: Versioning | None = None,
         cors: CORS | None = None,
-        throttle: Depends | None = None,
+        throttle: ThrottleSpec | Depends | None = None,
     ) -> None:
         run = list(dependencies)
         if versioning is not None:
             prefix = versioning.prefix(prefix, name)
             run.insert(0, versioning.marker)
-        if throttle is not None:
+        if isinstance(throttle, Depends):
             run.insert(0, throttle)
+        #: The quota of each client over the API's routes (None: none, or a dependency's).
+        self.throttles = APIThrottles(
+            None
+            if throttle is None or isinstance(throttle, Depends)
+            else make_throttle(throttle, name),
+            self._owns_route,
+        )
+        self._throttles_added = False
         super().__init__(
             name,
             prefix=prefix,
@@ -234,6 +248,10 @@ class API(Module):
             app.add_middleware(CORSMiddleware, **self.cors.options())
         for resource in self.resources:
             resource.build(self, app)
+        if not self._throttles_added:
+            self._throttles_added = True
+            app.add_route_middleware(self.throttles)
+        self.throttles.check_cache(app)
         if self.docs_enabled(app) and not self._docs_added:
             self._docs_added = True
             config = self.openapi_config
@@ -282,7 +300,8 @@ class API(Module):
                 # An app with its own error envelope answers the API's errors with it.
                 problem_routes=self._is_own if target.error_envelope is None else _never,
                 error_schema=config.error_schema,
-                throttles=(self.throttle,) if self.throttle is not None else (),
+                throttles=(self.throttle,) if isinstance(self.throttle, Depends) else (),
+                rate_limit=self.throttles.for_route,
                 security=Security.from_app(target, config.csrf_header),
             )
             document = OpenAPIBuilder(target, options).build()
@@ -292,6 +311,14 @@ class API(Module):
 
     def _is_own(self, info: RouteInfo) -> bool:
         return (id(info.handler), info.methods) in self._own
+
+    def _owns_route(self, info: RouteInfo) -> bool:
+        # While the app compiles its routes (before the document): the API's handlers.
+        return any(
+            resolved.route.endpoint is info.handler
+            for resolved in self.iter_routes()
+            if isinstance(resolved.route, Route)
+        )
 
     def _build_document(self) -> None:
         document = self.openapi()

@@ -29,6 +29,7 @@ from carboy.api._schemas import (
     with_constraints,
 )
 from carboy.api._security import Security
+from carboy.api._throttling import policy_field, policy_name
 from carboy.exceptions import ConfigurationError
 from carboy.params import ParamInfo, ParamSource
 from carboy.responses import Response, status_phrase
@@ -112,6 +113,24 @@ class DocumentOptions:
     security: Security | None = None
     #: Dependencies that answer 429 (throttles): operations that run one document it.
     throttles: Sequence[Any] = ()
+    #: The carboy.cache throttle a route counts on (None: none): its 429 and RateLimit fields.
+    rate_limit: Callable[[RouteInfo], Any] = field(default=lambda info: None)
+
+
+def rate_limit_headers(throttle: Any) -> dict[str, Any]:
+    """The RateLimit-Policy and RateLimit fields of a throttled operation's responses."""
+    policy = policy_field(throttle)
+    return {
+        "RateLimit-Policy": {
+            "description": "The quota (q requests per window of w seconds); "
+            "draft-ietf-httpapi-ratelimit-headers",
+            "schema": {"type": "string", "example": policy},
+        },
+        "RateLimit": {
+            "description": "What is left of the quota (r) and the seconds until it resets (t)",
+            "schema": {"type": "string", "example": f'"{policy_name(throttle)}";r=0;t=1'},
+        },
+    }
 
 
 def openapi_path(path: str) -> str:
@@ -351,7 +370,10 @@ class OpenAPIBuilder:
         if guarded:
             responses["401"] = {"description": "Authentication required", "content": either}
             responses["403"] = {"description": "Permission denied", "content": error}
-        if any(dep is throttle for dep in info.dependencies for throttle in self.options.throttles):
+        limited = self.options.rate_limit(info)
+        if limited is not None or any(
+            dep is throttle for dep in info.dependencies for throttle in self.options.throttles
+        ):
             responses["429"] = {
                 "description": "Too many requests: wait the seconds Retry-After says",
                 "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 0}}},
@@ -359,6 +381,9 @@ class OpenAPIBuilder:
             }
         for code, declared in info.responses.items():
             responses[str(code)] = self._declared(code, declared, where, error)
+        if limited is not None:
+            for response in responses.values():
+                response.setdefault("headers", {}).update(rate_limit_headers(limited))
         return dict(sorted(responses.items()))
 
     def _error_content(self, problem: bool) -> dict[str, Any]:

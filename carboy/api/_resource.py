@@ -42,6 +42,7 @@ from carboy.api._filters import (
     search_parameter,
 )
 from carboy.api._pagination import CursorPagination, PageNumberPagination, PageRequest, Pagination
+from carboy.api._throttling import THROTTLE_KEY, ThrottleSpec, check_route_throttles
 from carboy.auth import login_required, permission_required
 from carboy.auth.permissions import permission_label
 from carboy.auth.signing import Signer
@@ -193,6 +194,9 @@ class Resource:
         actions: The standard actions to serve (default all of ``ACTIONS``).
         require_if_match: Refuse writes without ``If-Match`` (428).
         tags: OpenAPI tags (default the resource's name).
+        throttles: An action's own quota, in place of the API's: action name
+            (standard or custom) -> a rate (``"5/minute"``), a
+            :class:`carboy.cache.Throttle`, or None for no throttle.
     """
 
     def __init__(
@@ -219,6 +223,7 @@ class Resource:
         actions: Sequence[str] = ACTIONS,
         require_if_match: bool = False,
         tags: Sequence[str] | None = None,
+        throttles: Mapping[str, ThrottleSpec | None] | None = None,
     ) -> None:
         table = getattr(model, "__tablename__", model.__name__.lower())
         self.model = model
@@ -236,6 +241,8 @@ class Resource:
                 f"{self.where}: unknown action(s) {unknown}; the actions are {list(ACTIONS)}"
             )
         self.actions = tuple(actions)
+        self.throttles = dict(throttles or {})
+        check_route_throttles(self.throttles, self.where)
         self.permissions = permissions or ModelPermissions()
         self.pagination = pagination or PageNumberPagination()
         self.queryset = queryset
@@ -389,6 +396,12 @@ class Resource:
         detail = f"{self.path}/{{{self.lookup.key}:{converter}}}"
         for action in self.actions:
             getattr(self, f"_add_{action}")(api, detail)
+        unknown = sorted(set(self.throttles) - set(self.actions) - {c.name for c in self._custom})
+        if unknown:
+            raise ConfigurationError(
+                f"{self.where}: throttles for unknown action(s) {unknown}; the actions are "
+                f"{[*self.actions, *(c.name for c in self._custom)]}"
+            )
         for custom in self._custom:
             self._add_custom(api, custom, detail)
 
@@ -406,6 +419,8 @@ class Resource:
         extra: dict[str, Any] = {}
         if responses:
             extra["responses"] = dict(responses)
+        if action in self.throttles:
+            extra[THROTTLE_KEY] = self.throttles[action]
         api.add_route(
             path,
             handler,

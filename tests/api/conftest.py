@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from carboy.db import TimestampMixin, model_base
 from carboy.db.testing import temporary_database
+from tests.cache.conftest import backend, cache, redis_url  # noqa: F401  (memory and Redis)
 from tests.db.conftest import POSTGRES_URL, require_postgres
 
 #: The resource tests' own tables (not carboy's shared Model.metadata).
