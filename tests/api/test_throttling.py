@@ -214,5 +214,8 @@ def test_bad_throttles_are_refused() -> None:
 
 
 def test_unknown_throttled_actions_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="unknown action"):
-        World(tmp_path, "2/minute", Cache(backend=MemoryBackend()), throttles={"nope": "1/minute"})
+    world = World(
+        tmp_path, "2/minute", Cache(backend=MemoryBackend()), throttles={"nope": "1/minute"}
+    )
+    with pytest.raises(ConfigurationError, match=r"unknown action\(s\) \['nope'\]"):
+        world.app.build()
