@@ -171,8 +171,11 @@ _API = _Layout(
 ${name}/
   app.py           the app: settings, modules, middleware, wired in one place
   settings.py      the project's settings (CARBOY_* environment variables, .env)
-  api/             a module: the JSON endpoints under /api (one module per feature area)
-tests/             the tests (carboy.testing.TestClient)""",
+  api/             a module: the API (carboy.api): a model resource, a typed endpoint
+  api/models.py    its tables (carboy.db models)
+  migrations/      the database's history (carboy makemigrations, carboy migrate)
+tests/             the tests (carboy.testing.TestClient), on a migrated test database
+/docs              the API's docs page, /openapi.json its OpenAPI document (in debug)""",
 )
 _SINGLE = _Layout("single-file app", ("common", "single"))
 
@@ -196,25 +199,49 @@ app.install(Tasks())
 app.install(Health())  # /healthz and /readyz, for the load balancer
 """
 _DEPLOY_ENV = "CARBOY_DATABASE_URL=sqlite:///./${name}.db\n"
+_DEPLOY_CONFTEST = 'os.environ.setdefault("CARBOY_DATABASE_URL", "sqlite:///./{name}.db")\n'
+#: An API project's tests run on a database of their own, migrated once per run.
+_API_CONFTEST = """\
+_TEST_DB = os.path.join(tempfile.mkdtemp(prefix="carboy-tests-"), "test.db")
+os.environ["CARBOY_DATABASE_URL"] = f"sqlite:///{_TEST_DB}"
+"""
+_API_FIXTURES = """
+
+@pytest.fixture(scope="session", autouse=True)
+def database() -> None:
+    \"\"\"The test database, brought up to date by the project's migrations.\"\"\"
+    from carboy.db import Database
+
+    app.build()
+    app.get_module(Database).migrations.migrate()
+"""
 
 
 def _render(name: str, layout: _Layout, *, deploy: bool = False) -> dict[PurePosixPath, str]:
     """Every file of the new project: its path in the project and its text."""
+    api = layout is _API
+    imports, batteries = _DEPLOY_IMPORTS, _DEPLOY_BATTERIES
+    if api:  # an API project installs its Database itself
+        imports = imports.replace("from carboy.db import Database\n", "")
+        batteries = batteries.replace("app.install(Database())\n", "")
+    env_extra = string.Template(_DEPLOY_ENV).substitute(name=name) if deploy or api else ""
     values = {
         "name": name,
         "secret_key": _new_secret_key(),
         "carboy_version": carboy.__version__,
         "kind": layout.kind,
-        "battery_imports": _DEPLOY_IMPORTS if deploy else "",
-        "batteries": _DEPLOY_BATTERIES if deploy else "",
-        "env_extra": string.Template(_DEPLOY_ENV).substitute(name=name) if deploy else "",
+        "battery_imports": imports if deploy else "",
+        "batteries": batteries if deploy else "",
+        "env_extra": env_extra,
         # The backends deploy/ uses: PostgreSQL (and SQLite), Redis, Celery.
         "carboy_extras": "[postgres,redis,celery]" if deploy else "",
-        "conftest_extra": (
-            f'os.environ.setdefault("CARBOY_DATABASE_URL", "sqlite:///./{name}.db")\n'
-            if deploy
-            else ""
-        ),
+        "conftest_extra": _API_CONFTEST
+        if api
+        else _DEPLOY_CONFTEST.format(name=name)
+        if deploy
+        else "",
+        "conftest_fixtures": _API_FIXTURES if api else "",
+        "conftest_imports": "import tempfile\n" if api else "",
     }
     values["tree"] = string.Template(layout.tree).substitute(values)
     root = resources.files("carboy.cli").joinpath(_TEMPLATE_DIR)
