@@ -13,7 +13,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench import admin_report, scale_report, targets
+from bench import admin_report, api_list_report, scale_report, targets
+from bench.common import extract_section, splice_section
 from bench.suite import BASELINE_TESTS, FRAMEWORKS_BY_NAME, RSGI_BASELINE, TESTS
 from bench.targets import ASGI_TWIN, RSGI_TWIN
 
@@ -482,13 +483,13 @@ def write(results: dict[str, Any], md_path: Path, png_path: Path) -> None:
     md_path.parent.mkdir(parents=True, exist_ok=True)
     readme = os.path.relpath(Path(__file__).with_name("README.md"), md_path.parent)
     page = render_markdown(results, chart_name, readme)
-    # The scale-out and admin list sections are other runs' (python -m bench.scale_out,
-    # python -m bench.admin_list): keep them.
+    # The scale-out, admin list and API list sections are other runs' (python -m
+    # bench.scale_out, bench.admin_list, bench.api_list): keep them.
     old = md_path.read_text() if md_path.exists() else ""
-    for other in (scale_report, admin_report):
-        kept = other.extract(old)
+    for other in (scale_report, admin_report, api_list_report):
+        kept = extract_section(old, other.BEGIN, other.END)
         if kept:
-            page = other.splice(page, kept)
+            page = splice_section(page, kept, other.BEGIN, other.END)
     md_path.write_text(page)
 
 
