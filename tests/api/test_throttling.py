@@ -30,9 +30,14 @@ class World:
     """An API with a posts resource (and a custom action), a function route, users."""
 
     def __init__(
-        self, tmp_path: Path, throttle: Any, cache: Cache | None = None, **options: Any
+        self,
+        tmp_path: Path,
+        throttle: Any,
+        cache: Cache | None = None,
+        settings: Settings | None = None,
+        **options: Any,
     ) -> None:
-        self.app = Carboy(Settings(debug=True))
+        self.app = Carboy(settings or Settings(debug=True))
         self.db = Database(f"sqlite:///{tmp_path / 'api.db'}", base=ApiBase)
         ApiBase.metadata.create_all(self.db.engine)
         self.users = MemoryUserStore()
@@ -138,6 +143,42 @@ def test_clients_are_counted_apart(tmp_path: Path, cache: Cache) -> None:
     with world.client("203.0.113.5") as other:
         assert other.get("/api/hello", headers=ann).status_code == 429
         assert other.get("/api/hello").status_code == 200
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_counts(tmp_path: Path, cache: Cache) -> None:
+    settings = Settings(debug=True, trusted_proxies=["10.0.0.0/8"])
+    world = World(tmp_path, "1/minute", cache, settings=settings)
+    with world.client("10.0.0.2") as proxy:
+        assert proxy.get("/api/hello", headers={"x-forwarded-for": "203.0.113.1"}).is_success
+        again = proxy.get("/api/hello", headers={"x-forwarded-for": "203.0.113.1"})
+        assert again.status_code == 429
+        assert proxy.get("/api/hello", headers={"x-forwarded-for": "203.0.113.2"}).is_success
+    # From a peer that is not a trusted proxy, X-Forwarded-For is not believed.
+    with world.client("198.51.100.7") as direct:
+        assert direct.get("/api/hello", headers={"x-forwarded-for": "203.0.113.3"}).is_success
+        forged = direct.get("/api/hello", headers={"x-forwarded-for": "203.0.113.4"})
+        assert forged.status_code == 429
+
+
+def test_the_client_key_prefers_a_token_then_a_user_then_the_address() -> None:
+    from carboy.auth import TokenCredentials
+    from carboy.connections import HTTPConnection
+    from carboy.identity import AUTH_KEY, USER_KEY
+
+    class Member:
+        pk = 7
+        is_authenticated = True
+        display_name = "Ann"
+
+    class Token:
+        key = "abc123"
+
+    base = {"type": "http", "headers": [], "client": ("203.0.113.9", 1234)}
+    assert api_client(HTTPConnection(base)) == "ip:203.0.113.9"
+    signed_in = {**base, USER_KEY: Member()}
+    assert api_client(HTTPConnection(signed_in)) == "user:7"
+    with_token = {**signed_in, AUTH_KEY: TokenCredentials(token=Token())}  # type: ignore[arg-type]
+    assert api_client(HTTPConnection(with_token)) == "token:abc123"
 
 
 def test_the_window_resets_and_the_fields_say_so(tmp_path: Path, cache: Cache) -> None:
