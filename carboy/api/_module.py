@@ -158,6 +158,7 @@ class API(Module):
             self._owns_route,
         )
         self._throttles_added = False
+        self._handlers: set[int] | None = None
         super().__init__(
             name,
             prefix=prefix,
@@ -241,6 +242,7 @@ class API(Module):
         self._app = app
         self._document = None
         self._document_bytes = None
+        self._handlers = None
         if self.versioning is not None:
             self.versioning.setup(app, self.name or "api")
         if self.cors is not None and not self._cors_added:
@@ -313,12 +315,14 @@ class API(Module):
         return (id(info.handler), info.methods) in self._own
 
     def _owns_route(self, info: RouteInfo) -> bool:
-        # While the app compiles its routes (before the document): the API's handlers.
-        return any(
-            resolved.route.endpoint is info.handler
-            for resolved in self.iter_routes()
-            if isinstance(resolved.route, Route)
-        )
+        # While the app compiles its routes (after every setup, before the document).
+        if self._handlers is None:
+            self._handlers = {
+                id(resolved.route.endpoint)
+                for resolved in self.iter_routes()
+                if isinstance(resolved.route, Route)
+            }
+        return id(info.handler) in self._handlers
 
     def _build_document(self) -> None:
         document = self.openapi()
