@@ -108,7 +108,11 @@ def new(name: str, single_file: bool, api: bool, deploy: bool, directory: Path |
     console.print()
     console.print("Next steps:", style="bold")
     console.print(Text(f"  cd {shlex.quote(str(target))}"))
-    console.print(Text("  carboy run            # then open http://127.0.0.1:8000"))
+    if layout is _API:
+        console.print(Text("  carboy migrate        # create the database's tables"))
+        console.print(Text("  carboy run            # then open http://127.0.0.1:8000/docs"))
+    else:
+        console.print(Text("  carboy run            # then open http://127.0.0.1:8000"))
     console.print(Text("  python -m pytest      # run its tests"))
     if deploy:
         console.print(
@@ -233,8 +237,9 @@ def _render(name: str, layout: _Layout, *, deploy: bool = False) -> dict[PurePos
         "battery_imports": imports if deploy else "",
         "batteries": batteries if deploy else "",
         "env_extra": env_extra,
-        # The backends deploy/ uses: PostgreSQL (and SQLite), Redis, Celery.
-        "carboy_extras": "[postgres,redis,celery]" if deploy else "",
+        # carboy.api (and carboy.db) for an API; the backends deploy/ uses: PostgreSQL
+        # (and SQLite), Redis, Celery.
+        "carboy_extras": _extras(api=api, deploy=deploy),
         "conftest_extra": _API_CONFTEST
         if api
         else _DEPLOY_CONFTEST.format(name=name)
@@ -242,6 +247,9 @@ def _render(name: str, layout: _Layout, *, deploy: bool = False) -> dict[PurePos
         else "",
         "conftest_fixtures": _API_FIXTURES if api else "",
         "conftest_imports": "import tempfile\n" if api else "",
+        "migrate_step": "$ carboy migrate                  # the database's tables\n"
+        if api
+        else "",
     }
     values["tree"] = string.Template(layout.tree).substitute(values)
     root = resources.files("carboy.cli").joinpath(_TEMPLATE_DIR)
@@ -252,6 +260,12 @@ def _render(name: str, layout: _Layout, *, deploy: bool = False) -> dict[PurePos
             text = source.read_text(encoding="utf-8")
             files[target] = string.Template(text).substitute(values)
     return files
+
+
+def _extras(*, api: bool, deploy: bool) -> str:
+    """The extras of the project's carboy requirement: ``[api,postgres,redis,celery]``..."""
+    names = (["api"] if api else []) + (["postgres", "redis", "celery"] if deploy else [])
+    return f"[{','.join(names)}]" if names else ""
 
 
 def _walk(

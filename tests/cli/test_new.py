@@ -191,6 +191,8 @@ def test_api_project(invoke: Invoke, project: Path) -> None:
         assert "${" not in text and "project_name" not in text, path
         assert "htmx" not in text and "render(" not in text, path
     assert _env(target)["CARBOY_DATABASE_URL"] == "sqlite:///./shop.db"
+    pyproject = tomllib.loads((target / "pyproject.toml").read_text())
+    assert pyproject["project"]["dependencies"] == [f"carboy[api]>={carboy.__version__}"]
     carboy_cli = [sys.executable, "-m", "carboy"]
     migrated = _run([*carboy_cli, "migrate"], target)
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
@@ -281,7 +283,8 @@ def test_deploy_writes_the_multi_machine_layout_and_wires_the_batteries(
     assert "$connection_upgrade" in (target / "deploy/nginx.conf").read_text()
     assert ".env" in (target / ".dockerignore").read_text().splitlines()
     pyproject = tomllib.loads((target / "pyproject.toml").read_text())
-    deps = [f"carboy[postgres,redis,celery]>={carboy.__version__}"]
+    extras = "api,postgres,redis,celery" if extra == ["--api"] else "postgres,redis,celery"
+    deps = [f"carboy[{extras}]>={carboy.__version__}"]
     assert pyproject["project"]["dependencies"] == deps
     assert _env(target)["CARBOY_DATABASE_URL"] == f"sqlite:///./{name}.db"
     # The project's own tests (its health checks included) pass, with and without its .env.
