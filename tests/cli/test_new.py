@@ -45,7 +45,7 @@ API_FILES = {
     "shop/settings.py",
     "shop/api/__init__.py",
     "shop/api/models.py",
-    "shop/migrations/20261202_1715_8c70b828124d_add_notes.py",
+    "shop/migrations/20261202_1734_58ae98be7c23_add_notes.py",
     "tests/__init__.py",
     "tests/conftest.py",
     "tests/test_api.py",
