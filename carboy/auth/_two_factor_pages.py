@@ -53,6 +53,19 @@ CodeField = Annotated[str, Form(max_length=64)]
 PasswordField = Annotated[str, Form(max_length=4096)]
 
 
+class _Redraw(Protocol):
+    """A page of the two-factor settings drawn again with errors."""
+
+    async def __call__(
+        self,
+        request: Request,
+        errors: Mapping[str, list[str]] | None = None,
+        *,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response: ...
+
+
 class RenderPage(Protocol):
     """How the auth pages render a template with their common context."""
 
@@ -249,20 +262,9 @@ class TwoFactorPages:
         if await self.two_factor.is_enabled(user):
             flash(request, "Two-factor sign-in is on already.", "info")
             return RedirectResponse(request.url_for("auth.two_factor"), 303)
-        try:
-            password_ok = await check_password(
-                self.config.login_throttle, request, self.auth.users, user, password
-            )
-        except Throttled as refused:
-            return await self._enable_page(
-                request,
-                {"__all__": [too_many_attempts(refused)]},
-                status_code=429,
-                headers=throttled_headers(refused),
-            )
-        if not password_ok:
-            errors = {"password": [_WRONG_PASSWORD]}
-            return await self._enable_page(request, errors, status_code=400)
+        refused = await self._check_password(request, user, password, self._enable_page)
+        if refused is not None:
+            return refused
         codes = await self.two_factor.confirm_enrolment(user, code)
         if codes is None:
             return await self._enable_page(
@@ -273,6 +275,26 @@ class TwoFactorPages:
         await self._new_session(request, user)
         logger.info("Two-factor sign-in turned on for user %s", user.pk)
         return self._codes_page(codes, turned_on=True)
+
+    async def _check_password(
+        self, request: Request, user: AuthUser, password: str, redraw: _Redraw
+    ) -> Response | None:
+        """None when ``password`` is the user's; else the page again, through ``redraw``:
+        429 under the login throttle (the same one as the sign-in page's), 400 when wrong."""
+        try:
+            ok = await check_password(
+                self.config.login_throttle, request, self.auth.users, user, password
+            )
+        except Throttled as refused:
+            return await redraw(
+                request,
+                {"__all__": [too_many_attempts(refused)]},
+                status_code=429,
+                headers=throttled_headers(refused),
+            )
+        if ok:
+            return None
+        return await redraw(request, {"password": [_WRONG_PASSWORD]}, status_code=400)
 
     def _codes_page(self, codes: list[str], *, turned_on: bool) -> TemplateResponse:
         return self.page(
@@ -289,13 +311,14 @@ class TwoFactorPages:
         if fresh is not None:
             await login(request, fresh)
 
-    def _disable_page(
+    async def _disable_page(
         self,
+        request: Request,
         errors: Mapping[str, list[str]] | None = None,
         *,
         status_code: int = 200,
         headers: Mapping[str, str] | None = None,
-    ) -> TemplateResponse:
+    ) -> Response:
         return self.page(
             "auth/two_factor_disable.html",
             {"errors": errors or {}},
@@ -307,23 +330,14 @@ class TwoFactorPages:
         """Ask for the password before two-factor goes off."""
         if not await self.two_factor.is_enabled(self._user(request)):
             return RedirectResponse(request.url_for("auth.two_factor"), 303)
-        return self._disable_page()
+        return await self._disable_page(request)
 
     async def disable_submit(self, request: Request, password: PasswordField = "") -> Response:
         """Turn two-factor off (the secret and the recovery codes are forgotten)."""
         user = self._user(request)
-        try:
-            password_ok = await check_password(
-                self.config.login_throttle, request, self.auth.users, user, password
-            )
-        except Throttled as refused:
-            return self._disable_page(
-                {"__all__": [too_many_attempts(refused)]},
-                status_code=429,
-                headers=throttled_headers(refused),
-            )
-        if not password_ok:
-            return self._disable_page({"password": [_WRONG_PASSWORD]}, status_code=400)
+        refused = await self._check_password(request, user, password, self._disable_page)
+        if refused is not None:
+            return refused
         await self.two_factor.disable(user)
         logger.info("Two-factor sign-in turned off for user %s", user.pk)
         flash(request, "Two-factor sign-in is off.", "success")
@@ -336,21 +350,9 @@ class TwoFactorPages:
         user = self._user(request)
         if not await self.two_factor.is_enabled(user):
             return RedirectResponse(request.url_for("auth.two_factor"), 303)
-        try:
-            password_ok = await check_password(
-                self.config.login_throttle, request, self.auth.users, user, password
-            )
-        except Throttled as refused:
-            return await self._settings_page(
-                request,
-                {"__all__": [too_many_attempts(refused)]},
-                status_code=429,
-                headers=throttled_headers(refused),
-            )
-        if not password_ok:
-            return await self._settings_page(
-                request, {"password": [_WRONG_PASSWORD]}, status_code=400
-            )
+        refused = await self._check_password(request, user, password, self._settings_page)
+        if refused is not None:
+            return refused
         codes = await self.two_factor.new_recovery_codes(user)
         return self._codes_page(codes, turned_on=False)
 
