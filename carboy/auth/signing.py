@@ -10,10 +10,12 @@ for another, even under the same key.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from typing import Any
 
 import itsdangerous
+from itsdangerous.encoding import want_bytes
 
 from carboy.exceptions import ConfigurationError
 from carboy.settings import Settings
@@ -34,6 +36,57 @@ class BadSignature(Exception):
 
 class SignatureExpired(BadSignature):
     """A correctly signed value is older than the ``max_age`` it was checked against."""
+
+
+#: How many verified tokens a :class:`Signer` remembers (then it forgets them all).
+_VERIFIED_MAX = 1024
+
+
+class _TimestampSigner(itsdangerous.TimestampSigner):
+    """itsdangerous's signer with each key's HMAC-derived key computed once, not per value."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        derive = super().derive_key
+        self._derived = {key: derive(key) for key in self.secret_keys}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        key = self.secret_keys[-1] if secret_key is None else want_bytes(secret_key)
+        derived = self._derived.get(key)
+        return derived if derived is not None else super().derive_key(key)
+
+
+class _JSONText:
+    """The serializer's JSON layer, except that loading leaves the text: :class:`Signer` parses it.
+
+    So a verified token can be remembered as its JSON text, and every load
+    still returns fresh objects (a caller changing them changes no cache).
+    """
+
+    @staticmethod
+    def loads(text: str) -> str:
+        return text
+
+    @staticmethod
+    def dumps(obj: Any) -> str:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+class _Serializer(itsdangerous.URLSafeTimedSerializer):
+    """itsdangerous's serializer reusing one signer per salt instead of making one per value."""
+
+    default_signer = _TimestampSigner
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._signers: dict[str | bytes | None, itsdangerous.Signer] = {}
+
+    def make_signer(self, salt: str | bytes | None = None) -> itsdangerous.Signer:
+        key = self.salt if salt is None else salt
+        signer = self._signers.get(key)
+        if signer is None:
+            signer = self._signers[key] = super().make_signer(salt)
+        return signer
 
 
 class Signer:
@@ -61,7 +114,7 @@ class Signer:
         {'user': 7}
     """
 
-    __slots__ = ("_serializer", "_signer", "salt")
+    __slots__ = ("_serializer", "_signer", "_verified", "salt")
 
     def __init__(self, secret_key: str, *, fallbacks: Sequence[str] = (), salt: str) -> None:
         if not secret_key:
@@ -72,10 +125,14 @@ class Signer:
         keys = [key for key in reversed(fallbacks) if key] + [secret_key]
         options: dict[str, Any] = {"digest_method": hashlib.sha256, "key_derivation": "hmac"}
         self.salt = salt
-        self._signer = itsdangerous.TimestampSigner(keys, salt=salt, **options)
-        self._serializer = itsdangerous.URLSafeTimedSerializer(
-            keys, salt=salt, signer_kwargs=options
+        # Keys are derived once here: a request verifying a cookie pays one HMAC, not three.
+        self._signer = _TimestampSigner(keys, salt=salt, **options)
+        self._serializer = _Serializer(
+            keys, salt=salt, serializer=_JSONText, signer_kwargs=options
         )
+        #: Tokens already verified (no max_age) -> their JSON text: a session cookie comes
+        #: back on every request, and its signature is the same work each time.
+        self._verified: dict[str, str] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, *, salt: str) -> Signer:
@@ -136,12 +193,24 @@ class Signer:
             SignatureExpired: Older than ``max_age`` seconds.
             BadSignature: Tampered with, malformed, or not signed by one of the keys.
         """
+        text = self._verified.get(token) if max_age is None else None
+        if text is None:
+            try:
+                text = self._serializer.loads(token, max_age=max_age)
+            except itsdangerous.SignatureExpired as exc:
+                raise SignatureExpired(str(exc)) from None
+            except (itsdangerous.BadData, UnicodeError, ValueError) as exc:
+                raise BadSignature(str(exc)) from None
+            if not isinstance(text, str):
+                raise BadSignature("the payload is not JSON text")
+            if max_age is None:
+                if len(self._verified) >= _VERIFIED_MAX:
+                    self._verified.clear()
+                self._verified[token] = text
         try:
-            return self._serializer.loads(token, max_age=max_age)
-        except itsdangerous.SignatureExpired as exc:
-            raise SignatureExpired(str(exc)) from None
-        except (itsdangerous.BadData, UnicodeError, ValueError) as exc:
-            raise BadSignature(str(exc)) from None
+            return json.loads(text)
+        except ValueError as exc:
+            raise BadSignature(f"the payload is not JSON: {exc}") from None
 
     def __repr__(self) -> str:
         return f"Signer(salt={self.salt!r})"
