@@ -216,6 +216,15 @@ def _cookies(response: Response) -> str:
 
 def check_page(client: Client, queries: int, headers: dict[str, str]) -> dict[str, str]:
     """Log in once (POST /login), then GET /page with the session cookie."""
+    return _check_page(client, "/page", headers)
+
+
+def check_page_sync(client: Client, queries: int, headers: dict[str, str]) -> dict[str, str]:
+    """The same page from a sync handler: GET /page-sync with the session cookie."""
+    return _check_page(client, "/page-sync", headers)
+
+
+def _check_page(client: Client, path: str, headers: dict[str, str]) -> dict[str, str]:
     if not headers:
         form = urlencode({"username": BENCH_USERNAME, "password": BENCH_PASSWORD}).encode()
         login = client.request(
@@ -235,13 +244,15 @@ def check_page(client: Client, queries: int, headers: dict[str, str]) -> dict[st
         if not cookie:
             raise CheckFailed("POST /login set no cookie")
         headers = {"Cookie": cookie, "User-Agent": USER_AGENT}
-    response = client.get("/page", headers=headers)
-    _expect_ok(response, "/page", "text/html")
+    response = client.get(path, headers=headers)
+    _expect_ok(response, path, "text/html")
     text = response.text()
-    if BENCH_USERNAME not in text:
-        raise CheckFailed("GET /page: the logged-in user's name is not on the page")
-    if "<script>" in text or "&lt;script&gt;" not in text:
-        raise CheckFailed("GET /page: the fortunes are missing or not escaped")
+    if f"<strong>{BENCH_USERNAME}</strong>" not in text:
+        raise CheckFailed(f"GET {path}: the signed-in user's name is not on the page")
+    shown = html.unescape(text)
+    missing = [message for message in FORTUNES if message not in shown]
+    if missing or "<script>" in text:
+        raise CheckFailed(f"GET {path}: fortunes missing or not escaped: {missing[:2]!r}")
     return headers
 
 

@@ -15,9 +15,11 @@ Interface = Literal["asgi", "wsgi", "rsgi"]
 TFB_TESTS = ("plaintext", "json", "db", "queries", "fortunes", "updates")
 #: A path parameter parsed as an int (issue 18): routing cost beside plaintext and JSON.
 USERS_TEST = "users"
-ALL_TESTS = (*TFB_TESTS, USERS_TEST, "page")
+ALL_TESTS = (*TFB_TESTS, USERS_TEST, "page", "page_sync")
 #: The tests every framework answers: TechEmpower's and ``/users/{id:int}``.
 PEER_TESTS = (*TFB_TESTS, USERS_TEST)
+#: With the full-stack page; ``page_sync`` (in ALL_TESTS) is carboy's page from a sync handler.
+PAGE_TESTS = (*PEER_TESTS, "page")
 #: Tests whose figures are also given as a ratio to the bare callables.
 BASELINE_TESTS = ("plaintext", "json", USERS_TEST)
 #: The bare callables: the plain one, and one sending carboy's default response headers.
@@ -116,7 +118,7 @@ FRAMEWORKS: tuple[Framework, ...] = (
         "django",
         "Django",
         "asgi",
-        ALL_TESTS,
+        PAGE_TESTS,
         ("django", "psycopg", "psycopg-pool"),
         import_name="django.core.asgi",
     ),
@@ -124,7 +126,7 @@ FRAMEWORKS: tuple[Framework, ...] = (
         "flask",
         "Flask",
         "wsgi",
-        ALL_TESTS,
+        PAGE_TESTS,
         ("flask", "werkzeug", "flask-login", "flask-sqlalchemy", "sqlalchemy", "psycopg"),
         import_name="flask",
     ),
@@ -164,6 +166,7 @@ TESTS: dict[str, Test] = {
         Test(
             "page", "Full-stack page (session, user, query, template)", "/page", checks.check_page
         ),
+        Test("page_sync", "Full-stack page, sync handler", "/page-sync", checks.check_page_sync),
     )
 }
 

@@ -3,25 +3,33 @@
 The database tests use the ``carboy.db`` battery (``bench.apps.carboy_db``):
 its pooled asyncpg connections, prepared statements and one batched UPDATE.
 
-The full-stack ``/page`` test (session cookie -> logged-in user -> one query ->
-template) reads through one pooled connection of ``carboy.db`` per request, the
-battery's documented fast path for reads (``db.driver_connection()``: the
-driver's prepared statements, no ORM identity map), and renders with carboy's
-own templates. Login itself (not measured) uses the ORM session.
-carboy's auth battery does not exist yet, so the session is what that battery
-will do, written here by hand and kept as lean as Flask-Login's: an
-HMAC-signed cookie holding the user id, and the user loaded by primary key.
+The full-stack ``/page`` test is written as a carboy user writes a page:
+``carboy.auth`` (the ``Auth`` battery with its default signed-cookie
+sessions, or ``BENCH_SESSIONS_URL=database://`` for sessions in the
+database; the signed-in user as ``Annotated[User, login_required]``), the
+``carboy.db`` ORM session and a ``Fortune`` model read with ``select()``, and
+the ``page.html`` Jinja2 template through ``carboy.templating.render``.
+``/page-sync`` is the same page as a sync ``def`` handler on a sync ORM
+``Session``. ``POST /login`` checks the password with the user store and
+signs in with ``carboy.auth.login`` (a new session id, as at every sign-in).
+
+carboy's auth tables (``auth_user``, ``auth_permission``...) have the names of
+Django's, which share this database; so carboy connects as its own role
+(``carboy_bench``), whose ``search_path`` puts its schema first: its auth
+tables live there, and ``world`` and ``fortune`` are read from ``public`` as
+everyone's are. ``bench_setup()`` makes the role and the schema, runs
+carboy's migrations and creates the user.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
-from collections.abc import AsyncIterator
+import asyncio
+import os
 from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from psycopg import sql
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,17 +40,30 @@ from bench.common import (
     BENCH_USERNAME,
     DATABASE_URL,
     MESSAGE,
-    PAGE_FORTUNES_SQL,
+    POOL_SIZE,
     TEMPLATES_DIR,
 )
-from carboy import Carboy, Cookie, Depends, Form, HTTPException, Response
-from carboy.db import AsyncSession, Database, Model
+from carboy import Carboy, Form, HTTPException, Request, Response
+from carboy.auth import Auth, Guard, User, login
+from carboy.db import AsyncSession, Database, Model, Session
 from carboy.settings import Settings
 from carboy.templating import render
 
 # carboy refuses short secret keys in production; this one is public and fine for a benchmark.
 SECRET_KEY = "carboy-bench-not-a-secret-0123456789abcdefghijklmnopqrstuvwxyz"
-SESSION_COOKIE = "carboy_session"
+#: The role carboy connects as, and the schema its own tables live in.
+ROLE = "carboy_bench"
+SCHEMA = "carboy_app"
+#: ``cookie://`` (carboy's default: signed cookies) or ``database://`` (the auth_session table).
+SESSIONS_URL = os.environ.get("BENCH_SESSIONS_URL", "cookie://")
+
+
+def _role_url(url: str = DATABASE_URL, role: str = ROLE) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    netloc = f"{role}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
 
 app = Carboy(
     Settings(
@@ -51,8 +72,14 @@ app = Carboy(
         # Production as deployed: the Host header is checked on every request.
         allowed_hosts=["127.0.0.1", "localhost"],
         templates_dir=str(TEMPLATES_DIR),
+        sessions_url=SESSIONS_URL,
     )
 )
+db = Database(_role_url(), pool_size=POOL_SIZE, max_overflow=0, pool_timeout=30)
+app.install(db)
+# No sign-in pages (the harness posts to /login below); the rest as installed by default.
+auth = Auth(pages=None)
+app.install(auth)
 
 
 @app.get("/plaintext", media_type="text/plain")
@@ -74,99 +101,70 @@ install_db_routes(app)
 
 
 # -- the full-stack page ---------------------------------------------------------
-class BenchUser(Model):
-    __tablename__ = "carboy_bench_user"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(150), unique=True)
-    email: Mapped[str] = mapped_column(String(254))
-    password_hash: Mapped[str] = mapped_column(String(256))
-
-
-class PageFortune(Model):
+class Fortune(Model):
     __tablename__ = "fortune"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message: Mapped[str] = mapped_column(String(2048))
 
 
-def _hash_password(password: str, salt: str) -> str:
-    digest = hashlib.scrypt(password.encode(), salt=salt.encode(), n=2**14, r=8, p=1)
-    return f"scrypt${salt}${digest.hex()}"
+#: The signed-in user, or a redirect to the sign-in route (this app has no sign-in page).
+SignedIn = Annotated[User, Guard(login_url="/login")]
 
 
-def _check_password(password: str, stored: str) -> bool:
-    _, salt, _ = stored.split("$")
-    return hmac.compare_digest(_hash_password(password, salt), stored)
-
-
-def _sign(user_id: int) -> str:
-    mac = hmac.new(SECRET_KEY.encode(), str(user_id).encode(), hashlib.sha256).hexdigest()
-    return f"{user_id}.{mac}"
-
-
-async def read_connection(db: Database) -> AsyncIterator[Any]:
-    """One pooled driver connection per request, shared by the user lookup and the page."""
-    async with db.driver_connection() as conn:
-        yield conn
-
-
-Connection = Annotated[Any, Depends(read_connection)]
-USER_BY_ID = "SELECT id, username, email FROM carboy_bench_user WHERE id = $1"
-
-
-async def current_user(
-    conn: Connection, carboy_session: Annotated[str | None, Cookie()] = None
-) -> Any:
-    """The logged-in user from the signed session cookie, or 401."""
-    if carboy_session:
-        user_id, _, _ = carboy_session.partition(".")
-        if user_id.isdigit() and hmac.compare_digest(_sign(int(user_id)), carboy_session):
-            found = await conn.fetchrow(USER_BY_ID, int(user_id))
-            if found is not None:
-                return found
-    raise HTTPException(401, "Log in first")
-
-
-@app.post("/login")
-async def login(
-    session: AsyncSession,
-    username: Annotated[str, Form()],
-    password: Annotated[str, Form()],
+# The harness signs in with one form POST and no form page before it (no CSRF token).
+@app.post("/login", extra={"csrf_exempt": True})
+async def sign_in(
+    request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()]
 ) -> Response:
-    found = await session.scalar(select(BenchUser).where(BenchUser.username == username))
-    if found is None or not _check_password(password, found.password_hash):
+    users = auth.users
+    found = await users.get_by_login(username)
+    if found is None or not await users.check_password(found, password):
         raise HTTPException(403, "bad credentials")
-    response = Response(None, 204)
-    response.set_cookie(SESSION_COOKIE, _sign(found.id))
-    return response
+    await login(request, found)
+    return Response(None, 204)
 
 
 @app.get("/page")
-async def page(user: Annotated[Any, Depends(current_user)], conn: Connection) -> object:
-    fortunes = await conn.fetch(PAGE_FORTUNES_SQL)
-    return render("page.html", {"user": user, "fortunes": fortunes})
+async def page(user: SignedIn, session: AsyncSession) -> object:
+    fortunes = await session.scalars(select(Fortune).order_by(Fortune.id))
+    return render("page.html", {"user": user, "fortunes": fortunes.all()})
+
+
+@app.get("/page-sync")
+def page_sync(user: SignedIn, session: Session) -> object:
+    fortunes = session.scalars(select(Fortune).order_by(Fortune.id))
+    return render("page.html", {"user": user, "fortunes": fortunes.all()})
 
 
 def bench_setup() -> None:
-    """Create carboy's user table and the ``/page`` user (called by ``bench.db_setup``)."""
+    """carboy's role, schema, auth tables and ``/page`` user (called by ``bench.db_setup``)."""
     with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
+        role, schema = sql.Identifier(ROLE), sql.Identifier(SCHEMA)
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (ROLE,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
         conn.execute(
-            "CREATE TABLE IF NOT EXISTS carboy_bench_user ("
-            "id serial PRIMARY KEY, username varchar(150) UNIQUE NOT NULL, "
-            "email varchar(254) NOT NULL, password_hash varchar(256) NOT NULL)"
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(schema, role)
         )
-        row = conn.execute(
-            "SELECT password_hash FROM carboy_bench_user WHERE username = %s", (BENCH_USERNAME,)
-        ).fetchone()
-        if row is None or not _check_password(BENCH_PASSWORD, row[0]):
-            conn.execute("DELETE FROM carboy_bench_user WHERE username = %s", (BENCH_USERNAME,))
-            conn.execute(
-                "INSERT INTO carboy_bench_user (username, email, password_hash) "
-                "VALUES (%s, %s, %s)",
-                (
-                    BENCH_USERNAME,
-                    BENCH_EMAIL,
-                    _hash_password(BENCH_PASSWORD, secrets.token_hex(8)),
-                ),
+        conn.execute(sql.SQL("GRANT SELECT, UPDATE ON world, fortune TO {}").format(role))
+        name = sql.Identifier(urlsplit(DATABASE_URL).path.lstrip("/"))
+        conn.execute(
+            sql.SQL("ALTER ROLE {} IN DATABASE {} SET search_path = {}, public").format(
+                role, name, schema
             )
+        )
+    app.build()
+    db.migrations.migrate()
+    asyncio.run(_ensure_user())
+
+
+async def _ensure_user() -> None:
+    users: Any = auth.users
+    try:
+        found = await users.get_by_login(BENCH_USERNAME)
+        if found is None:
+            await users.create(username=BENCH_USERNAME, email=BENCH_EMAIL, password=BENCH_PASSWORD)
+        elif not await users.check_password(found, BENCH_PASSWORD):
+            await users.set_password(found, BENCH_PASSWORD)
+    finally:
+        await db.dispose()
