@@ -7,15 +7,16 @@ Choices, each the idiomatic fast one for Django 5 under ASGI:
   hop, and the ORM's async methods would cost one hop per query instead;
 - connections come from Django's built-in psycopg pool (``OPTIONS["pool"]``),
   which the docs recommend over persistent connections under ASGI;
-- ``MIDDLEWARE`` is empty, as in TechEmpower's Django setup; the session and
-  authentication middleware are applied to ``/login`` and ``/page`` only
-  (``decorator_from_middleware``), so the other tests are not charged for them.
-  A project listing them in ``MIDDLEWARE`` pays their (lazy) cost on every route.
+- ``MIDDLEWARE`` lists the session and authentication middleware, as a Django
+  project does (``django.contrib.sessions`` on the database, Django's default,
+  or ``BENCH_DJANGO_SESSIONS=signed_cookies``); both are lazy, so the routes
+  that never read ``request.session`` or ``request.user`` pay only for the
+  layers. Every framework here has its session and auth layer on the whole app.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
 from operator import attrgetter
 from typing import Any
 
@@ -60,7 +61,10 @@ if not settings.configured:
             "django.contrib.sessions",
             f"{__name__}.BenchConfig",
         ],
-        MIDDLEWARE=[],
+        MIDDLEWARE=[
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+        ],
         DATABASES={
             "default": {
                 "ENGINE": "django.db.backends.postgresql",
@@ -75,7 +79,8 @@ if not settings.configured:
                 "DIRS": [str(TEMPLATES_DIR)],
             }
         ],
-        SESSION_ENGINE="django.contrib.sessions.backends.db",
+        SESSION_ENGINE="django.contrib.sessions.backends."
+        + os.environ.get("BENCH_DJANGO_SESSIONS", "db"),
         LOGIN_URL="/login",
         USE_TZ=True,
         USE_I18N=False,
@@ -86,14 +91,11 @@ if not settings.configured:
 # Everything below needs a configured, set-up Django.
 from django.contrib.auth import authenticate, get_user_model, login  # noqa: E402
 from django.contrib.auth.decorators import login_required  # noqa: E402
-from django.contrib.auth.middleware import AuthenticationMiddleware  # noqa: E402
-from django.contrib.sessions.middleware import SessionMiddleware  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 from django.db import models  # noqa: E402
 from django.http import HttpRequest, HttpResponse, JsonResponse  # noqa: E402
 from django.shortcuts import render  # noqa: E402
 from django.urls import path  # noqa: E402
-from django.utils.decorators import decorator_from_middleware  # noqa: E402
 from django.views.decorators.http import require_POST  # noqa: E402
 
 
@@ -117,15 +119,6 @@ class Fortune(models.Model):  # type: ignore[misc]
 
 _world_values = World.objects.values("id", "randomnumber")
 _by_message = attrgetter("message")
-
-View = Callable[..., HttpResponse]
-
-
-def with_session_and_user(view: View) -> View:
-    """The session and auth middleware, for this view only (outermost first)."""
-    with_user: View = decorator_from_middleware(AuthenticationMiddleware)(view)
-    with_session: View = decorator_from_middleware(SessionMiddleware)(with_user)
-    return with_session
 
 
 async def plaintext(request: HttpRequest) -> HttpResponse:
@@ -173,7 +166,6 @@ def updates(request: HttpRequest) -> JsonResponse:
 
 
 @require_POST  # type: ignore[untyped-decorator]
-@with_session_and_user
 def login_view(request: HttpRequest) -> HttpResponse:
     user = authenticate(
         request,
@@ -186,7 +178,6 @@ def login_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-@with_session_and_user
 @login_required  # type: ignore[untyped-decorator]
 def page(request: HttpRequest) -> HttpResponse:
     rows = Fortune.objects.order_by("id")

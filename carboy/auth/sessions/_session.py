@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from _thread import RLock as _RLock
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any, NamedTuple
 
@@ -76,7 +77,8 @@ class Session(MutableMapping[str, Any]):
         seen: float | None = None,
     ) -> None:
         self._data: dict[str, Any] = dict(data) if data else {}
-        self._lock = threading.RLock()
+        # The C lock itself: threading.RLock() is a Python call around it, on every request.
+        self._lock: threading.RLock = _RLock()
         self._alock: asyncio.Lock | None = None
         self._closed: str | None = None
         #: The store's key of the loaded session; None for a new one.
