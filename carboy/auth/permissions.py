@@ -156,6 +156,45 @@ def _statement(user: Any) -> Select[Any]:
     return select(union(direct, via_groups).subquery())
 
 
+def _user_statement(model: Any, pk: int) -> Select[Any]:
+    """The user ``pk`` and their permissions in one query: a row per permission (or one, null)."""
+    links: Table = model.user_permissions.property.secondary
+    memberships: Table = model.groups.property.secondary
+    p = Permission.__table__
+    direct = select(links.c.user_id, p.c.label, p.c.codename).join(
+        links, links.c.permission_id == p.c.id
+    )
+    via_groups = (
+        select(memberships.c.user_id, p.c.label, p.c.codename)
+        .join(group_permissions, group_permissions.c.permission_id == p.c.id)
+        .join(memberships, memberships.c.group_id == group_permissions.c.group_id)
+    )
+    perms = union(
+        direct.where(links.c.user_id == pk), via_groups.where(memberships.c.user_id == pk)
+    ).subquery()
+    return (
+        select(model, perms.c.label, perms.c.codename)
+        .outerjoin(perms, perms.c.user_id == model.id)
+        .where(model.id == pk)
+    )
+
+
+async def _aget_user(
+    session: AsyncSession, model: Any, pk: int, object_permissions: ObjectPermissionHook | None
+) -> Any:
+    """The user ``pk`` with their permissions loaded, in one round trip; None when missing."""
+    rows = (await session.execute(_user_statement(model, pk))).all()
+    if not rows:
+        return None
+    user = rows[0][0]
+    _attach(
+        user,
+        [(label, codename) for _, label, codename in rows if label is not None],
+        object_permissions,
+    )
+    return user
+
+
 def _attach(user: Any, rows: Iterable[Any], hook: ObjectPermissionHook | None) -> None:
     user._carboy_permissions = frozenset(f"{label}.{codename}" for label, codename in rows)
     user._carboy_object_permissions = hook

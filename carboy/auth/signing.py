@@ -127,9 +127,7 @@ class Signer:
         self.salt = salt
         # Keys are derived once here: a request verifying a cookie pays one HMAC, not three.
         self._signer = _TimestampSigner(keys, salt=salt, **options)
-        self._serializer = _Serializer(
-            keys, salt=salt, serializer=_JSONText, signer_kwargs=options
-        )
+        self._serializer = _Serializer(keys, salt=salt, serializer=_JSONText, signer_kwargs=options)
         #: Tokens already verified (no max_age) -> their JSON text: a session cookie comes
         #: back on every request, and its signature is the same work each time.
         self._verified: dict[str, str] = {}

@@ -35,7 +35,7 @@ from sqlalchemy.orm import attributes
 from carboy.auth._has_perm import ObjectPermissionHook, check_permission
 from carboy.auth.models import User, UserMixin, fold
 from carboy.auth.passwords import PasswordHasher, make_unusable_password
-from carboy.auth.permissions import aload_permissions
+from carboy.auth.permissions import _aget_user, aload_permissions
 
 if TYPE_CHECKING:
     from carboy.auth._protocols import AuthUser
@@ -422,10 +422,10 @@ class SQLUserStore:
         if key is None:
             return None
         async with self.database.async_session() as session:
-            user = await session.get(self.model, key)
-            if user is None:
-                return None
-            await aload_permissions(session, user, self.object_permissions)
+            # On every signed-in request: the user and their permissions in one query.
+            user: AuthUser | None = await _aget_user(
+                session, self.model, key, self.object_permissions
+            )
             return user
 
     async def get_by_login(self, login: str) -> AuthUser | None:

@@ -140,6 +140,33 @@ async def test_the_store_loads_permissions_own_and_from_groups(auth_database: Da
     await auth_database.dispose()
 
 
+async def test_the_store_gets_a_user_and_their_permissions_in_one_query(
+    auth_database: Database,
+) -> None:
+    """``get`` runs on every signed-in request: one round trip, not the user then the grants."""
+    from sqlalchemy import event
+
+    ann_id, bob_id = _grants(auth_database)
+    store = SQLUserStore(auth_database, hasher=fast_hasher())
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    event.listen(auth_database.async_engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        ann, bob, nobody = [await store.get(str(pk)) for pk in (ann_id, bob_id, 10**6)]
+    finally:
+        event.remove(auth_database.async_engine.sync_engine, "before_cursor_execute", seen)
+    assert len(statements) == 3
+    assert ann is not None and ann.username == "ann"  # type: ignore[attr-defined]
+    assert ann.permissions == {"blog.add_post", "blog.change_post"}  # type: ignore[attr-defined]
+    assert bob is not None and bob.permissions == frozenset()  # type: ignore[attr-defined]
+    assert nobody is None
+    await auth_database.dispose()
+
+
 async def test_load_permissions_sync_and_async(auth_database: Database) -> None:
     ann_id, _ = _grants(auth_database)
     with auth_database.session() as session:
