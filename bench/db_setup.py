@@ -24,7 +24,7 @@ from psycopg import sql
 from bench.common import DATABASE_URL, FORTUNES, WORLD_ROWS
 
 #: App modules whose ``bench_setup()`` seeds what the ``/page`` test needs.
-APP_MODULES = ("flask", "django", "carboy")
+APP_MODULES = ("flask", "django", "carboy", "fastapi", "litestar")
 
 
 def ensure_database(url: str = DATABASE_URL) -> bool:

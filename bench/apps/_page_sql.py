@@ -63,3 +63,10 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> U
 
 async def fortunes(session: AsyncSession) -> Sequence[Fortune]:
     return (await session.scalars(select(Fortune).order_by(Fortune.id))).all()
+
+
+def bench_setup() -> None:
+    """The ``bench_user`` table and user: Flask's, which this layer signs in (``bench.db_setup``)."""
+    from bench.apps.flask_app import bench_setup as flask_setup
+
+    flask_setup()

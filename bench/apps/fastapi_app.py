@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.middleware.sessions import SessionMiddleware
 
 from bench.apps import _page_sql
-from bench.apps._page_sql import SESSION_SECRET, User, authenticate, db_session
+from bench.apps._page_sql import SESSION_SECRET, authenticate, bench_setup, db_session
 from bench.apps._pg import Database
 from bench.common import MESSAGE, TEMPLATES_DIR, parse_queries
 
@@ -101,10 +101,10 @@ templates_response = Jinja2Templates(directory=TEMPLATES_DIR)
 DB = Annotated[AsyncSession, Depends(db_session)]
 
 
-async def current_user(request: Request, session: DB) -> User:
+async def current_user(request: Request, session: DB) -> _page_sql.User:
     """The signed-in user from the session cookie, or 401."""
     user_id = request.session.get("user_id")
-    user = await session.get(User, user_id) if isinstance(user_id, int) else None
+    user = await session.get(_page_sql.User, user_id) if isinstance(user_id, int) else None
     if user is None:
         raise HTTPException(status_code=401, detail="Not signed in")
     return user
@@ -126,8 +126,11 @@ async def login(
 
 @app.get("/page", response_class=HTMLResponse)
 async def page(
-    request: Request, user: Annotated[User, Depends(current_user)], session: DB
+    request: Request, user: Annotated[_page_sql.User, Depends(current_user)], session: DB
 ) -> HTMLResponse:
     return templates_response.TemplateResponse(
         request, "page.html", {"user": user, "fortunes": await _page_sql.fortunes(session)}
     )
+
+
+__all__ = ["app", "bench_setup"]

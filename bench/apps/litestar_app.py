@@ -27,7 +27,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 from litestar.template.config import TemplateConfig
 
 from bench.apps import _page_sql
-from bench.apps._page_sql import SESSION_SECRET, User, authenticate, db_session
+from bench.apps._page_sql import SESSION_SECRET, User, authenticate, bench_setup, db_session
 from bench.apps._pg import Database
 from bench.common import MESSAGE, PLAINTEXT, TEMPLATES_DIR, parse_queries
 
@@ -129,3 +129,5 @@ app = Litestar(
     openapi_config=None,
     debug=False,
 )
+
+__all__ = ["app", "bench_setup"]
