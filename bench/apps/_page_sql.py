@@ -66,7 +66,7 @@ async def fortunes(session: AsyncSession) -> Sequence[Fortune]:
 
 
 def bench_setup() -> None:
-    """The ``bench_user`` table and user: Flask's, which this layer signs in (``bench.db_setup``)."""
+    """The ``bench_user`` table and user, Flask's: this layer signs them in (``bench.db_setup``)."""
     from bench.apps.flask_app import bench_setup as flask_setup
 
     flask_setup()
