@@ -116,3 +116,43 @@ def test_bad_construction() -> None:
         Signer(KEY, fallbacks=OLD, salt="test")
     assert repr(Signer(KEY, salt="test")) == "Signer(salt='test')"
     assert KEY not in repr(Signer(KEY, salt="test"))
+
+
+def test_a_verified_token_is_remembered_but_every_load_is_fresh() -> None:
+    signer = Signer(KEY, salt="test")
+    token = signer.dumps({"cart": [1, 2]})
+    first = signer.loads(token)
+    first["cart"].append(3)  # a caller changing what it got changes no later load
+    assert signer.loads(token) == {"cart": [1, 2]}
+    assert signer.loads(token) is not signer.loads(token)
+    assert signer._verified == {token: '{"cart":[1,2]}'}
+
+
+def test_remembered_tokens_do_not_let_forgeries_or_old_tokens_through(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    signer = Signer(KEY, salt="test")
+    token = signer.dumps([1])
+    assert signer.loads(token) == [1]
+    forged = token[:-5] + ("A" if token[-5] != "A" else "B") + token[-4:]
+    with pytest.raises(BadSignature):
+        signer.loads(forged)
+    assert forged not in signer._verified
+    # max_age is checked every time, remembered or not.
+    later = time.time() + 100
+    monkeypatch.setattr(time, "time", lambda: later)
+    with pytest.raises(SignatureExpired):
+        signer.loads(token, max_age=10)
+    # Another signer (a key rotated out) remembers nothing of this one's.
+    with pytest.raises(BadSignature):
+        Signer(OLD, salt="test").loads(token)
+
+
+def test_the_remembered_tokens_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from carboy.auth import signing
+
+    monkeypatch.setattr(signing, "_VERIFIED_MAX", 3)
+    signer = Signer(KEY, salt="test")
+    tokens = [signer.dumps(n) for n in range(7)]
+    assert [signer.loads(t) for t in tokens] == list(range(7))
+    assert len(signer._verified) <= 3
