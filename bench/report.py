@@ -381,14 +381,15 @@ def _method_section(meta: dict[str, Any]) -> list[str]:
         "synchronous `request_started`/`request_finished` receivers through `sync_to_async`, "
         "in an executor that asgiref creates and joins for every request (two thread starts "
         "per request): that dominates its plaintext and JSON figures.",
-        "- **Full-stack page**: Flask uses Flask-Login on Flask's signed-cookie session (one "
-        "query loads the user); Django uses `django.contrib.sessions` (database-backed, on "
-        "PostgreSQL) and `django.contrib.auth`, applied to the login and page views only, "
-        "so the other tests are not charged for them (one query for the session, one for the "
-        "user). carboy has no auth battery yet: its app checks an HMAC-signed session cookie "
-        "written by hand (as lean as Flask-Login's) and loads the user by primary key through "
-        "`carboy.db`'s pooled driver connection (one query). All three then read the "
-        "fortunes and render the same template.",
+        "- **Full-stack page**: each framework as its users write it, its session and auth "
+        "layer on the whole app: carboy's `Auth` (signed-cookie sessions, the user and their "
+        "permissions in one query) with the `carboy.db` ORM session and `render()` "
+        "(`page_sync`: the same from a sync handler); Django's session and auth middleware "
+        "(database sessions: one query for the session, one for the user) and its ORM; Flask "
+        "with Flask-Login on its signed-cookie session and Flask-SQLAlchemy; FastAPI with "
+        "Starlette's signed-cookie sessions, a current-user dependency and async SQLAlchemy; "
+        "Litestar with `SessionAuth` on its cookie backend and async SQLAlchemy. All then read "
+        "the fortunes through their ORM and render the same template.",
         "- **Caveat**: one machine, two cores, loopback networking and a local database: "
         "absolute numbers are far below TechEmpower's hardware; the ratios are the point.",
         "",
