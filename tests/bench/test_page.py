@@ -1,12 +1,16 @@
 """carboy's full-stack ``/page`` bench app answers the harness's check, in-process.
 
-Needs the bench database (``python -m bench.db_setup``, run here once): the
-tests are skipped when PostgreSQL is not reachable.
+In-process through carboy's test client, and for every framework with a
+``/page`` as ``bench.run`` serves it (a server process). Needs PostgreSQL: the
+bench database is set up here (``bench.db_setup``).
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -14,6 +18,8 @@ import pytest
 
 from bench import checks
 from bench.common import BENCH_PASSWORD, BENCH_USERNAME, DATABASE_URL
+from bench.process import ROOT, ServerProcess, free_port, subprocess_env
+from bench.suite import FRAMEWORKS, SERVERS, TESTS, Framework
 from carboy.testing import TestClient
 
 
@@ -84,3 +90,31 @@ def test_login_refuses_a_wrong_password(client: TestClient) -> None:
     assert answer.status_code == 403
     assert "set-cookie" not in answer.headers
     assert BENCH_PASSWORD != "no"
+
+
+PAGE_FRAMEWORKS = [f for f in FRAMEWORKS if "page" in f.tests]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("framework", PAGE_FRAMEWORKS, ids=[f.name for f in PAGE_FRAMEWORKS])
+def test_every_page_passes_its_check_served(framework: Framework, tmp_path: Path) -> None:
+    """Each framework's /page (and carboy's /page-sync) as bench.run serves and checks it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.db_setup", "--only", framework.name],
+        cwd=ROOT,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    server = SERVERS["uvicorn" if framework.interface == "asgi" else "granian"]
+    port = free_port()
+    command = server.command(framework, port)
+    with ServerProcess(command, tmp_path / f"{framework.name}.log", cpu=None) as process:
+        process.wait_ready(port, "/plaintext", timeout=30, status=200)
+        for name in ("page", "page_sync"):
+            if name in framework.tests:
+                headers = TESTS[name].check(checks.Client(port), 1, {})
+                assert headers["Cookie"]
+                assert TESTS[name].check(checks.Client(port), 1, headers) == headers
