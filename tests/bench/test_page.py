@@ -118,3 +118,39 @@ def test_every_page_passes_its_check_served(framework: Framework, tmp_path: Path
                 headers = TESTS[name].check(checks.Client(port), 1, {})
                 assert headers["Cookie"]
                 assert TESTS[name].check(checks.Client(port), 1, headers) == headers
+
+
+def _in_fresh_interpreter(code: str, **env: str) -> str:
+    """``code``'s output in a new interpreter; an empty value unsets that variable."""
+    merged = {**subprocess_env(), **env}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={name: value for name, value in merged.items() if value},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.mark.parametrize(("url", "store"), [("", "CookieStore"), ("database://", "DatabaseStore")])
+def test_bench_sessions_url_picks_carboys_session_store(url: str, store: str) -> None:
+    code = (
+        "from bench.apps.carboy_app import app, auth; app.build(); "
+        "print(type(auth.session_store).__name__)"
+    )
+    assert _in_fresh_interpreter(code, BENCH_SESSIONS_URL=url) == store
+
+
+@pytest.mark.parametrize(("engine", "expected"), [("", "db"), ("signed_cookies", "signed_cookies")])
+def test_bench_django_sessions_picks_djangos_session_engine(engine: str, expected: str) -> None:
+    code = (
+        "from django.conf import settings; import bench.apps.django_app; "
+        "print(settings.SESSION_ENGINE)"
+    )
+    assert (
+        _in_fresh_interpreter(code, BENCH_DJANGO_SESSIONS=engine)
+        == f"django.contrib.sessions.backends.{expected}"
+    )
