@@ -182,11 +182,11 @@ class SessionMiddleware:
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        store = self._store(scope)
+        store = self.store or self._store(scope)
         secure = self._secure(scope)
-        name = self._names[secure]
-        incoming = _cookie(scope, name)
-        session = await self._load(store, incoming)
+        incoming = _cookie(scope, self._names[secure])
+        # No cookie (most anonymous requests): a new session, without a store call.
+        session = Session() if incoming is None else await self._load(store, incoming)
         scope[SESSION_KEY] = session
         if kind == "websocket":
             session.close(_WS_REASON)
@@ -202,7 +202,12 @@ class SessionMiddleware:
                 session.close(_SAVED_REASON)
                 if message.get("status", 200) < 500:
                     headers = list(message.get("headers", ()))
-                    await self._commit(store, session, incoming, secure, headers)
+                    if incoming is None and session.is_empty:
+                        # Nothing came and nothing is kept: at most the Vary header.
+                        if session.accessed:
+                            _add_vary_cookie(headers)
+                    else:
+                        await self._commit(store, session, incoming, secure, headers)
                     message = {**message, "headers": headers}
             await send(message)
 
