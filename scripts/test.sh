@@ -6,6 +6,11 @@ BIN=.venv/bin
 
 bash scripts/services.sh
 
+# tests/bench start every peer's bench app (Django, FastAPI, Litestar, Flask, BlackSheep,
+# DRF...) for real, so the suite needs the bench extra too (make demo does not).
+echo "== the bench extra"
+$BIN/python -m pip install -q -e '.[bench]' || exit 1
+
 echo "== ruff"
 $BIN/ruff check carboy tests bench examples || exit 1
 $BIN/ruff format --check carboy tests examples || exit 1
