@@ -52,7 +52,7 @@ from bench.admin_pages import (
     time_page,
 )
 from bench.process import ROOT, subprocess_env
-from bench.run import _command_output, machine_info, package_version
+from bench.run import carboy_revision, machine_info, package_version
 from carboy import Carboy
 from carboy.admin import Admin, ModelAdmin
 from carboy.auth import Auth, PasswordHasher, User
@@ -269,9 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"failed: {django.get('detail', '')}")
 
-    revision = _command_output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
-    dirty = _command_output(["git", "-C", str(ROOT), "status", "--porcelain", "carboy"])
-    versions["carboy revision"] = (revision or "no commit") + (" + local changes" if dirty else "")
+    versions["carboy revision"] = carboy_revision()
     machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results = {
         "meta": {

@@ -144,6 +144,13 @@ def _command_output(command: list[str]) -> str:
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
+def carboy_revision() -> str:
+    """The commit the run measured, and whether carboy/ had changes on top of it."""
+    revision = _command_output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    dirty = _command_output(["git", "-C", str(ROOT), "status", "--porcelain", "carboy"])
+    return (revision or "no commit") + (" + local changes" if dirty else "")
+
+
 def machine_info() -> dict[str, Any]:
     model = ""
     for line in _command_output(["lscpu"]).splitlines():
@@ -187,9 +194,7 @@ def software_versions(frameworks: list[Framework], servers: list[Server]) -> dic
     versions["python"] = platform.python_version() + f" ({platform.python_implementation()})"
     versions["wrk"] = wrk_version()
     versions["postgresql"] = postgres_version()
-    revision = _command_output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
-    dirty = _command_output(["git", "-C", str(ROOT), "status", "--porcelain", "carboy"])
-    versions["carboy revision"] = (revision or "no commit") + (" + local changes" if dirty else "")
+    versions["carboy revision"] = carboy_revision()
     return versions
 
 

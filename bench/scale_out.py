@@ -50,7 +50,7 @@ from bench.process import (
     free_port,
     subprocess_env,
 )
-from bench.run import _command_output, machine_info, package_version
+from bench.run import carboy_revision, machine_info, package_version
 
 RESULTS_DIR = ROOT / "bench" / "results"
 DOCS_PAGE = ROOT / "docs" / "benchmarks.md"
@@ -532,9 +532,7 @@ def main(argv: list[str] | None = None) -> int:
         if redis is not None:
             redis.stop()
 
-    revision = _command_output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
-    dirty = _command_output(["git", "-C", str(ROOT), "status", "--porcelain", "carboy"])
-    versions["carboy revision"] = (revision or "no commit") + (" + local changes" if dirty else "")
+    versions["carboy revision"] = carboy_revision()
     machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results = {
         "meta": {
