@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Select, Table, insert, inspect, select, union
+from sqlalchemy import Connection, Select, Subquery, Table, insert, inspect, select, union
 from sqlalchemy.orm import DeclarativeBase
 
 from carboy.auth._has_perm import ObjectPermissionHook as ObjectPermissionHook
@@ -137,41 +137,33 @@ async def aupdate_permissions(database: Database) -> int:
         return await connection.run_sync(_update, wanted)
 
 
-def _statement(user: Any) -> Select[Any]:
-    model = type(user)
+def _permissions_of(model: Any, pk: Any) -> Subquery:
+    """The permissions of user ``pk``, own and through groups: ``(user_id, label, codename)``."""
     links: Table = model.user_permissions.property.secondary
     memberships: Table = model.groups.property.secondary
     p = Permission.__table__
     direct = (
-        select(p.c.label, p.c.codename)
+        select(links.c.user_id, p.c.label, p.c.codename)
         .join(links, links.c.permission_id == p.c.id)
-        .where(links.c.user_id == user.id)
-    )
-    via_groups = (
-        select(p.c.label, p.c.codename)
-        .join(group_permissions, group_permissions.c.permission_id == p.c.id)
-        .join(memberships, memberships.c.group_id == group_permissions.c.group_id)
-        .where(memberships.c.user_id == user.id)
-    )
-    return select(union(direct, via_groups).subquery())
-
-
-def _user_statement(model: Any, pk: int) -> Select[Any]:
-    """The user ``pk`` and their permissions in one query: a row per permission (or one, null)."""
-    links: Table = model.user_permissions.property.secondary
-    memberships: Table = model.groups.property.secondary
-    p = Permission.__table__
-    direct = select(links.c.user_id, p.c.label, p.c.codename).join(
-        links, links.c.permission_id == p.c.id
+        .where(links.c.user_id == pk)
     )
     via_groups = (
         select(memberships.c.user_id, p.c.label, p.c.codename)
         .join(group_permissions, group_permissions.c.permission_id == p.c.id)
         .join(memberships, memberships.c.group_id == group_permissions.c.group_id)
+        .where(memberships.c.user_id == pk)
     )
-    perms = union(
-        direct.where(links.c.user_id == pk), via_groups.where(memberships.c.user_id == pk)
-    ).subquery()
+    return union(direct, via_groups).subquery()
+
+
+def _statement(user: Any) -> Select[Any]:
+    perms = _permissions_of(type(user), user.id)
+    return select(perms.c.label, perms.c.codename)
+
+
+def _user_statement(model: Any, pk: int) -> Select[Any]:
+    """The user ``pk`` and their permissions in one query: a row per permission (or one, null)."""
+    perms = _permissions_of(model, pk)
     return (
         select(model, perms.c.label, perms.c.codename)
         .outerjoin(perms, perms.c.user_id == model.id)
