@@ -158,7 +158,6 @@ class API(Module):
             self._owns_route,
         )
         self._throttles_added = False
-        self._handlers: set[int] | None = None
         super().__init__(
             name,
             prefix=prefix,
@@ -181,7 +180,10 @@ class API(Module):
         self._app: Carboy | None = None
         self._document: dict[str, Any] | None = None
         self._document_bytes: bytes | None = None
-        self._own: set[tuple[int, tuple[str, ...]]] = set()
+        #: ``(handler id, methods)`` of the API's routes, and their handler ids: found
+        #: once the app compiles its routes (after every setup), see :meth:`_own_routes`.
+        self._own: set[tuple[int, tuple[str, ...]]] | None = None
+        self._own_handlers: set[int] = set()
         self._docs_added = False
         self.resources: list[Resource] = []
         self.on_startup(self._build_document)
@@ -242,7 +244,7 @@ class API(Module):
         self._app = app
         self._document = None
         self._document_bytes = None
-        self._handlers = None
+        self._own = None
         if self.versioning is not None:
             self.versioning.setup(app, self.name or "api")
         if self.cors is not None and not self._cors_added:
@@ -286,11 +288,6 @@ class API(Module):
                     "or pass the app: api.openapi(app)"
                 )
             target.build()
-            self._own = {
-                (id(resolved.route.endpoint), tuple(sorted(resolved.route.methods)))
-                for resolved in self.iter_routes()
-                if isinstance(resolved.route, Route)
-            }
             config = self.openapi_config
             options = DocumentOptions(
                 title=self.title,
@@ -311,18 +308,22 @@ class API(Module):
             self._document = document
         return self._document
 
-    def _is_own(self, info: RouteInfo) -> bool:
-        return (id(info.handler), info.methods) in self._own
-
-    def _owns_route(self, info: RouteInfo) -> bool:
-        # While the app compiles its routes (after every setup, before the document).
-        if self._handlers is None:
-            self._handlers = {
-                id(resolved.route.endpoint)
+    def _own_routes(self) -> set[tuple[int, tuple[str, ...]]]:
+        if self._own is None:  # first asked while the app compiles its routes
+            self._own = {
+                (id(resolved.route.endpoint), tuple(sorted(resolved.route.methods)))
                 for resolved in self.iter_routes()
                 if isinstance(resolved.route, Route)
             }
-        return id(info.handler) in self._handlers
+            self._own_handlers = {handler for handler, _ in self._own}
+        return self._own
+
+    def _is_own(self, info: RouteInfo) -> bool:
+        return (id(info.handler), info.methods) in self._own_routes()
+
+    def _owns_route(self, info: RouteInfo) -> bool:
+        self._own_routes()
+        return id(info.handler) in self._own_handlers
 
     def _build_document(self) -> None:
         document = self.openapi()
