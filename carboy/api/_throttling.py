@@ -107,7 +107,8 @@ class ThrottleMiddleware:
     def __init__(self, app: ASGIApp, throttle: Throttle) -> None:
         self.app = app
         self.throttle = throttle
-        self.policy = policy_field(throttle).encode("latin-1")
+        self.policy = policy_field(throttle)
+        self._policy_bytes = self.policy.encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -123,11 +124,12 @@ class ThrottleMiddleware:
         current = ratelimit_field(throttle, result)
         if not result.allowed:
             refused = Throttled(result.retry_after)
-            refused.headers.update(
-                {"RateLimit-Policy": policy_field(throttle), "RateLimit": current}
-            )
+            refused.headers.update({"RateLimit-Policy": self.policy, "RateLimit": current})
             raise refused
-        fields = [(b"ratelimit-policy", self.policy), (b"ratelimit", current.encode("latin-1"))]
+        fields = [
+            (b"ratelimit-policy", self._policy_bytes),
+            (b"ratelimit", current.encode("latin-1")),
+        ]
 
         async def send_with_fields(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -183,7 +185,7 @@ class APIThrottles:
 
 
 def check_route_throttles(throttles: Mapping[str, Any], where: str) -> None:
-    """Check a resource's ``throttles`` mapping: known action names, valid specs."""
+    """Check the specs of a resource's ``throttles`` (its action names are checked at build)."""
     for action, spec in throttles.items():
         if spec is not None:
             make_throttle(spec, f"{where}.{action}")
