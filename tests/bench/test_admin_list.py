@@ -9,8 +9,6 @@ fast either is.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +18,8 @@ import pytest
 from bench import admin_report, report
 from bench.admin_list import DOCS_PAGE
 from bench.admin_pages import PAGE_NAMES, expected_titles, time_page
-from bench.process import ROOT, subprocess_env
+from bench.process import ROOT
+from tests.bench.conftest import run_smoke
 from tests.db.conftest import POSTGRES_URL, require_postgres
 
 RESULTS = ROOT / "bench" / "results" / "latest.json"
@@ -33,23 +32,8 @@ def test_smoke_run_gives_both_admins_figures_for_every_page(tmp_path: Path) -> N
     require_postgres()
     docs_before = DOCS_PAGE.read_text()
     results_path = tmp_path / "admin_list.json"
-    command = [
-        sys.executable, "-m", "bench.admin_list", "--smoke", "--rows", str(ROWS),
-        "--repeat", str(REPEAT), "--warmup", "1", "--url", POSTGRES_URL,
-        "--results", str(results_path),
-    ]  # fmt: skip
-    done = subprocess.run(
-        command,
-        cwd=ROOT,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    results = json.loads(results_path.read_text())
-    assert results["meta"]["mode"] == "smoke"
+    options = ["--rows", str(ROWS), "--repeat", str(REPEAT), "--warmup", "1"]
+    results = run_smoke("bench.admin_list", [*options, "--url", POSTGRES_URL], results_path)
     assert results["meta"]["settings"]["rows"] == ROWS
     for framework in ("carboy", "django"):
         record = results[framework]

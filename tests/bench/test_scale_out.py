@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bench import enqueue, report, scale_report
-from bench.process import ROOT, subprocess_env
+from bench.process import ROOT
 from bench.scale_out import (
     DOCS_PAGE,
     FANOUT_TARGETS,
@@ -25,6 +23,7 @@ from bench.scale_out import (
     expected_message,
     summarize_fanout,
 )
+from tests.bench.conftest import run_smoke
 
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 
@@ -42,23 +41,9 @@ def test_smoke_run_end_to_end(tmp_path: Path) -> None:
         pytest.skip("the scale-out benchmark needs a redis-server binary and RabbitMQ (5672)")
     docs_before = DOCS_PAGE.read_text()
     results_path = tmp_path / "scale_out.json"
-    command = [
-        sys.executable, "-m", "bench.scale_out", "--smoke", "--subscribers", "6",
-        "--repeats", "2", "--warmup", "1", "--tasks", "20", "--task-rounds", "1",
-        "--concurrency", "4", "--results", str(results_path),
-    ]  # fmt: skip
-    done = subprocess.run(
-        command,
-        cwd=ROOT,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    results = json.loads(results_path.read_text())
-    assert results["meta"]["mode"] == "smoke"
+    options = ["--subscribers", "6", "--repeats", "2", "--warmup", "1", "--tasks", "20"]
+    options += ["--task-rounds", "1", "--concurrency", "4"]
+    results = run_smoke("bench.scale_out", options, results_path)
 
     fanout = {row["name"]: row for row in results["fanout"]}
     assert list(fanout) == [target.name for target in FANOUT_TARGETS]
