@@ -5,7 +5,8 @@ Django's admin does its own) when carboy.auth keeps users in the database with
 its default model, unless the project registered them itself or turned it off
 with ``Admin(auth_models=False)``. The password hash never reaches a page: the
 list says whether a user can sign in with a password, and a password is set by
-its owner (the auth battery's reset page) or with ``carboy createuser``.
+its owner (the auth battery's reset page); ``carboy createuser`` makes a user
+with one.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ class UserAdmin(ModelAdmin):
     """carboy.auth's users: who they are, what they may do, and their sign-in state.
 
     The form never holds the password (nor its hash): users added here get an
-    unusable password until they set one through the password-reset page (or
-    are given one with ``carboy createuser``). Subclass it to change the lists
+    unusable password until they set one through the password-reset page
+    (``carboy createuser`` makes a user with a password). Subclass it to change the lists
     and register your subclass: ``admin.register(User, MyUserAdmin)``.
     """
 
