@@ -146,6 +146,7 @@ class APIThrottles:
         self.default = default
         self._owns = owns
         self._routes: dict[str, Throttle] = {}
+        self._app: Carboy | None = None
 
     def for_route(self, info: RouteInfo) -> Throttle | None:
         """The route's own throttle when its ``extra`` names one (None: none), else the API's."""
@@ -159,23 +160,29 @@ class APIThrottles:
         found = self._routes.get(info.name)
         if found is None:
             found = self._routes[info.name] = make_throttle(spec, f"route:{info.name}")
+            self._require_cache(found)  # the app compiles its routes: still at build
         return found
 
     def check_cache(self, app: Carboy) -> None:
-        """Refuse, at build, an API throttle without a cache on an app without ``Caching``.
+        """Refuse, at build, a throttle without a cache on an app without ``Caching``: the
+        API's own now, each route's as the app compiles its routes.
 
         Raises:
             ConfigurationError: Where the counts would live is missing.
         """
-        if self.default is None or self.default.cache is not None:
+        self._app = app
+        self._require_cache(self.default)
+
+    def _require_cache(self, throttle: Throttle | None) -> None:
+        if throttle is None or throttle.cache is not None or self._app is None:
             return
         from carboy.cache import Caching
 
         try:
-            app.get_module(Caching)
+            self._app.get_module(Caching)
         except ConfigurationError:
             raise ConfigurationError(
-                f"API throttle {self.default!r} keeps its counts in the app's cache: "
+                f"API throttle {throttle!r} keeps its counts in the app's cache: "
                 "app.install(Caching(...)), or give a Throttle(..., cache=...)"
             ) from None
 

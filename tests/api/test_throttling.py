@@ -246,6 +246,14 @@ def test_a_rate_needs_the_apps_cache(tmp_path: Path) -> None:
         world.app.build()
 
 
+def test_a_routes_own_rate_needs_the_apps_cache_too(tmp_path: Path) -> None:
+    # Regression: only the API's own quota was checked at build; a route's or an
+    # action's rate without Caching failed on its first request instead.
+    world = World(tmp_path, None, throttles={"create": "5/minute"})
+    with pytest.raises(ConfigurationError, match=r"app.install\(Caching"):
+        world.app.build()
+
+
 def test_bad_throttles_are_refused() -> None:
     with pytest.raises(ConfigurationError, match="'100/minute'"):
         API(throttle=42)  # type: ignore[arg-type]
