@@ -117,7 +117,8 @@ class RouteTable:
         self.mounts.sort(key=lambda m: len(m[0]), reverse=True)
 
     def finish(self) -> None:
-        """Add automatic HEAD and OPTIONS and pre-compute each ``Allow`` header."""
+        """Add automatic HEAD and OPTIONS, pre-compute each ``Allow`` header, compile the tree."""
+        self.tree.compile()
         for entry in self._by_shape.values():
             if not entry.methods:
                 continue

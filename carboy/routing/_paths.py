@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -150,19 +150,33 @@ class _Node(Generic[T]):
 
 
 class PathTree(Generic[T]):
-    """Compiled matcher for parameterized paths: a tree of segments, built once.
+    """Matcher for parameterized paths: a tree of segments, built once.
 
-    Matching walks one branch per segment (static children by dict lookup),
-    so its cost grows with path depth, never with the number of routes.
+    ``match(path, params)`` walks one branch per segment (static children by
+    dict lookup), so its cost grows with path depth, never with the number of
+    routes. :meth:`compile`, called when the app builds, replaces it with a
+    function generated for these routes that finds the same routes with less
+    work per segment (see ``carboy/routing/_compiled.py``); adding a route
+    afterwards goes back to the walk until the next :meth:`compile`.
     """
 
-    __slots__ = ("_root",)
+    __slots__ = ("_root", "match")
 
     def __init__(self) -> None:
         self._root: _Node[T] = _Node()
+        #: ``match(path, params)``: the value for ``path`` (filling ``params``), or None.
+        self.match: Callable[[str, dict[str, Any]], T | None] = self.walk
+
+    def compile(self) -> None:
+        """Match with a function generated for the routes in the tree now."""
+        from carboy.routing._compiled import compile_tree
+
+        matcher = compile_tree(self._root)
+        self.match = matcher
 
     def insert(self, template: PathTemplate, value: T) -> None:
         """Add a template; the caller has checked it does not collide."""
+        self.match = self.walk
         node = self._root
         for seg in template.segments:
             if seg.kind == "static":
@@ -195,8 +209,8 @@ class PathTree(Generic[T]):
                 return
         node.value = value
 
-    def match(self, path: str, params: dict[str, Any]) -> T | None:
-        """The value for ``path`` (filling ``params``), or None.
+    def walk(self, path: str, params: dict[str, Any]) -> T | None:
+        """The value for ``path`` (filling ``params``), or None, by walking the tree.
 
         The first, greedy walk takes the branch the full search would try
         first (static, then parameters in priority order) without recursion;
