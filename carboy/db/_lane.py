@@ -29,19 +29,30 @@ and ``is_in_transaction()``), and not with ``pool_pre_ping`` or
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry, PoolProxiedConnection
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.util import await_only, greenlet_spawn
 
 from carboy.db._lifecycle import Translate, raise_translated
 from carboy.db.errors import DatabaseUnavailable
 
 
 class LanePool(AsyncAdaptedQueuePool):
-    """The async engine's pool, with a lane of idle driver connections in front of it."""
+    """The async engine's pool: a lane of idle driver connections in front, and a fair line.
+
+    SQLAlchemy's async queue lets a checkout that arrives just as a connection
+    comes back take it (``get_nowait`` first) while the longest waiter, already
+    woken, finds the queue empty again and waits anew at the back: under load
+    (more requests than connections) some requests wait far longer than
+    others. Here, once anyone waits, every checkout queues behind them and a
+    connection given back goes to the oldest waiter.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -55,6 +66,8 @@ class LanePool(AsyncAdaptedQueuePool):
         self._drained_at = 0
         #: Checkouts waiting for (or opening) a connection in the pool right now.
         self._waiting = 0
+        #: Checkouts waiting for a connection to come back, oldest first.
+        self._line: deque[asyncio.Future[ConnectionPoolEntry]] = deque()
         event.listen(self, "invalidate", self._invalidated)
         event.listen(self, "soft_invalidate", self._invalidated)
 
@@ -66,12 +79,44 @@ class LanePool(AsyncAdaptedQueuePool):
         lane = self.lane
         while lane and self._pool.empty():
             lane.pop().close()
-        # While anyone waits here, connections given back go to the pool's queue.
+        # While anyone waits here, connections given back go to the pool, not the lane.
         self._waiting += 1
         try:
+            if self._line or (self._pool.empty() and not self._can_open()):
+                return self._wait_in_line()
             return super()._do_get()
         finally:
             self._waiting -= 1
+
+    def _can_open(self) -> bool:
+        return self._max_overflow == -1 or self._overflow < self._max_overflow
+
+    def _wait_in_line(self) -> ConnectionPoolEntry:
+        # First come, first served: a connection given back goes to the longest waiter
+        # (_do_return_conn), never to a checkout that arrives as it comes back.
+        future: asyncio.Future[ConnectionPoolEntry] = asyncio.get_running_loop().create_future()
+        self._line.append(future)
+        try:
+            return await_only(asyncio.wait_for(future, self._timeout))
+        except BaseException as exc:
+            if future.done() and not future.cancelled():
+                self._do_return_conn(future.result())  # handed over as this one gave up
+            if isinstance(exc, asyncio.TimeoutError):
+                raise sa_exc.TimeoutError(
+                    f"QueuePool limit of size {self.size()} overflow {self.overflow()} "
+                    f"reached, connection timed out, timeout {self._timeout:.2f}",
+                    code="3o7r",
+                ) from None
+            raise
+
+    def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
+        line = self._line
+        while line:
+            future = line.popleft()
+            if not future.done():
+                future.set_result(record)
+                return
+        super()._do_return_conn(record)
 
     @property
     def stale(self) -> bool:

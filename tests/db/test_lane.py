@@ -13,6 +13,7 @@ from sqlalchemy import exc as sa_exc
 
 from carboy.db import Database
 from carboy.db._lane import LanePool, lane_allowed
+from carboy.exceptions import HTTPException
 from tests.db.conftest import POSTGRES_URL
 
 pytestmark = pytest.mark.anyio
@@ -199,5 +200,52 @@ async def test_pool_pre_ping_keeps_every_use_on_the_pool(postgres_url: str) -> N
         for _ in range(3):
             await pid(db)
         assert seen == [1, 1, 1]
+    finally:
+        await db.dispose()
+
+
+async def test_a_connection_given_back_goes_to_the_longest_waiter(postgres_url: str) -> None:
+    # One connection; B and C wait for it; A gives it back and at once asks again.
+    # SQLAlchemy's own queue hands it to A again (get_nowait first); the line does not.
+    db = Database(postgres_url, pool_size=1, max_overflow=0, pool_timeout=5)
+    order: list[str] = []
+
+    async def use(name: str) -> None:
+        async with db.driver_connection() as conn:
+            await conn.fetchval("SELECT 1")
+            order.append(name)
+
+    try:
+        async with db.driver_connection() as conn:
+            await conn.fetchval("SELECT 1")
+            waiters = [asyncio.create_task(use(name)) for name in ("B", "C")]
+            await asyncio.sleep(0.1)  # both wait in line now
+        await use("A again")
+        await asyncio.gather(*waiters)
+        assert order == ["B", "C", "A again"]
+        assert db.async_engine.sync_engine.pool.checkedout() == len(
+            db.async_engine.sync_engine.pool.lane
+        )
+    finally:
+        await db.dispose()
+
+
+async def test_a_waiter_that_times_out_or_is_cancelled_leaves_the_line(postgres_url: str) -> None:
+    db = Database(postgres_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    try:
+        async with db.driver_connection():
+            with pytest.raises(HTTPException) as info:
+                async with db.driver_connection():
+                    pass  # pragma: no cover - never reached: the pool is empty
+            assert info.value.status_code == 503
+            cancelled = asyncio.create_task(pid(db))
+            await asyncio.sleep(0.05)
+            cancelled.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await cancelled
+        # The connection came back past two waiters who gave up: the next one gets it.
+        assert await pid(db) > 0
+        pool = db.async_engine.sync_engine.pool
+        assert pool.checkedout() == len(pool.lane) == 1
     finally:
         await db.dispose()
