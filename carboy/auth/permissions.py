@@ -26,10 +26,23 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Select, Subquery, Table, insert, inspect, select, union
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    Subquery,
+    Table,
+    bindparam,
+    insert,
+    inspect,
+    select,
+    union,
+)
+from sqlalchemy.ext.asyncio import AsyncSession as SAAsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
 from carboy.auth._has_perm import ObjectPermissionHook as ObjectPermissionHook
@@ -156,13 +169,25 @@ def _permissions_of(model: Any, pk: Any) -> Subquery:
     return union(direct, via_groups).subquery()
 
 
-def _statement(user: Any) -> Select[Any]:
-    perms = _permissions_of(type(user), user.id)
+#: The user id in the cached permission statements below.
+_PK = "carboy_user_pk"
+
+
+@functools.cache
+def _statement(model: Any) -> Select[Any]:
+    """A user's permissions, ``(label, codename)``, for ``{_PK: user.id}``; built once per model."""
+    perms = _permissions_of(model, bindparam(_PK, type_=Integer))
     return select(perms.c.label, perms.c.codename)
 
 
-def _user_statement(model: Any, pk: int) -> Select[Any]:
-    """The user ``pk`` and their permissions in one query: a row per permission (or one, null)."""
+@functools.cache
+def _user_statement(model: Any) -> Select[Any]:
+    """The user and their permissions in one query: a row per permission (or one, null).
+
+    Built once per model, with the id as a parameter (``{_PK: pk}``): it runs on
+    every signed-in request, and building it cost more than running it.
+    """
+    pk = bindparam(_PK, type_=Integer)
     perms = _permissions_of(model, pk)
     return (
         select(model, perms.c.label, perms.c.codename)
@@ -172,10 +197,10 @@ def _user_statement(model: Any, pk: int) -> Select[Any]:
 
 
 async def _aget_user(
-    session: AsyncSession, model: Any, pk: int, object_permissions: ObjectPermissionHook | None
+    session: SAAsyncSession, model: Any, pk: int, object_permissions: ObjectPermissionHook | None
 ) -> Any:
     """The user ``pk`` with their permissions loaded, in one round trip; None when missing."""
-    rows = (await session.execute(_user_statement(model, pk))).all()
+    rows = (await session.execute(_user_statement(model), {_PK: pk})).all()
     if not rows:
         return None
     user = rows[0][0]
@@ -208,7 +233,8 @@ def load_permissions(
         >>> user.has_perm("blog.change_post")
         True
     """
-    _attach(user, session.execute(_statement(user)).all(), object_permissions)
+    rows = session.execute(_statement(user.__class__), {_PK: user.id}).all()
+    _attach(user, rows, object_permissions)
 
 
 async def aload_permissions(
@@ -219,7 +245,7 @@ async def aload_permissions(
     Example:
         >>> await aload_permissions(session, user)
     """
-    result = await session.execute(_statement(user))
+    result = await session.execute(_statement(user.__class__), {_PK: user.id})
     _attach(user, result.all(), object_permissions)
 
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, Integer, case, delete, or_, select, update
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
 from carboy.auth._has_perm import ObjectPermissionHook, check_permission
@@ -421,12 +422,15 @@ class SQLUserStore:
         key = self._key(pk)
         if key is None:
             return None
-        async with self.database.async_session() as session:
-            # On every signed-in request: the user and their permissions in one query.
-            user: AuthUser | None = await _aget_user(
-                session, self.model, key, self.object_permissions
-            )
-            return user
+        # On every signed-in request: the user and their permissions in one query, on a
+        # connection in autocommit mode (a read needs no BEGIN and ROLLBACK round trips).
+        async with self.database.async_engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+                user: AuthUser | None = await _aget_user(
+                    session, self.model, key, self.object_permissions
+                )
+                return user
 
     async def get_by_login(self, login: str) -> AuthUser | None:
         """The user whose username or e-mail is ``login`` (ignoring case), or None.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import asyncpg.transaction
 import pytest
 from sqlalchemy import select
 
@@ -19,7 +20,7 @@ from carboy.auth import (
 from carboy.auth.passwords import is_usable
 from carboy.auth.users import clean_fields, normalize_email, validate_username
 from carboy.db import Database
-from tests.auth.conftest import fast_hasher
+from tests.auth.conftest import drop_auth_tables, fast_hasher, make_auth_database
 
 pytestmark = pytest.mark.anyio
 
@@ -284,3 +285,31 @@ def test_helpers() -> None:
     assert normalize_email("Ann@Example.COM") == "Ann@example.com"
     assert validate_username("ann.lee+1@x") == "ann.lee+1@x"
     assert clean_fields({"is_active": False}, creating=False) == {"is_active": False}
+
+
+async def test_sql_get_reads_the_user_without_a_transaction_on_postgresql(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lookup runs on every signed-in request: no BEGIN and ROLLBACK round trips.
+    begins: list[object] = []
+    start = asyncpg.transaction.Transaction.start
+
+    async def counted(self: Any) -> None:  # asyncpg sends BEGIN here
+        begins.append(self)
+        await start(self)
+
+    db = make_auth_database(postgres_url)
+    try:
+        store = SQLUserStore(db, hasher=fast_hasher())
+        created = await store.create(username="ada", password="pw-1234567")
+        monkeypatch.setattr(asyncpg.transaction.Transaction, "start", counted)
+        found = await store.get(str(created.id))
+        assert found is not None and found.username == "ada"
+        assert found.has_perm("x.y") is False  # permissions were loaded with it
+        assert begins == []
+        async with db.async_session() as session:  # a session does begin: the spy works
+            await session.scalar(select(1))
+        assert len(begins) == 1
+    finally:
+        drop_auth_tables(db)
+        await db.dispose()
