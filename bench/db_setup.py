@@ -24,7 +24,13 @@ from psycopg import sql
 from bench.common import DATABASE_URL, FORTUNES, WORLD_ROWS
 
 #: App modules whose ``bench_setup()`` seeds what the ``/page`` test needs.
-APP_MODULES = ("flask", "django", "carboy", "fastapi", "litestar")
+APP_MODULES = {
+    "flask": "flask_app",
+    "django": "django_app",
+    "carboy": "carboy_page_app",
+    "fastapi": "fastapi_app",
+    "litestar": "litestar_app",
+}
 
 
 def ensure_database(url: str = DATABASE_URL) -> bool:
@@ -78,12 +84,12 @@ def seed_tables(url: str = DATABASE_URL) -> list[str]:
     return done
 
 
-def setup_apps(names: tuple[str, ...] = APP_MODULES) -> dict[str, str]:
+def setup_apps(names: tuple[str, ...] = tuple(APP_MODULES)) -> dict[str, str]:
     """Run each app's ``bench_setup()``; returns name -> "ok" / "no hook" / error."""
     outcome: dict[str, str] = {}
     for name in names:
         try:
-            module = importlib.import_module(f"bench.apps.{name}_app")
+            module = importlib.import_module(f"bench.apps.{APP_MODULES[name]}")
         except Exception as exc:
             outcome[name] = f"import failed: {type(exc).__name__}: {exc}"
             continue

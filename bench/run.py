@@ -303,8 +303,9 @@ def measure(
     port = free_port()
     stem = f"r{round_no}-{test.name}-{framework.name}-{server.name}"
     path = test.url_path(settings.queries)
+    served = framework.for_test(test.name)
     process = ServerProcess(
-        server.command(framework, port), settings.raw_dir / f"{stem}.log", cpu=SERVER_CPU
+        server.command(served, port), settings.raw_dir / f"{stem}.log", cpu=SERVER_CPU
     )
     with process:
         try:

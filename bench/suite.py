@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ ALL_TESTS = (*TFB_TESTS, USERS_TEST, "page", "page_sync")
 PEER_TESTS = (*TFB_TESTS, USERS_TEST)
 #: With the full-stack page; ``page_sync`` (in ALL_TESTS) is carboy's page from a sync handler.
 PAGE_TESTS = (*PEER_TESTS, "page")
+#: The full-stack tests, served by a framework's page app when it has one.
+PAGE_ONLY_TESTS = ("page", "page_sync")
 #: Tests whose figures are also given as a ratio to the bare callables.
 BASELINE_TESTS = ("plaintext", "json", USERS_TEST)
 #: The bare callables: the plain one, and one sending carboy's default response headers.
@@ -42,10 +45,21 @@ class Framework:
     rsgi: bool = False
     #: The package ``python -c "import X"`` times for the cold-start table (None: no framework).
     import_name: str | None = None
+    #: The page tests run against ``bench.apps.<name>_page_app`` (carboy: the TechEmpower
+    #: app has no sessions, the site with its auth battery is another app).
+    page_app: bool = False
+    #: The app module's name in ``bench.apps``; None for ``<name>_app``.
+    app_module: str | None = None
 
     @property
     def module(self) -> str:
-        return f"bench.apps.{self.name}_app"
+        return f"bench.apps.{self.app_module or self.name + '_app'}"
+
+    def for_test(self, test: str) -> Framework:
+        """This framework as it serves ``test``: its page app for the page tests."""
+        if self.page_app and test in PAGE_ONLY_TESTS:
+            return dataclasses.replace(self, app_module=f"{self.name}_page_app")
+        return self
 
     @property
     def target(self) -> str:
@@ -81,6 +95,7 @@ FRAMEWORKS: tuple[Framework, ...] = (
         peer=False,
         rsgi=True,
         import_name="carboy",
+        page_app=True,
     ),
     Framework(
         "starlette",

@@ -11,7 +11,8 @@ Choices, each the idiomatic fast one for Django 5 under ASGI:
   project does (``django.contrib.sessions`` on the database, Django's default,
   or ``BENCH_DJANGO_SESSIONS=signed_cookies``); both are lazy, so the routes
   that never read ``request.session`` or ``request.user`` pay only for the
-  layers. Every framework here has its session and auth layer on the whole app.
+  layers. Every peer with a page has its session and auth layer on its whole app;
+  carboy's page app is separate from its TechEmpower app (``carboy_page_app``).
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ from carboy.routing._converters import (
     default_converters,
 )
 from carboy.routing._info import MountInfo, RouteInfo, split_docstring
-from carboy.routing._paths import NoMatchFound, PathTemplate, PathTree, parse_path
+from carboy.routing._paths import NoMatchFound, PathTemplate, parse_path
 from carboy.routing._router import Mount, ResolvedRoute, Route, Router, source_of
+from carboy.routing._tree import PathTree
 
 __all__ = [
     "Converter",

@@ -19,7 +19,7 @@ import pytest
 from bench import checks
 from bench.common import BENCH_PASSWORD, BENCH_USERNAME, DATABASE_URL
 from bench.process import ROOT, ServerProcess, free_port, subprocess_env
-from bench.suite import FRAMEWORKS, SERVERS, TESTS, Framework
+from bench.suite import FRAMEWORKS, FRAMEWORKS_BY_NAME, SERVERS, TESTS, Framework
 from carboy.testing import TestClient
 
 
@@ -34,7 +34,7 @@ def client() -> Iterator[TestClient]:
     db_setup.ensure_database()
     db_setup.seed_tables()
     assert db_setup.setup_apps(("carboy",)) == {"carboy": "ok"}
-    from bench.apps.carboy_app import app
+    from bench.apps.carboy_page_app import app
 
     with TestClient(app, base_url="http://127.0.0.1") as test_client:
         yield test_client
@@ -110,9 +110,9 @@ def test_every_page_passes_its_check_served(framework: Framework, tmp_path: Path
     assert done.returncode == 0, done.stdout + done.stderr
     server = SERVERS["uvicorn" if framework.interface == "asgi" else "granian"]
     port = free_port()
-    command = server.command(framework, port)
+    command = server.command(framework.for_test("page"), port)
     with ServerProcess(command, tmp_path / f"{framework.name}.log", cpu=None) as process:
-        process.wait_ready(port, "/plaintext", timeout=30, status=200)
+        process.wait_ready(port, "/login", timeout=30)
         for name in ("page", "page_sync"):
             if name in framework.tests:
                 headers = TESTS[name].check(checks.Client(port), 1, {})
@@ -138,7 +138,7 @@ def _in_fresh_interpreter(code: str, **env: str) -> str:
 @pytest.mark.parametrize(("url", "store"), [("", "CookieStore"), ("database://", "DatabaseStore")])
 def test_bench_sessions_url_picks_carboys_session_store(url: str, store: str) -> None:
     code = (
-        "from bench.apps.carboy_app import app, auth; app.build(); "
+        "from bench.apps.carboy_page_app import app, auth; app.build(); "
         "print(type(auth.session_store).__name__)"
     )
     assert _in_fresh_interpreter(code, BENCH_SESSIONS_URL=url) == store
@@ -154,3 +154,11 @@ def test_bench_django_sessions_picks_djangos_session_engine(engine: str, expecte
         _in_fresh_interpreter(code, BENCH_DJANGO_SESSIONS=engine)
         == f"django.contrib.sessions.backends.{expected}"
     )
+
+
+def test_the_harness_serves_carboys_page_tests_from_its_page_app() -> None:
+    carboy = FRAMEWORKS_BY_NAME["carboy"]
+    assert carboy.for_test("page").target == "bench.apps.carboy_page_app:app"
+    assert carboy.for_test("page_sync").target == "bench.apps.carboy_page_app:app"
+    assert carboy.for_test("plaintext").target == "bench.apps.carboy_app:app"
+    assert FRAMEWORKS_BY_NAME["django"].for_test("page").target == "bench.apps.django_app:app"
