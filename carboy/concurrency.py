@@ -52,3 +52,28 @@ async def run_sync(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T
     ctx = contextvars.copy_context()
     call = functools.partial(ctx.run, func, *args, **kwargs)
     return await loop.run_in_executor(_get_executor(), call)
+
+
+async def run_sync_in(
+    context: contextvars.Context, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """:func:`run_sync` inside a given :class:`contextvars.Context`, kept between calls.
+
+    What ``func`` sets in ``context`` is there for the next call made with the
+    same context (never in the caller's). This is how the sync steps of one
+    request (its ``def`` dependencies, the handler, their cleanups) see each
+    other's context variables. One context runs one call at a time.
+
+    Example:
+        >>> import asyncio, contextvars
+        >>> var = contextvars.ContextVar("var", default=0)
+        >>> async def two_steps() -> int:
+        ...     context = contextvars.copy_context()
+        ...     await run_sync_in(context, var.set, 5)
+        ...     return await run_sync_in(context, var.get)
+        >>> asyncio.run(two_steps())
+        5
+    """
+    loop = asyncio.get_running_loop()
+    call = functools.partial(context.run, func, *args, **kwargs)
+    return await loop.run_in_executor(_get_executor(), call)

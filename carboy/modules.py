@@ -226,11 +226,21 @@ class Module(Router):
         return self._commands
 
     def provide(
-        self, type_: type[T], value: T | None = None, *, factory: Callable[..., Any] | None = None
+        self,
+        type_: type[T],
+        value: T | None = None,
+        *,
+        factory: Callable[..., Any] | None = None,
+        sync_factory: Callable[..., Any] | None = None,
     ) -> None:
         """Make ``value`` (or what ``factory`` returns, per request) injectable by ``type_``.
 
         A factory is a dependency: sync or async, with ``yield`` for cleanup.
+        ``sync_factory``, a ``def`` function or generator, serves the parameters
+        of ``def`` handlers instead (and of the ``def`` dependencies they run):
+        it runs in the handler's own thread hop, its cleanup too. One request
+        makes one value either way. ``carboy.db`` provides ``Session`` so: the
+        session of a ``def`` handler commits in the handler's thread.
 
         Example:
             >>> app.provide(Mailer, Mailer("smtp://localhost"))
@@ -240,7 +250,16 @@ class Module(Router):
         self._check_open("add a provider")
         if (value is None) == (factory is None):
             raise ConfigurationError(f"provide({type_.__name__}): give a value or a factory")
-        self.providers[type_] = Provider(type_, value, factory)
+        if sync_factory is not None and (
+            factory is None
+            or inspect.iscoroutinefunction(sync_factory)
+            or inspect.isasyncgenfunction(sync_factory)
+        ):
+            raise ConfigurationError(
+                f"provide({type_.__name__}): sync_factory must be a def function or "
+                "generator, given with a factory"
+            )
+        self.providers[type_] = Provider(type_, value, factory, sync_factory=sync_factory)
 
     def provide_subclasses(
         self, base: type[T], dependency_for: Callable[[type[T]], Callable[..., Any]]

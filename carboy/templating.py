@@ -8,6 +8,7 @@ context processors' values and the handler's context.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
 import re
@@ -163,6 +164,21 @@ class Templates:
                 if inspect.isawaitable(result):
                     result = await result
                 extra.append(_check_processor_result(fn, result))
+        return _merge(request, extra, context)
+
+    def _context_in_thread(
+        self,
+        request: Request,
+        context: Mapping[str, Any] | None,
+        loop: asyncio.AbstractEventLoop,
+    ) -> dict[str, Any]:
+        """:meth:`_context` from a worker thread: async processors run on ``loop``."""
+        extra: list[Mapping[str, Any]] = []
+        for fn, _ in self._processors:
+            result = fn(request)
+            if inspect.isawaitable(result):
+                result = asyncio.run_coroutine_threadsafe(_awaited(result), loop).result()
+            extra.append(_check_processor_result(fn, result))
         return _merge(request, extra, context)
 
     def render_sync(
@@ -466,13 +482,7 @@ class TemplateResponse(Response):
         self._rendered = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        templates = getattr(scope.get("app"), "templates", None)
-        if not isinstance(templates, Templates):
-            raise ConfigurationError(
-                f"Cannot render {self.template!r}: the app has no templates. render() needs "
-                'scope["app"].templates to be a carboy.templating.Templates (a Carboy app sets '
-                "it up); outside an app, use Templates.response() instead"
-            )
+        self._templates(scope)
         if not self._rendered:
             await self.render_now(scope, receive)
         await super().__call__(scope, receive, send)
@@ -480,23 +490,18 @@ class TemplateResponse(Response):
     async def render_now(self, scope: Scope, receive: Receive, *, in_thread: bool = False) -> None:
         """Render the body now, where lazy loads of ORM relationships can run.
 
-        The endpoint calls this before the handler's dependencies are cleaned up (so
-        the request's session is still open): ``in_thread`` for ``def`` handlers (a
-        sync session does blocking I/O), else inside SQLAlchemy's greenlet bridge so
-        an :class:`~sqlalchemy.ext.asyncio.AsyncSession`'s lazy loads work.
+        The endpoint of an ``async def`` handler calls this before the handler's
+        dependencies are cleaned up (so the request's session is still open),
+        inside SQLAlchemy's greenlet bridge so an
+        :class:`~sqlalchemy.ext.asyncio.AsyncSession`'s lazy loads work;
+        ``in_thread`` renders in the thread pool instead. A ``def`` handler's
+        response renders in its own thread (:meth:`render_in_thread`).
 
         Example:
             >>> await response.render_now(scope, receive)
         """
-        templates = getattr(scope.get("app"), "templates", None)
-        if not isinstance(templates, Templates):
-            raise ConfigurationError(
-                f"Cannot render {self.template!r}: the app has no templates. render() needs "
-                'scope["app"].templates to be a carboy.templating.Templates (a Carboy app sets '
-                "it up); outside an app, use Templates.response() instead"
-            )
-        request = Request(scope, receive)
-        context = await templates._context(request, self.context)
+        templates = self._templates(scope)
+        context = await templates._context(Request(scope, receive), self.context)
         if in_thread:
             from carboy.concurrency import run_sync
 
@@ -508,6 +513,34 @@ class TemplateResponse(Response):
                 text = templates._render(self.template, context, self.block)
             else:
                 text = await greenlet_spawn(templates._render, self.template, context, self.block)
+        self._set_body(text)
+
+    def render_in_thread(
+        self, scope: Scope, receive: Receive, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        """:meth:`render_now` from a worker thread (a ``def`` handler's), blocking it.
+
+        The sync context processors run here; an async one runs on ``loop``
+        while this thread waits for it.
+
+        Example:
+            >>> response.render_in_thread(scope, receive, loop)
+        """
+        templates = self._templates(scope)
+        context = templates._context_in_thread(Request(scope, receive), self.context, loop)
+        self._set_body(templates._render(self.template, context, self.block))
+
+    def _templates(self, scope: Scope) -> Templates:
+        templates = getattr(scope.get("app"), "templates", None)
+        if not isinstance(templates, Templates):
+            raise ConfigurationError(
+                f"Cannot render {self.template!r}: the app has no templates. render() needs "
+                'scope["app"].templates to be a carboy.templating.Templates (a Carboy app sets '
+                "it up); outside an app, use Templates.response() instead"
+            )
+        return templates
+
+    def _set_body(self, text: str) -> None:
         self.body = text.encode(self.charset)
         self._rendered = True
         if not (self.status_code < 200 or self.status_code in (204, 304)):
@@ -516,6 +549,10 @@ class TemplateResponse(Response):
     def __repr__(self) -> str:
         part = f" block={self.block!r}" if self.block else ""
         return f"<TemplateResponse {self.status_code} {self.template!r}{part}>"
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
 
 
 def render(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import click
 import pytest
 
-from carboy import Carboy, CheckLevel, CheckMessage, HTTPException, Module, Request
+from carboy import Carboy, CheckLevel, CheckMessage, Depends, HTTPException, Module, Request
 from carboy.exceptions import ConfigurationError, SetupError
 from carboy.testing import TestClient
 
@@ -288,3 +289,63 @@ def test_get_module_finds_an_installed_module_at_any_depth() -> None:
 
 def test_shell_context_is_empty_by_default() -> None:
     assert Module("plain").shell_context() == {}
+
+
+# -- provide(sync_factory=...) ------------------------------------------------------
+class Handle:
+    """A per-request value with a record of where it was made and closed."""
+
+    def __init__(self, made_by: str) -> None:
+        self.made_by = made_by
+        self.closed_in: int | None = None
+
+
+async def _handle_async() -> Any:
+    handle = Handle("factory")
+    yield handle
+    handle.closed_in = threading.get_ident()
+
+
+def _handle_sync() -> Any:
+    handle = Handle("sync_factory")
+    yield handle
+    handle.closed_in = threading.get_ident()
+
+
+async def _async_user_of_handle(handle: Handle) -> Handle:
+    return handle
+
+
+def test_sync_factory_serves_def_handlers_and_factory_the_rest() -> None:
+    app = Carboy(debug=True)
+    app.provide(Handle, factory=_handle_async, sync_factory=_handle_sync)
+    seen: dict[str, Any] = {}
+
+    @app.get("/def")
+    def in_def(handle: Handle) -> str:
+        seen["def"] = (handle, threading.get_ident())
+        return handle.made_by
+
+    @app.get("/async")
+    async def in_async(handle: Handle) -> str:
+        return handle.made_by
+
+    @app.get("/shared")
+    def shared(handle: Handle, other: Annotated[Handle, Depends(_async_user_of_handle)]) -> bool:
+        # The async dependency ran first and made the one value of the request.
+        return handle is other and handle.made_by == "factory"
+
+    with TestClient(app) as client:
+        assert client.get("/def").text == "sync_factory"
+        assert client.get("/async").text == "factory"
+        assert client.get("/shared").json() is True
+    handle, thread = seen["def"]
+    assert handle.closed_in == thread  # cleaned up in the handler's own thread
+
+
+def test_sync_factory_must_be_sync_and_come_with_a_factory() -> None:
+    app = Carboy(debug=True)
+    with pytest.raises(ConfigurationError, match="sync_factory"):
+        app.provide(Handle, factory=_handle_async, sync_factory=_handle_async)
+    with pytest.raises(ConfigurationError, match="sync_factory"):
+        app.provide(Handle, Handle("value"), sync_factory=_handle_sync)

@@ -8,7 +8,6 @@ the routes that need no database while the database is down.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import importlib
 import logging
@@ -31,7 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.util import greenlet_spawn
 
-from carboy.concurrency import THREADPOOL_SIZE, run_sync
+from carboy.concurrency import run_sync
 from carboy.db import _commit
 from carboy.db._engines import (
     CONNECT_TIMEOUT,
@@ -63,10 +62,6 @@ _unavailable_log = RateLimitedLogger(logger, interval=10.0)
 
 #: The database used when neither ``Database(url)`` nor ``settings.database_url`` is set.
 DEFAULT_URL = "sqlite:///app.db"
-
-#: Most requests holding a sync ``Session`` at once: fewer than the worker threads,
-#: so a request that holds a lock always finds a thread to commit in.
-_MAX_SYNC_SESSIONS = THREADPOOL_SIZE * 3 // 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +147,12 @@ class Database(Module):
         self._sessions: sessionmaker[Session] | None = None
         self._async_sessions: async_sessionmaker[AsyncSession] | None = None
         self._migrations: Migrations | None = None
-        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
-        self.provide(Session, factory=self._request_session)
+        self.provide(
+            Session,
+            factory=self._request_session,
+            sync_factory=self._request_session_in_thread,
+        )
         self.provide(AsyncSession, factory=self._request_async_session)
         self.provide(Database, self)
         self.on_shutdown(self.dispose)
@@ -392,33 +390,28 @@ class Database(Module):
             _unavailable_log.warning("Database unavailable (answering 503): %s", exc)
         return translated
 
-    def _sync_slots(self) -> asyncio.Semaphore:
-        """Bounds the requests holding a sync session at once (see ``_request_session``)."""
-        loop = asyncio.get_running_loop()
-        if self._slots is None or self._slots[0] is not loop:
-            size = self.pool_options["pool_size"] + self.pool_options["max_overflow"]
-            self._slots = (loop, asyncio.Semaphore(max(1, min(size, _MAX_SYNC_SESSIONS))))
-        return self._slots[1]
-
     async def _request_session(self) -> AsyncIterator[Session]:
-        # The provider of ``Session`` parameters. Sessions of ``def`` handlers block
-        # worker threads while they wait for a pooled connection or a row lock, and
-        # their commit needs a worker thread too: with every thread waiting on a lock
-        # that a committing request holds, nothing moves. So the requests holding a
-        # session are bounded here, on the event loop, below both the pool's and the
-        # thread pool's sizes; and the commit and close run in one thread hop.
-        slots = self._sync_slots()
-        async with slots:
-            session = self.session()
-            pending, token = _commit._open()
-            try:
-                yield session
-            except BaseException as exc:
-                _commit._close(token)
-                await run_sync(end, session, exc, self._translate)
-                raise
+        # The provider of ``Session`` parameters outside a ``def`` handler's thread hop
+        # (an ``async def`` handler's, which db.W001 warns about): opened on the loop,
+        # ended in a worker thread.
+        session = self.session()
+        pending, token = _commit._open()
+        try:
+            yield session
+        except BaseException as exc:
             _commit._close(token)
-            await run_sync(end, session, None, self._translate, pending)
+            await run_sync(end, session, exc, self._translate)
+            raise
+        _commit._close(token)
+        await run_sync(end, session, None, self._translate, pending)
+
+    def _request_session_in_thread(self) -> Iterator[Session]:
+        # The provider of ``Session`` parameters of ``def`` handlers: the session opens,
+        # serves, commits and closes in the handler's own thread hop (carboy.params runs
+        # them together), so a request holding a row lock never waits for a free thread
+        # to commit in, and no bound on the requests holding sync sessions is needed.
+        with self.transaction() as session:
+            yield session
 
     async def _request_async_session(self) -> AsyncIterator[AsyncSession]:
         async with self.atransaction() as session:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from asyncio import AbstractEventLoop
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from carboy.concurrency import run_sync
 from carboy.exceptions import ConfigurationError, RequestValidationError
 from carboy.params._context import Context
 from carboy.params._markers import Depends
-from carboy.params._plan import Plan, Provider, compile_plan, unwind
-from carboy.params._respond import Encoder, Renderer, make_responder, make_shaper
+from carboy.params._plan import Plan, Provider, compile_plan, unwind, unwind_sync
+from carboy.params._respond import Encoder, Renderer, Responder, make_responder, make_shaper
 from carboy.requests import Request
 from carboy.responses import Response
 from carboy.types import ASGIApp, Receive, Scope, Send
@@ -40,6 +42,7 @@ def compile_http_endpoint(
         connection_type=Request,
         where=where,
         side_dependencies=dependencies,
+        one_hop=True,
     )
     if response_model is not None:
         shape = make_shaper(response_model, convert=True, exclude_none=exclude_none)
@@ -83,6 +86,9 @@ def compile_http_endpoint(
             )
         return CompiledEndpoint(endpoint_path, plan, direct)
 
+    if not is_async:
+        return CompiledEndpoint(_one_hop_endpoint(plan, responder), plan, None)
+
     async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
         ctx = Context(scope, receive, send)
         try:
@@ -90,18 +96,15 @@ def compile_http_endpoint(
                 kwargs = await plan.resolve(ctx)
                 if ctx.errors:
                     raise RequestValidationError(ctx.errors)
-                if is_async:
-                    rv = await func(**kwargs)
-                else:
-                    rv = await run_sync(func, **kwargs)
+                rv = await func(**kwargs)
                 if ctx.exits:
-                    rv = await responder.finish(rv, scope, receive, in_thread=not is_async)
+                    rv = await responder.finish(rv, scope, receive)
             except BaseException as exc:
                 if ctx.exits:
-                    await unwind(ctx.exits, exc)
+                    await unwind(ctx, exc)
                 raise
             if ctx.exits:
-                await unwind(ctx.exits, None)
+                await unwind(ctx, None)
             await respond(rv, scope, receive, send)
         finally:
             # Also on errors (a 422 for a form with uploads must free its files).
@@ -110,6 +113,59 @@ def compile_http_endpoint(
                 await conn.close()
 
     return CompiledEndpoint(endpoint, plan, None)
+
+
+def _one_hop_endpoint(plan: Plan, responder: Responder) -> ASGIApp:
+    """The endpoint of a ``def`` handler: one thread hop per request.
+
+    On the loop first: the request's values, the body, the async dependencies
+    (:meth:`Plan.prepare`). Then, in one worker thread, the ``def`` dependencies
+    (a ``Session`` among them), the handler, the body of its response (a
+    template renders while the session is open) and the ``def`` generators'
+    cleanup (the session's commit), so a request holding a row lock commits in
+    the thread it already has. The async generators finish on the loop after.
+    """
+    func = plan.func
+
+    def in_thread(ctx: Context, ready: dict[int, dict[str, Any]], loop: AbstractEventLoop) -> Any:
+        start = len(ctx.exits)
+        try:
+            kwargs = plan.resolve_sync(ctx, ready)
+            if ctx.errors:
+                raise RequestValidationError(ctx.errors)
+            rv = func(**kwargs)
+            if ctx.exits:
+                rv = responder.finish_sync(rv, ctx.scope, ctx.receive, loop)
+        except BaseException as exc:
+            unwind_sync(ctx.exits, start, exc)
+            raise
+        unwind_sync(ctx.exits, start, None)
+        return rv
+
+    respond = responder.send
+
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        ctx = Context(scope, receive, send)
+        try:
+            try:
+                ready: dict[int, dict[str, Any]] = {}
+                await plan.prepare(ctx, ready)
+                if ctx.errors:
+                    raise RequestValidationError(ctx.errors)
+                rv = await ctx.run_sync(in_thread, ctx, ready, asyncio.get_running_loop())
+            except BaseException as exc:
+                if ctx.exits:
+                    await unwind(ctx, exc)
+                raise
+            if ctx.exits:
+                await unwind(ctx, None)
+            await respond(rv, scope, receive, send)
+        finally:
+            conn = ctx._connection
+            if conn is not None:
+                await conn.close()
+
+    return endpoint
 
 
 def compile_websocket_endpoint(
@@ -142,11 +198,11 @@ def compile_websocket_endpoint(
             if plan.kind == "async":
                 await func(**kwargs)
             else:
-                await run_sync(func, **kwargs)
+                await ctx.run_sync(functools.partial(func, **kwargs))
         except BaseException as exc:
             if ctx.exits:
                 try:
-                    await unwind(ctx.exits, exc)
+                    await unwind(ctx, exc)
                 except BaseException as replaced:
                     exc = replaced
             await close_for_exception(ws, exc)
@@ -154,7 +210,7 @@ def compile_websocket_endpoint(
                 return
             raise exc from None
         if ctx.exits:
-            await unwind(ctx.exits, None)
+            await unwind(ctx, None)
         await finish(ws)
 
     return CompiledEndpoint(endpoint, plan, None)

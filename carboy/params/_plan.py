@@ -8,13 +8,13 @@ string never parses it.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, get_args, get_origin
 
-from carboy.concurrency import run_sync
 from carboy.datastructures import UploadFile
 from carboy.exceptions import ConfigurationError
 from carboy.params._context import BodyExtractor, Context, Extractor
@@ -26,11 +26,17 @@ from carboy.requests import Request
 
 # Kinds of callables, decided once.
 _ASYNC, _SYNC, _ASYNC_GEN, _GEN = "async", "sync", "async_gen", "gen"
+_THREAD_KINDS = frozenset((_SYNC, _GEN))
 
 
 @dataclass(frozen=True, slots=True)
 class Provider:
     """An app-level object injectable by type: a fixed ``value`` or a ``factory`` dependency.
+
+    With ``sync_factory`` too, a ``def`` handler's parameters (and those of the
+    ``def`` dependencies it runs in its thread hop) get ``sync_factory``'s value,
+    made in that hop; every other parameter gets ``factory``'s. One request
+    makes one value either way (they share a cache entry).
 
     With ``subclasses``, the provider serves every subclass of ``type`` instead:
     ``subclasses(cls)`` is called once per parameter type, at start-up, and
@@ -42,6 +48,7 @@ class Provider:
     value: Any = None
     factory: Callable[..., Any] | None = None
     subclasses: Callable[[Any], Callable[..., Any]] | None = None
+    sync_factory: Callable[..., Any] | None = None
 
 
 @dataclass(slots=True)
@@ -68,6 +75,8 @@ class Plan:
     return_type: Any = inspect.Parameter.empty
     #: The ``Depends`` marker this plan was compiled for (None for a handler or a provider).
     marker: Depends | None = None
+    #: What its value is cached under for the request (``func``, or its provider's factory).
+    cache_key: Any = None
 
     @property
     def path_only(self) -> bool:
@@ -107,6 +116,11 @@ class Plan:
                     found.append(marker)
         return found
 
+    @property
+    def runs_in_thread(self) -> bool:
+        """Whether this plan is a ``def`` function or generator (its call blocks a thread)."""
+        return self.kind in _THREAD_KINDS
+
     async def resolve(self, ctx: Context) -> dict[str, Any]:
         """Build the keyword arguments; errors are collected in ``ctx.errors``."""
         for dep in self.side_dependencies:
@@ -120,7 +134,7 @@ class Plan:
 
     async def call(self, ctx: Context) -> Any:
         """Run as a dependency: resolve, call, register cleanup, cache per request."""
-        key = self.func
+        key = self.cache_key
         if self.use_cache and key in ctx.cache:
             return ctx.cache[key]
         kwargs = await self.resolve(ctx)
@@ -130,7 +144,7 @@ class Plan:
         if self.kind == _ASYNC:
             value = await func(**kwargs)
         elif self.kind == _SYNC:
-            value = await run_sync(func, **kwargs)
+            value = await ctx.run_sync(functools.partial(func, **kwargs))
         elif self.kind == _ASYNC_GEN:
             gen = func(**kwargs)
             value = await anext(gen, _DONE)
@@ -139,7 +153,66 @@ class Plan:
             ctx.exits.append(gen)
         else:
             gen = func(**kwargs)
-            value = await run_sync(next, gen, _DONE)
+            value = await ctx.run_sync(next, gen, _DONE)
+            if value is _DONE:
+                raise RuntimeError(f"Dependency {self.name!r} returned without yielding")
+            ctx.exits.append(gen)
+        if self.use_cache:
+            ctx.cache[key] = value
+        return value
+
+    # -- one thread hop for a def handler ----------------------------------------------
+    # A ``def`` handler's ``def`` dependencies run in the same thread as the handler,
+    # in one hop: ``prepare`` does on the event loop what a thread cannot (body
+    # parsing, async dependencies), then ``resolve_sync`` / ``call_sync`` run in the
+    # thread with those values.
+
+    async def prepare(self, ctx: Context, ready: dict[int, dict[str, Any]]) -> None:
+        """On the loop: what this sync plan and its sync dependencies need awaited.
+
+        Its own arguments that are no dependency's (path, query, headers, body)
+        and its async dependencies' values go into ``ready[id(plan)]``, in the
+        order :meth:`resolve` takes them; async side dependencies just run.
+        """
+        for dep in self.side_dependencies:
+            if dep.runs_in_thread:
+                await dep.prepare(ctx, ready)
+            else:
+                await dep.call(ctx)
+        values = {name: extract(ctx) for name, extract in self.simple}
+        for name, extract_body in self.body:
+            values[name] = await extract_body(ctx)
+        for name, dep in self.dependencies:
+            if dep.runs_in_thread:
+                await dep.prepare(ctx, ready)
+            else:
+                values[name] = await dep.call(ctx)
+        ready[id(self)] = values
+
+    def resolve_sync(self, ctx: Context, ready: dict[int, dict[str, Any]]) -> dict[str, Any]:
+        """In the thread: :meth:`resolve` with what :meth:`prepare` did on the loop."""
+        for dep in self.side_dependencies:
+            if dep.runs_in_thread:
+                dep.call_sync(ctx, ready)
+        kwargs = ready[id(self)]
+        for name, dep in self.dependencies:
+            if dep.runs_in_thread:
+                kwargs[name] = dep.call_sync(ctx, ready)
+        return kwargs
+
+    def call_sync(self, ctx: Context, ready: dict[int, dict[str, Any]]) -> Any:
+        """In the thread: :meth:`call` for a ``def`` dependency or generator."""
+        key = self.cache_key
+        if self.use_cache and key in ctx.cache:
+            return ctx.cache[key]
+        kwargs = self.resolve_sync(ctx, ready)
+        if ctx.errors:
+            return None
+        if self.kind == _SYNC:
+            value = self.func(**kwargs)
+        else:
+            gen = self.func(**kwargs)
+            value = next(gen, _DONE)
             if value is _DONE:
                 raise RuntimeError(f"Dependency {self.name!r} returned without yielding")
             ctx.exits.append(gen)
@@ -148,12 +221,14 @@ class Plan:
         return value
 
 
-async def unwind(exits: list[Any], exc: BaseException | None) -> None:
-    """Finish yield-dependencies, newest first; ``exc`` is thrown into each.
+async def unwind(ctx: Context, exc: BaseException | None) -> None:
+    """Finish the request's yield-dependencies, newest first; ``exc`` is thrown into each.
 
     An exception raised by a cleanup replaces the one in flight and is raised
-    at the end, after every other cleanup has run.
+    at the end, after every other cleanup has run. ``def`` generators finish in
+    the thread pool, in the request's :attr:`~Context.thread_context`.
     """
+    exits = ctx.exits
     original = exc
     for gen in reversed(exits):
         try:
@@ -165,9 +240,9 @@ async def unwind(exits: list[Any], exc: BaseException | None) -> None:
             elif exc is None:
                 # StopIteration cannot cross a thread-pool future (asyncio refuses
                 # it and the await never ends), so the end comes back as _DONE.
-                if await run_sync(next, gen, _DONE) is _DONE:
+                if await ctx.run_sync(next, gen, _DONE) is _DONE:
                     continue
-            elif await run_sync(_throw, gen, exc) is _DONE:
+            elif await ctx.run_sync(_throw, gen, exc) is _DONE:
                 continue
         except StopAsyncIteration:
             continue
@@ -175,12 +250,36 @@ async def unwind(exits: list[Any], exc: BaseException | None) -> None:
             if err is not exc:
                 exc = err
             continue
-        exc = RuntimeError(
-            f"Dependency {getattr(gen, '__qualname__', gen)!r} yielded more than once"
-        )
+        exc = _yielded_twice(gen)
     exits.clear()
     if exc is not original and exc is not None:
         raise exc
+
+
+def unwind_sync(exits: list[Any], start: int, exc: BaseException | None) -> None:
+    """In the thread: :func:`unwind` for the ``def`` generators from ``exits[start:]``.
+
+    Raises what :func:`unwind` would; the generators before ``start`` (async
+    ones, entered on the loop) are left for it.
+    """
+    original = exc
+    while len(exits) > start:
+        gen = exits.pop()
+        try:
+            step = next(gen, _DONE) if exc is None else _throw(gen, exc)
+            if step is _DONE:
+                continue
+        except BaseException as err:
+            if err is not exc:
+                exc = err
+            continue
+        exc = _yielded_twice(gen)
+    if exc is not original and exc is not None:
+        raise exc
+
+
+def _yielded_twice(gen: Any) -> RuntimeError:
+    return RuntimeError(f"Dependency {getattr(gen, '__qualname__', gen)!r} yielded more than once")
 
 
 #: What a finished generator gives back instead of raising StopIteration.
@@ -235,6 +334,8 @@ def compile_plan(
     use_cache: bool = True,
     side_dependencies: tuple[Depends, ...] = (),
     origin: Depends | None = None,
+    one_hop: bool = False,
+    _cache_key: Any = None,
     _seen: tuple[Callable[..., Any], ...] = (),
 ) -> Plan:
     """Compile ``func``'s signature into a :class:`Plan`.
@@ -246,6 +347,10 @@ def compile_plan(
         connection_type: ``Request`` for HTTP routes, ``WebSocket`` for WebSocket ones.
         where: How to name ``func`` in error messages (``"GET /users/{id} (users.py:12)"``).
         origin: The ``Depends`` that ``func`` is compiled for (``Plan.marker``).
+        one_hop: ``func`` runs in a ``def`` handler's thread hop if it is a ``def``
+            function or generator (true for an HTTP handler, false for WebSocket
+            ones); its ``def`` dependencies then do too, and take providers'
+            ``sync_factory``.
     """
     if func in _seen:
         chain = " -> ".join(getattr(f, "__qualname__", repr(f)) for f in (*_seen, func))
@@ -262,11 +367,14 @@ def compile_plan(
         use_cache=use_cache,
         return_type=hints.get("return", inspect.Parameter.empty),
         marker=origin,
+        cache_key=func if _cache_key is None else _cache_key,
     )
+    in_hop = one_hop and plan.runs_in_thread
     sub: dict[str, Any] = {
         "path_params": path_params,
         "providers": providers,
         "connection_type": connection_type,
+        "one_hop": in_hop,
         "_seen": (*_seen, func),
     }
     for dep in side_dependencies:
@@ -358,12 +466,16 @@ def compile_plan(
                     )
                 )
             elif provider.factory is not None:
+                factory = provider.factory
+                if in_hop and provider.sync_factory is not None:
+                    factory = provider.sync_factory
                 plan.dependencies.append(
                     (
                         pname,
                         compile_plan(
-                            provider.factory,
+                            factory,
                             where=f"{here} (provider of {provider.type.__name__})",
+                            _cache_key=provider.factory,
                             **sub,
                         ),
                     )

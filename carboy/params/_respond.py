@@ -19,6 +19,7 @@ its encoder and general path, and error handlers go through :func:`to_response`.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NamedTuple, get_args, get_origin
@@ -297,17 +298,37 @@ class Responder(NamedTuple):
     #: The status of a value the encoders and ``render`` take.
     status: int
 
-    async def finish(self, rv: Any, scope: Scope, receive: Receive, *, in_thread: bool) -> Response:
+    async def finish(self, rv: Any, scope: Scope, receive: Receive) -> Response:
         """The Response of ``rv`` with its body made now, while dependencies are still open.
 
         Run before cleanup, so a value that cannot be sent rolls back too, and a
         template body renders while the request's session is open (lazy loads
-        work); ``in_thread`` renders it in the thread pool (``def`` handlers).
+        work, inside SQLAlchemy's greenlet bridge for an ``AsyncSession``).
         """
         response = self.general(rv)
         prerender = getattr(response, "render_now", None)
         if prerender is not None:
-            await prerender(scope, receive, in_thread=in_thread)
+            await prerender(scope, receive)
+        return response
+
+    def finish_sync(
+        self, rv: Any, scope: Scope, receive: Receive, loop: asyncio.AbstractEventLoop
+    ) -> Response:
+        """:meth:`finish` in a ``def`` handler's worker thread (``loop``: the app's loop).
+
+        A response with a ``render_in_thread(scope, receive, loop)`` method (a
+        :class:`~carboy.templating.TemplateResponse`) renders here, where a sync
+        session's lazy loads may block; one with only ``render_now`` renders on
+        the loop while this thread waits.
+        """
+        response = self.general(rv)
+        in_thread = getattr(response, "render_in_thread", None)
+        if in_thread is not None:
+            in_thread(scope, receive, loop)
+        else:
+            prerender = getattr(response, "render_now", None)
+            if prerender is not None:
+                asyncio.run_coroutine_threadsafe(prerender(scope, receive), loop).result()
         return response
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Annotated
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Mapped
 
-from carboy import Carboy
+from carboy import Carboy, Depends
 from carboy.db import AsyncSession, Database, Session, in_transaction, model_base, on_commit
 from carboy.exceptions import HTTPException
 from carboy.testing import TestClient
@@ -20,11 +22,24 @@ class Order(Base):
     item: Mapped[str]
 
 
+#: What the callbacks did (module level: ``place`` is resolved from the module's globals).
+_log: list[str] = []
+
+
+def place(item: str, session: Session) -> Order:
+    """A def dependency that writes: its on_commit waits for the request's commit."""
+    order = Order(item=item)
+    session.add(order)
+    on_commit(lambda: _log.append(f"dep {item}"))
+    return order
+
+
 def _app(url: str, tmp_path: Path) -> tuple[Carboy, Database, list[str]]:
     app = Carboy(debug=True, root=tmp_path)
     db = Database(url, base=Base)
     app.install(db)
-    log: list[str] = []
+    log = _log
+    log.clear()
 
     @app.post("/sync/{item}")
     def sync_order(item: str, session: Session) -> dict[str, bool]:
@@ -46,6 +61,17 @@ def _app(url: str, tmp_path: Path) -> tuple[Carboy, Database, list[str]]:
             raise HTTPException(400, "no")
         return {"inside": in_transaction()}
 
+    @app.post("/dep/{item}")
+    def dep_order(order: Annotated[Order, Depends(place)], session: Session) -> dict[str, bool]:
+        # The def dependency and the handler share the request's one session.
+        return {"inside": in_transaction() and order in session}
+
+    @app.post("/async-sync-session/{item}")
+    async def async_with_sync_session(item: str, session: Session) -> dict[str, bool]:
+        session.add(Order(item=item))
+        on_commit(lambda: log.append(f"async+sync {item}"))
+        return {"inside": in_transaction()}
+
     @app.post("/dup")
     async def duplicate(session: AsyncSession) -> None:
         session.add(Order(id=1, item="a"))
@@ -64,11 +90,15 @@ def setup(database_url: str, tmp_path: Path) -> tuple[Carboy, Database, list[str
 
 
 def test_runs_after_the_request_commits(setup: tuple[Carboy, Database, list[str]]) -> None:
-    app, _, log = setup
+    app, db, log = setup
     with TestClient(app) as client:
         assert client.post("/sync/tea").json() == {"inside": True}
         assert client.post("/async/cake").json() == {"inside": True}
-    assert log == ["sync tea", "async cake"]
+        assert client.post("/dep/jam").json() == {"inside": True}
+        assert client.post("/async-sync-session/pie").json() == {"inside": True}
+    assert log == ["sync tea", "async cake", "dep jam", "async+sync pie"]
+    with db.session() as session:
+        assert sorted(session.scalars(select(Order.item))) == ["cake", "jam", "pie", "tea"]
 
 
 def test_never_runs_when_the_request_rolls_back(setup: tuple[Carboy, Database, list[str]]) -> None:
