@@ -42,8 +42,7 @@ from sqlalchemy import (
     select,
     union,
 )
-from sqlalchemy.ext.asyncio import AsyncSession as SAAsyncSession
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 from carboy.auth._has_perm import ObjectPermissionHook as ObjectPermissionHook
 from carboy.auth.models import Permission, group_permissions
@@ -196,11 +195,11 @@ def _user_statement(model: Any) -> Select[Any]:
     )
 
 
-async def _aget_user(
-    session: SAAsyncSession, model: Any, pk: int, object_permissions: ObjectPermissionHook | None
+def _get_user(
+    session: Session, model: Any, pk: int, object_permissions: ObjectPermissionHook | None
 ) -> Any:
     """The user ``pk`` with their permissions loaded, in one round trip; None when missing."""
-    rows = (await session.execute(_user_statement(model), {_PK: pk})).all()
+    rows = session.execute(_user_statement(model), {_PK: pk}).all()
     if not rows:
         return None
     user = rows[0][0]

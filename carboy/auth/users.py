@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, Integer, case, delete, or_, select, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import attributes
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, attributes
 
 from carboy.auth._has_perm import ObjectPermissionHook, check_permission
 from carboy.auth.models import User, UserMixin, fold
 from carboy.auth.passwords import PasswordHasher, make_unusable_password
-from carboy.auth.permissions import _aget_user, aload_permissions
+from carboy.auth.permissions import _get_user, aload_permissions
 
 if TYPE_CHECKING:
     from carboy.auth._protocols import AuthUser
@@ -423,14 +423,17 @@ class SQLUserStore:
         if key is None:
             return None
         # On every signed-in request: the user and their permissions in one query, on a
-        # connection in autocommit mode (a read needs no BEGIN and ROLLBACK round trips).
+        # connection in autocommit mode (a read needs no BEGIN and ROLLBACK round trips),
+        # all of it in one pass through SQLAlchemy's greenlet bridge.
         async with self.database.async_engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            async with AsyncSession(bind=connection, expire_on_commit=False) as session:
-                user: AuthUser | None = await _aget_user(
-                    session, self.model, key, self.object_permissions
-                )
-                return user
+            user: AuthUser | None = await connection.run_sync(self._get_on, key)
+            return user
+
+    def _get_on(self, connection: Connection, key: int) -> AuthUser | None:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        with Session(bind=connection, expire_on_commit=False) as session:
+            user: AuthUser | None = _get_user(session, self.model, key, self.object_permissions)
+            return user
 
     async def get_by_login(self, login: str) -> AuthUser | None:
         """The user whose username or e-mail is ``login`` (ignoring case), or None.
