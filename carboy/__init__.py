@@ -8,6 +8,9 @@ Example:
     ...     return {"message": "Hello, World!"}
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from carboy._forms import FormLimits as FormLimits
 from carboy._json import dumps as encode_json
 from carboy.app import Carboy as Carboy
@@ -61,15 +64,36 @@ from carboy.responses import StreamingResponse as StreamingResponse
 from carboy.routing import MountInfo as MountInfo
 from carboy.routing import RouteInfo as RouteInfo
 from carboy.routing import Router as Router
-from carboy.settings import Settings as Settings
 from carboy.staticfiles import StaticFiles as StaticFiles
-from carboy.templating import TemplateResponse as TemplateResponse
-from carboy.templating import Templates as Templates
-from carboy.templating import render as render
 from carboy.websockets import WebSocket as WebSocket
 from carboy.websockets import WebSocketState as WebSocketState
 
+if TYPE_CHECKING:
+    from carboy.settings import Settings as Settings
+    from carboy.templating import TemplateResponse as TemplateResponse
+    from carboy.templating import Templates as Templates
+    from carboy.templating import render as render
+
 __version__ = "0.1.0"
+
+#: Names whose modules (pydantic-settings, Jinja2) are imported on first use, not
+#: by ``import carboy``: name -> the module that defines it.
+_LAZY = {
+    "Settings": "carboy.settings",
+    "TemplateResponse": "carboy.templating",
+    "Templates": "carboy.templating",
+    "render": "carboy.templating",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'carboy' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "URL",

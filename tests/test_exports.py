@@ -80,3 +80,33 @@ def test_internals_are_off_the_public_surface(package: str, name: str) -> None:
     module = importlib.import_module(package)
     assert name not in module.__all__
     assert not hasattr(module, name)
+
+
+def test_import_carboy_leaves_settings_and_templates_until_first_use() -> None:
+    # pydantic-settings and Jinja2 cost about 60 ms of `import carboy`: they load
+    # when carboy.Settings or the templates are first used, not before.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, carboy\n"
+        "heavy = ('jinja2', 'pydantic_settings', 'carboy.settings', 'carboy.templating')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "from carboy import Settings, render\n"
+        "assert Settings.__module__ == 'carboy.settings' and carboy.render is render\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out == [
+        "[]",
+        str(sorted(["jinja2", "pydantic_settings", "carboy.settings", "carboy.templating"])),
+    ]
+
+
+def test_an_unknown_name_of_carboy_is_an_attribute_error() -> None:
+    import carboy
+
+    with pytest.raises(AttributeError, match="no attribute 'Setings'"):
+        carboy.Setings  # noqa: B018
