@@ -34,9 +34,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, attributes
 
 from carboy.auth._has_perm import ObjectPermissionHook, check_permission
+from carboy.auth._user_rows import UserRows, compile_user_rows
 from carboy.auth.models import User, UserMixin, fold
 from carboy.auth.passwords import PasswordHasher, make_unusable_password
-from carboy.auth.permissions import _get_user, aload_permissions
+from carboy.auth.permissions import _attach, _get_user, aload_permissions
 
 if TYPE_CHECKING:
     from carboy.auth._protocols import AuthUser
@@ -401,6 +402,8 @@ class SQLUserStore:
         self.model = model
         self.hasher = hasher if hasher is not None else PasswordHasher()
         self.object_permissions = object_permissions
+        #: (the engine, its driver-level user lookup or None), made on first use.
+        self._rows: tuple[Any, UserRows | None] | None = None
         column = model.__mapper__.primary_key[0]  # type: ignore[attr-defined]
         self._key_bits = 63 if isinstance(column.type, BigInteger) else 31
         if not isinstance(column.type, Integer):  # pragma: no cover - UserMixin needs an int id
@@ -423,9 +426,21 @@ class SQLUserStore:
         if key is None:
             return None
         # On every signed-in request: the user and their permissions in one query, on a
-        # connection in autocommit mode (a read needs no BEGIN and ROLLBACK round trips),
-        # all of it in one pass through SQLAlchemy's greenlet bridge.
-        async with self.database.async_engine.connect() as connection:
+        # connection in autocommit mode (a read needs no BEGIN and ROLLBACK round trips).
+        # On asyncpg, on the driver's connection (carboy/auth/_user_rows.py); elsewhere
+        # in one pass through SQLAlchemy's greenlet bridge.
+        engine = self.database.async_engine
+        if self._rows is None or self._rows[0] is not engine:
+            self._rows = (engine, compile_user_rows(self.model, engine.dialect))
+        rows = self._rows[1]
+        if rows is not None:
+            async with self.database.driver_connection() as driver:
+                found = rows.build(await driver.fetch(rows.sql, key))
+            if found is None:
+                return None
+            _attach(found[0], found[1], self.object_permissions)
+            return found[0]  # type: ignore[no-any-return]
+        async with engine.connect() as connection:
             user: AuthUser | None = await connection.run_sync(self._get_on, key)
             return user
 

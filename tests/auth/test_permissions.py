@@ -141,7 +141,7 @@ async def test_the_store_loads_permissions_own_and_from_groups(auth_database: Da
 
 
 async def test_the_store_gets_a_user_and_their_permissions_in_one_query(
-    auth_database: Database,
+    auth_database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``get`` runs on every signed-in request: one round trip, not the user then the grants."""
     from sqlalchemy import event
@@ -154,6 +154,17 @@ async def test_the_store_gets_a_user_and_their_permissions_in_one_query(
         if statement.lstrip().upper().startswith("SELECT"):
             statements.append(statement)
 
+    # On asyncpg the lookup runs on the driver's connection (carboy/auth/_user_rows.py),
+    # below SQLAlchemy's events: its queries are counted there.
+    import asyncpg
+
+    fetch = asyncpg.Connection.fetch
+
+    async def counted(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        statements.append(query)
+        return await fetch(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.Connection, "fetch", counted)
     event.listen(auth_database.async_engine.sync_engine, "before_cursor_execute", seen)
     try:
         ann, bob, nobody = [await store.get(str(pk)) for pk in (ann_id, bob_id, 10**6)]
