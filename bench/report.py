@@ -69,9 +69,11 @@ def summarize(results: dict[str, Any]) -> list[dict[str, Any]]:
             server = row["server"]
             # Under granian's RSGI interface the ASGI baselines are granian's ASGI runs.
             asgi_server = ASGI_TWIN.get(server, server)
+            # *bare + headers* is the same interface's: the RSGI one under granian-rsgi.
+            secure = "bare_secure_rsgi" if server in ASGI_TWIN else "bare_secure"
             for baseline, key, base_server in (
                 ("bare", "vs_bare", asgi_server),
-                ("bare_secure", "vs_bare_secure", asgi_server),
+                (secure, "vs_bare_secure", server),
                 (RSGI_BASELINE, "vs_bare_rsgi", RSGI_TWIN.get(server)),
             ):
                 base = index.get((row["test"], baseline, base_server or ""))
@@ -164,9 +166,10 @@ def render_markdown(
         "callable under the same server (plaintext, JSON and `/users/{id:int}`; under "
         "granian's RSGI interface, the bare ASGI callable under granian). *vs bare RSGI*: "
         "against a raw RSGI callable under granian's RSGI interface (granian rows only). "
-        "*vs bare + headers*: the same, against a raw callable that sends carboy's "
-        "exact response headers (its four default security headers and a charset): the "
-        "framework's own share, without the price of the headers. *vs best peer*: against "
+        "*vs bare + headers*: against a raw callable of the same interface under the same "
+        "server that sends carboy's exact response headers (its four default security "
+        "headers and a charset): the framework's own share, without the price of the "
+        "headers. *vs best peer*: against "
         "the fastest of Starlette, FastAPI, Litestar, BlackSheep, Django and Flask under the "
         "same server (granian's ASGI interface for carboy's RSGI rows). Issue 18's targets "
         "are judged in their own table below.",

@@ -44,7 +44,7 @@ from bench.suite import (
     BASELINE_TESTS,
     BASELINES,
     FRAMEWORKS,
-    RSGI_BASELINE,
+    RSGI_BASELINES,
     SERVERS,
     TESTS,
     Framework,
@@ -425,7 +425,7 @@ def select(args: argparse.Namespace) -> tuple[list[Framework], list[Server], lis
     test_names = _pick(args.tests, list(ALL_TESTS), "tests")
     server_names = _pick(args.servers, list(SERVERS), "servers")
     if args.only and not args.no_baseline and set(BASELINE_TESTS) & set(test_names):
-        baselines = [*BASELINES, *([RSGI_BASELINE] if "granian-rsgi" in server_names else [])]
+        baselines = [*BASELINES, *(RSGI_BASELINES if "granian-rsgi" in server_names else ())]
         for baseline in reversed(baselines):
             if baseline not in framework_names:
                 framework_names.insert(0, baseline)

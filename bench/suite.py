@@ -29,6 +29,8 @@ BASELINE_TESTS = ("plaintext", "json", USERS_TEST)
 BASELINES = ("bare", "bare_secure")
 #: The bare RSGI callable, added with the others when a granian-rsgi run is asked for.
 RSGI_BASELINE = "bare_rsgi"
+#: The bare RSGI callables: the plain one, and one sending carboy's default response headers.
+RSGI_BASELINES = (RSGI_BASELINE, "bare_secure_rsgi")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,14 @@ FRAMEWORKS: tuple[Framework, ...] = (
         "bare + carboy's headers",
         "asgi",
         ("plaintext", "json"),
+        ("orjson",),
+        peer=False,
+    ),
+    Framework(
+        "bare_secure_rsgi",
+        "bare RSGI + carboy's headers",
+        "rsgi",
+        ("plaintext", "json", USERS_TEST),
         ("orjson",),
         peer=False,
     ),

@@ -93,3 +93,99 @@ def test_report_gives_carboy_both_baseline_ratios() -> None:
     rows = {row["framework"]: row for row in summarize(results)}
     assert rows["carboy"]["vs_bare"] == pytest.approx(0.81)
     assert rows["carboy"]["vs_bare_secure"] == pytest.approx(0.90)
+
+
+class _Headers:
+    def __init__(self, host: str) -> None:
+        self._host = host
+
+    def get_all(self, key: str) -> list[str]:
+        return [self._host] if key == "host" else []
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._host if key == "host" else default
+
+    def __contains__(self, key: str) -> bool:
+        return key == "host"
+
+
+class _Scope:
+    proto = "http"
+    method = "GET"
+    scheme = "http"
+    http_version = "1.1"
+    query_string = ""
+    client = "127.0.0.1:5000"
+    server = "127.0.0.1:8000"
+    root_path = ""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.headers = _Headers("127.0.0.1")
+
+
+class _Protocol:
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, list[tuple[str, str]], bytes]] = []
+
+    def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.sent.append((status, list(headers), body))
+
+
+def call_rsgi(app: Any, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    protocol = _Protocol()
+    asyncio.run(app(_Scope(path), protocol))
+    (sent,) = protocol.sent
+    return sent
+
+
+@pytest.mark.parametrize("path", ["/plaintext", "/json", "/users/42"])
+def test_secure_rsgi_baseline_answers_exactly_like_carboy_over_rsgi(path: str) -> None:
+    from bench.apps import bare_rsgi_app, bare_secure_rsgi_app, carboy_app
+
+    carboy_app.app.build()
+    carboy = call_rsgi(carboy_app.app.__rsgi__, path)
+    assert call_rsgi(bare_secure_rsgi_app.app, path) == carboy
+    # The plain RSGI baseline: the same status and body, the content type alone.
+    status, headers, body = call_rsgi(bare_rsgi_app.app, path)
+    assert (status, body) == (carboy[0], carboy[2])
+    assert [name for name, _ in headers] == ["content-type"]
+
+
+def test_secure_rsgi_baseline_sends_carboys_default_headers_as_text() -> None:
+    from bench.apps import bare_secure_rsgi_app
+
+    expected = [
+        (name.decode(), value.decode()) for name, value in SecurityHeaders().encode(https=False)
+    ]
+    assert expected == bare_secure_rsgi_app.SECURITY_HEADERS
+
+
+def test_report_divides_rsgi_rows_by_the_rsgi_baseline_with_headers() -> None:
+    def run(framework: str, server: str, rps: float) -> dict[str, Any]:
+        return {
+            "test": "plaintext",
+            "framework": framework,
+            "server": server,
+            "status": "ok",
+            "rps": rps,
+            "p99_ms": 1.0,
+            "rss_kib": 1024,
+        }
+
+    results = {
+        "runs": [
+            run("bare", "granian", 100.0),
+            run("bare_secure", "granian", 95.0),
+            run("bare_rsgi", "granian-rsgi", 140.0),
+            run("bare_secure_rsgi", "granian-rsgi", 120.0),
+            run("carboy", "granian-rsgi", 108.0),
+            run("carboy", "granian", 76.0),
+        ],
+    }
+    rows = {(r["framework"], r["server"]): r for r in summarize(results)}
+    rsgi = rows["carboy", "granian-rsgi"]
+    assert rsgi["vs_bare"] == pytest.approx(1.08)
+    assert rsgi["vs_bare_secure"] == pytest.approx(0.90)  # the RSGI one, not the ASGI one
+    assert rsgi["vs_bare_rsgi"] == pytest.approx(108 / 140)
+    assert rows["carboy", "granian"]["vs_bare_secure"] == pytest.approx(0.80)

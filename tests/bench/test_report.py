@@ -183,7 +183,14 @@ def test_only_adds_the_bare_rsgi_baseline_when_granian_rsgi_runs() -> None:
     frameworks, servers, tests = names(
         ["--only", "blacksheep,carboy", "--servers", "granian-rsgi,granian", "--tests", "users"]
     )
-    assert frameworks == ["bare", "bare_rsgi", "bare_secure", "carboy", "blacksheep"]
+    assert frameworks == [
+        "bare",
+        "bare_rsgi",
+        "bare_secure",
+        "bare_secure_rsgi",
+        "carboy",
+        "blacksheep",
+    ]
     assert servers == ["granian", "granian-rsgi"]
     assert tests == ["users"]
     frameworks, _, _ = names(["--only", "blacksheep", "--servers", "uvicorn"])
