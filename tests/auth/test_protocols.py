@@ -1,0 +1,91 @@
+"""is_auth_user / is_email_user: the protocol checks, remembered per class once true.
+
+A runtime-checkable protocol's ``isinstance`` walks every member with
+``hasattr`` (tens of microseconds in Python 3.11 for AuthUser's seven); a guard
+runs one on every request it lets in. These tests show the answer is the
+protocol's, and that the walk happens once per user class, not per request.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from carboy.auth import AuthUser, EmailUser
+from carboy.auth._protocols import is_auth_user, is_email_user
+from carboy.identity import AnonymousUser
+from carboy.testing import TestClient
+from tests.auth.test_guards import JSON, USERS, Member, make_app
+
+
+class NoPerms:
+    """Has everything AuthUser asks but ``has_perm``."""
+
+    pk = "x"
+    is_authenticated = True
+    display_name = "x"
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    session_generation = 0
+
+
+class Mailable(Member):
+    email: str | None = "ann@example.com"
+    email_verified = False
+
+
+@pytest.fixture
+def protocol_walks(monkeypatch: pytest.MonkeyPatch) -> list[type]:
+    """The protocols whose full ``isinstance`` walk ran, in order."""
+    walks: list[type] = []
+    meta = type(AuthUser)
+    original = meta.__instancecheck__
+
+    def counting(cls: type, instance: Any) -> bool:
+        if cls in (AuthUser, EmailUser):
+            walks.append(cls)
+        return original(cls, instance)
+
+    monkeypatch.setattr(meta, "__instancecheck__", counting)
+    return walks
+
+
+def test_the_answers_are_the_protocols() -> None:
+    member = USERS["ann"]
+    assert is_auth_user(member) and isinstance(member, AuthUser)
+    assert not is_auth_user(AnonymousUser())
+    assert not is_auth_user(NoPerms()) and not isinstance(NoPerms(), AuthUser)
+    assert not is_email_user(member)
+    assert is_email_user(Mailable("bo")) and is_auth_user(Mailable("bo"))
+
+
+def test_a_class_that_conforms_is_walked_once(protocol_walks: list[type]) -> None:
+    class Fresh(Member):
+        pass
+
+    for _ in range(5):
+        assert is_auth_user(Fresh("a"))
+    assert protocol_walks == [AuthUser]
+
+
+def test_a_class_that_does_not_conform_is_walked_every_time(protocol_walks: list[type]) -> None:
+    # Not remembered: another instance may carry the missing attribute.
+    for _ in range(3):
+        assert not is_auth_user(NoPerms())
+    assert protocol_walks == [AuthUser] * 3
+    late = NoPerms()
+    late.has_perm = lambda perm, obj=None: False  # type: ignore[attr-defined]
+    assert is_auth_user(late)
+
+
+def test_a_guarded_request_walks_the_protocol_once_per_user_class(
+    tmp_path: Path, protocol_walks: list[type]
+) -> None:
+    client = TestClient(make_app(tmp_path), follow_redirects=False)
+    for _ in range(3):
+        response = client.get("/me", headers={"X-User": "editor", **JSON})
+        assert response.status_code == 200, response.text
+    assert protocol_walks.count(AuthUser) <= 1  # none if an earlier test remembered Member
