@@ -5,8 +5,9 @@ raised as the HTTP error it means (409, 422, 503); after a commit, the
 transaction's ``on_commit`` callbacks run. The request providers of ``Session``
 and ``AsyncSession`` and ``Database.transaction()`` / ``atransaction()`` all end
 their sessions here: :func:`end` for sync sessions, :func:`aend` for async ones,
-the same steps driven twice. A rollback or close that fails is logged, not
-raised: the connection is gone and closing discards it.
+the same steps (an async session's as one pass on its sync session). A
+rollback or close that fails is logged, not raised: the connection is gone and
+closing discards it.
 """
 
 from __future__ import annotations
@@ -35,16 +36,8 @@ def raise_translated(exc: BaseException, translate: Translate) -> NoReturn:
     raise exc
 
 
-def end(
-    session: Session,
-    exc: BaseException | None,
-    translate: Translate,
-    pending: list[Callable[[], Any]] | None = None,
-) -> None:
-    """End a sync session; ``exc`` is what the block using it raised, if anything.
-
-    ``pending``: the ``on_commit`` callbacks, run once the commit succeeded.
-    """
+def _finish(session: Session, exc: BaseException | None) -> BaseException | None:
+    """Commit (if ``exc`` is None), roll back on any error, close; the error, if any."""
     if exc is None:
         try:
             session.commit()
@@ -59,6 +52,20 @@ def end(
         session.close()
     except Exception as failed:
         logger.warning("Closing a session failed: %s", failed)
+    return exc
+
+
+def end(
+    session: Session,
+    exc: BaseException | None,
+    translate: Translate,
+    pending: list[Callable[[], Any]] | None = None,
+) -> None:
+    """End a sync session; ``exc`` is what the block using it raised, if anything.
+
+    ``pending``: the ``on_commit`` callbacks, run once the commit succeeded.
+    """
+    exc = _finish(session, exc)
     if exc is not None:
         raise_translated(exc, translate)
     if pending:
@@ -71,21 +78,12 @@ async def aend(
     translate: Translate,
     pending: list[Callable[[], Any]] | None = None,
 ) -> None:
-    """Async :func:`end` (async ``on_commit`` callbacks are awaited)."""
-    if exc is None:
-        try:
-            await session.commit()
-        except BaseException as error:
-            exc = error
-    if exc is not None:
-        try:
-            await session.rollback()
-        except Exception as failed:
-            logger.warning("Rollback failed: %s", failed)
-    try:
-        await session.close()
-    except Exception as failed:
-        logger.warning("Closing a session failed: %s", failed)
+    """Async :func:`end` (async ``on_commit`` callbacks are awaited).
+
+    The commit (or rollback) and the close run as one step on the sync session
+    (``run_sync``): one trip through SQLAlchemy's greenlet bridge, not two.
+    """
+    exc = await session.run_sync(_finish, exc)
     if exc is not None:
         raise_translated(exc, translate)
     if pending:

@@ -342,6 +342,34 @@ async def test_atransaction_commits_or_rolls_back_and_translates(
     await db.dispose()
 
 
+async def test_an_async_transaction_ends_in_one_pass_through_the_greenlet_bridge(
+    database_url: str, blog: Blog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Commit and close run together on the sync session: one greenlet_spawn, not two.
+    db = Database(database_url, base=blog.base)
+    await db.acreate_all()
+    spawned: list[str] = []
+    original = sqlalchemy.ext.asyncio.session.greenlet_spawn
+
+    async def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        spawned.append(getattr(fn, "__name__", repr(fn)))
+        return await original(fn, *args, **kwargs)
+
+    monkeypatch.setattr(sqlalchemy.ext.asyncio.session, "greenlet_spawn", counting)
+    closed: list[bool] = []
+    async with db.atransaction() as session:
+        event.listen(session.sync_session, "after_commit", lambda s: closed.append(False))
+        session.add(blog.Author(name="ada"))
+        spawned.clear()
+    assert spawned == ["_finish"], spawned
+    assert closed == [False]  # committed
+    assert not session.sync_session.in_transaction()
+    assert session.sync_session.identity_map.keys() == set()  # closed: nothing kept
+    assert _count(db, blog.Author) == 1
+    await db.adrop_all()
+    await db.dispose()
+
+
 async def test_core_and_driver_connections(database_url: str, backend: str, blog: Blog) -> None:
     db = Database(database_url, base=blog.base)
     db.create_all()
