@@ -9,9 +9,10 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from carboy.exceptions import ConfigurationError, RequestValidationError
+from carboy.params._compile import compile_plan
 from carboy.params._context import Context
 from carboy.params._markers import Depends
-from carboy.params._plan import Plan, Provider, compile_plan, unwind, unwind_sync
+from carboy.params._plan import Plan, Provider, unwind, unwind_sync
 from carboy.params._respond import Encoder, Renderer, Responder, make_responder, make_shaper
 from carboy.requests import Request
 from carboy.responses import Response

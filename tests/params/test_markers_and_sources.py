@@ -677,7 +677,7 @@ def test_plan_describes_each_parameter(app: Carboy) -> None:
     ) -> None:  # pragma: no cover
         pass
 
-    from carboy.params._plan import compile_plan
+    from carboy.params._compile import compile_plan
     from carboy.routing import IntConverter
 
     plan = compile_plan(
