@@ -15,7 +15,7 @@ import hashlib
 import hmac
 from typing import Any
 
-from carboy.auth._protocols import AuthUser, UserStore, is_email_user
+from carboy.auth._protocols import AuthUser, EmailUser, UserStore
 from carboy.auth.signing import BadSignature, Signer
 from carboy.settings import Settings
 
@@ -74,8 +74,8 @@ class LinkSigner:
 
 
 def _email(user: AuthUser) -> str:
-    return (user.email or "").casefold() if is_email_user(user) else ""
+    return (user.email or "").casefold() if isinstance(user, EmailUser) else ""
 
 
 def _verified(user: AuthUser) -> bool:
-    return bool(user.email_verified) if is_email_user(user) else False
+    return bool(user.email_verified) if isinstance(user, EmailUser) else False

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from carboy.auth._authentication import GENERATION_KEY, SESSION_CREDENTIALS, USER_ID_KEY
 from carboy.auth._module import Auth
-from carboy.auth._protocols import AuthUser, is_auth_user
+from carboy.auth._protocols import AuthUser
 from carboy.auth.csrf import rotate_csrf_token
 from carboy.auth.sessions import Session
 from carboy.connections import HTTPConnection
@@ -80,7 +80,7 @@ async def logout(conn: HTTPConnection, *, everywhere: bool = False) -> None:
     session.invalidate()
     conn.user = ANONYMOUS
     conn.auth = NO_CREDENTIALS
-    if signed_in is None or not is_auth_user(user) or user.pk != signed_in:
+    if signed_in is None or not isinstance(user, AuthUser) or user.pk != signed_in:
         return  # no one was signed in to this session
     if everywhere or not auth.session_store.server_side:
         await auth.users.bump_generation(user)

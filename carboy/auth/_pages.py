@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from carboy.auth._links import RESET_SALT, VERIFY_SALT, LinkSigner
 from carboy.auth._login import login, logout
 from carboy.auth._page_config import PagesConfig
-from carboy.auth._protocols import AuthUser, is_auth_user, is_email_user
+from carboy.auth._protocols import AuthUser, EmailUser
 from carboy.auth._throttling import (
     check_password,
     shared_counts_check,
@@ -233,7 +233,7 @@ class _Pages:
         if (
             self.config.signup
             and self.config.verify_email
-            and is_email_user(user)
+            and isinstance(user, EmailUser)
             and not user.email_verified
         ):
             return self._login_error(
@@ -286,7 +286,7 @@ class _Pages:
     ) -> Response:
         """Check the current password, set the new one; other sessions end, this one stays."""
         user = request.user
-        if not is_auth_user(user):  # pragma: no cover - login_required let it in
+        if not isinstance(user, AuthUser):  # pragma: no cover - login_required let it in
             return RedirectResponse(request.url_for("auth.login"), 303)
         users = self.auth.users
         errors: dict[str, list[str]] = {}
@@ -334,7 +334,7 @@ class _Pages:
         if throttled is not None:
             return throttled
         user = await self.auth.users.get_by_login(address)
-        on_file = user.email if is_email_user(user) else None
+        on_file = user.email if isinstance(user, EmailUser) else None
         if (
             user is not None
             and user.is_active
@@ -508,7 +508,7 @@ class _Pages:
             {
                 "valid": user is not None,
                 "account": user.display_name if user is not None else "",
-                "email": user.email if is_email_user(user) else "",
+                "email": user.email if isinstance(user, EmailUser) else "",
                 "action": request.url_for("auth.verify_email_submit", token=token),
             },
             status_code=200 if user is not None else 400,

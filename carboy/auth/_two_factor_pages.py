@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from carboy.auth._login import login
 from carboy.auth._page_config import PagesConfig
-from carboy.auth._protocols import AuthUser, is_auth_user
+from carboy.auth._protocols import AuthUser
 from carboy.auth._throttling import (
     check_password,
     throttled_headers,
@@ -191,7 +191,7 @@ class TwoFactorPages:
     # -- settings of a signed-in user ------------------------------------------------------
     def _user(self, request: Request) -> AuthUser:
         user = request.user
-        if not is_auth_user(user):  # pragma: no cover - login_required let it in
+        if not isinstance(user, AuthUser):  # pragma: no cover - login_required let it in
             raise TypeError("the two-factor settings need a signed-in user")
         return user
 

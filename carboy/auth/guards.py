@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
-from carboy.auth._protocols import AuthUser, is_auth_user
+from carboy.auth._protocols import AuthUser
 from carboy.errors import wants_html
 from carboy.exceptions import ConfigurationError, HTTPException
 from carboy.modules import CheckLevel, CheckMessage
@@ -138,7 +138,7 @@ class Guard(Depends):
     async def check(self, request: Request) -> AuthUser:
         """Run the guard on ``request``: the user, or an ``HTTPException`` (302/401/403)."""
         user = request.user
-        if not user.is_authenticated or not is_auth_user(user):
+        if not user.is_authenticated or not isinstance(user, AuthUser):
             raise self._unauthenticated(request)
         if self.test is not None and not self.test(user):
             raise HTTPException(403, self.message)
