@@ -334,17 +334,16 @@ class _Pages:
         if throttled is not None:
             return throttled
         user = await self.auth.users.get_by_login(address)
-        on_file = user.email if isinstance(user, EmailUser) else None
         if (
             user is not None
             and user.is_active
-            and on_file is not None
-            and on_file.casefold() == address.casefold()
+            and isinstance(user, EmailUser)
+            and (user.email or "").casefold() == address.casefold()
         ):
             token = self.reset_links.make(user)
             await self._mail(
                 request,
-                on_file,
+                user.email or address,
                 "password_reset",
                 {
                     "account": user.display_name,

@@ -356,13 +356,13 @@ async def test_an_async_transaction_ends_in_one_pass_through_the_greenlet_bridge
         return await original(fn, *args, **kwargs)
 
     monkeypatch.setattr(sqlalchemy.ext.asyncio.session, "greenlet_spawn", counting)
-    closed: list[bool] = []
+    commits: list[object] = []
     async with db.atransaction() as session:
-        event.listen(session.sync_session, "after_commit", lambda s: closed.append(False))
+        event.listen(session.sync_session, "after_commit", commits.append)
         session.add(blog.Author(name="ada"))
         spawned.clear()
     assert spawned == ["_finish"], spawned
-    assert closed == [False]  # committed
+    assert commits == [session.sync_session]  # committed once
     assert not session.sync_session.in_transaction()
     assert session.sync_session.identity_map.keys() == set()  # closed: nothing kept
     assert _count(db, blog.Author) == 1
