@@ -8,7 +8,8 @@ without calling a hook, and differently (no fraction when it is zero, no
 offset when naive), so :func:`dumps` checks its output and re-encodes the rare
 body that holds a datetime msgspec did not write this way; pydantic models are
 serialized with a copy of their schema whose datetimes use the same format
-(:func:`pydantic_serializer`).
+(:func:`pydantic_serializer`, in :mod:`carboy._json_pydantic`, which loads
+pydantic: this module does not, so neither does ``import carboy``).
 """
 
 from __future__ import annotations
@@ -17,257 +18,61 @@ import dataclasses
 import datetime
 import decimal
 import enum
-import functools
 import re
+import sys
 import types
 import typing
 import uuid
 from collections import abc
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
 import msgspec
-from pydantic import BaseModel, TypeAdapter
-from pydantic_core import SchemaSerializer, core_schema
+
+from carboy._temporal import format_datetime, format_time
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+    from pydantic_core import SchemaSerializer
 
 _TEMPORAL = (datetime.datetime, datetime.time)
-_MINUTE = datetime.timedelta(minutes=1)
-_ANY_DATE = datetime.date(2000, 1, 1)
 
 
-def format_datetime(value: datetime.datetime) -> str:
-    """``value`` in carboy's JSON format: ``2024-01-01T09:30:00.000000Z``.
+def is_pydantic_model(value: Any) -> bool:
+    """True for an instance of a pydantic model, without importing pydantic.
 
-    Six fractional digits always; UTC (any zero offset, and a naive value,
-    taken as UTC) as ``Z``; another offset as ``+05:30``. An offset that is no
-    whole number of minutes (historical local mean time), which RFC 3339
-    cannot write, is converted to UTC.
+    No value can be a model before pydantic is imported, so while it is not,
+    the answer is False at the cost of one dict lookup.
     """
-    offset = value.utcoffset()
-    if offset is None:
-        return value.isoformat(timespec="microseconds") + "Z"
-    if not offset or offset % _MINUTE:
-        return (value.replace(tzinfo=None) - offset).isoformat(timespec="microseconds") + "Z"
-    return value.isoformat(timespec="microseconds")
-
-
-def format_time(value: datetime.time) -> str:
-    """A time of day: ``09:30:00.000000``, with its offset (``Z``, ``+05:30``) when it has one.
-
-    A naive time stays naive: a wall-clock time ("opens at 09:00") has no date
-    to place it in UTC.
-    """
-    offset = value.utcoffset()
-    if offset is None:
-        return value.isoformat(timespec="microseconds")
-    if not offset or offset % _MINUTE:
-        moment = datetime.datetime.combine(_ANY_DATE, value.replace(tzinfo=None)) - offset
-        return moment.time().isoformat(timespec="microseconds") + "Z"
-    return value.isoformat(timespec="microseconds")
-
-
-# -- pydantic: the model's own serializer, with carboy's datetimes ------------------------
-
-# Keys of a core schema that hold user values or settings, not schemas.
-_NOT_SCHEMAS = frozenset({"metadata", "default", "expected", "members", "config", "function"})
-
-
-def _any_json(value: Any, handler: core_schema.SerializerFunctionWrapHandler) -> Any:
-    return handler(_plain_temporal(value))
-
-
-_DATETIME_JSON = core_schema.plain_serializer_function_ser_schema(
-    format_datetime, return_schema=core_schema.str_schema(), when_used="json"
-)
-_TIME_JSON = core_schema.plain_serializer_function_ser_schema(
-    format_time, return_schema=core_schema.str_schema(), when_used="json"
-)
-_ANY_JSON = core_schema.wrap_serializer_function_ser_schema(_any_json, when_used="json")
-_ANY = core_schema.any_schema(serialization=_ANY_JSON)
-# The schemas pydantic serializes by looking at the value ("inference", so with its
-# own datetime format) get _ANY_JSON, which writes datetimes first. A PlainValidator
-# ("function-plain") is one.
-_ADDED = {
-    "datetime": _DATETIME_JSON,
-    "time": _TIME_JSON,
-    "any": _ANY_JSON,
-    "function-plain": _ANY_JSON,
-}
-
-
-def _stand_ins(schema: Any, models: dict[str, type]) -> None:
-    """Name stand-ins for the models of a retimed copy (see :func:`_stand_in`), in place.
-
-    Every model: one whose own fields did not change may still reach one that did
-    through a ``definition-ref``.
-    """
-    if isinstance(schema, list | tuple):
-        for item in schema:
-            _stand_ins(item, models)
-    elif isinstance(schema, dict):
-        for key, value in schema.items():
-            if key not in _NOT_SCHEMAS:
-                _stand_ins(value, models)
-        kind = schema.get("type")
-        if kind == "model" and not isinstance(schema["cls"], _InstancesOf):
-            schema["cls"] = _stand_in(schema["cls"])
-        elif kind == "union":
-            schema["choices"] = _subclasses_first(schema["choices"], models)
-
-
-def _retimed(schema: Any, models: dict[str, type]) -> tuple[Any, bool]:
-    """A copy of a pydantic core schema whose datetimes and times serialize to JSON
-    in carboy's format, and whether anything changed. ``models``: ref -> model class."""
-    if isinstance(schema, list | tuple):
-        items = [_retimed(item, models) for item in schema]
-        return type(schema)(item for item, _ in items), any(changed for _, changed in items)
-    if not isinstance(schema, dict):
-        return schema, False
-    out: dict[str, Any] = {}
-    changed = False
-    for key, value in schema.items():
-        if key in _NOT_SCHEMAS:
-            out[key] = value
-        elif key == "serialization":
-            out[key], changed_here = _retimed_serializer(value, models)
-            changed = changed or changed_here
-        else:
-            out[key], changed_here = _retimed(value, models)
-            changed = changed or changed_here
-    kind = out.get("type")
-    if "serialization" not in out and kind in _ADDED:
-        out["serialization"] = _ADDED[kind]
-        changed = True
-    return out, changed
-
-
-def _retimed_serializer(
-    serializer: dict[str, Any], models: dict[str, type]
-) -> tuple[dict[str, Any], bool]:
-    """A schema's own ``serialization`` (a user's serializer), retimed where it infers."""
-    out = dict(serializer)
-    changed = False
-    for key in ("schema", "return_schema"):
-        if key in out:
-            out[key], changed_here = _retimed(out[key], models)
-            changed = changed or changed_here
-    if out.get("type") in ("function-plain", "function-wrap") and "return_schema" not in out:
-        # pydantic would infer the format of what the user's function returns.
-        out["return_schema"] = _ANY
-        changed = True
-    return out, changed
-
-
-def _model_refs(schema: Any, found: dict[str, type]) -> dict[str, type]:
-    """Every model of a core schema by its ref."""
-    if isinstance(schema, list | tuple):
-        for item in schema:
-            _model_refs(item, found)
-    elif isinstance(schema, dict):
-        if schema.get("type") == "model" and "ref" in schema:
-            found[schema["ref"]] = schema["cls"]
-        for key, value in schema.items():
-            if key not in _NOT_SCHEMAS:
-                _model_refs(value, found)
-    return found
-
-
-def _subclasses_first(choices: list[Any], models: dict[str, type]) -> list[Any]:
-    """A union's choices with each model before the models it subclasses.
-
-    pydantic first looks for a choice of the value's exact type; a stand-in is no
-    exact type, so the first choice the value is an instance of wins, and a ``Cat``
-    must not be sent as the ``Animal`` listed before it.
-    """
-
-    def model_of(choice: Any) -> type | None:
-        schema = choice[0] if isinstance(choice, tuple) else choice
-        if schema.get("type") == "definition-ref":
-            return models.get(schema["schema_ref"])
-        cls = schema.get("cls") if schema.get("type") == "model" else None
-        return getattr(cls, "_model", cls)
-
-    classes = [model_of(choice) for choice in choices]
-    found = [cls for cls in classes if cls is not None]
-
-    def depth(cls: type | None) -> int:
-        return 0 if cls is None else -sum(cls is not c and issubclass(cls, c) for c in found)
-
-    order = sorted(range(len(choices)), key=lambda i: depth(classes[i]))
-    return [choices[i] for i in order]
-
-
-class _InstancesOf(type):
-    """The type of a model's stand-in: any instance of the model is an instance of it."""
-
-    _model: type
-
-    def __instancecheck__(cls, instance: Any) -> bool:
-        return isinstance(instance, cls._model)
-
-    def __subclasscheck__(cls, subclass: type) -> bool:
-        return issubclass(subclass, cls._model)
-
-
-@functools.cache
-def _stand_in(model: type) -> type:
-    """A stand-in for ``model`` in a retimed schema.
-
-    pydantic-core serializes a nested model with the model's own prebuilt
-    serializer (its datetime format) whenever the schema names the model class
-    itself, so a retimed schema names this look-alike instead. It serializes the
-    same fields: pydantic reads them from the instance.
-    """
-    namespace: dict[str, Any] = {"_model": model}
-    descriptor_fields = getattr(model, "__pydantic_descriptor_fields__", None)
-    if descriptor_fields is not None:
-        namespace["__pydantic_descriptor_fields__"] = descriptor_fields
-    return _InstancesOf(model.__name__, (), namespace)
+    main = sys.modules.get("pydantic.main")
+    return main is not None and isinstance(value, main.BaseModel)
 
 
 def pydantic_serializer(adapter: TypeAdapter[Any]) -> SchemaSerializer:
     """``adapter``'s serializer, writing datetimes and times in carboy's format (to JSON).
 
     Types that hold no datetime, time or inferred value keep pydantic's own.
+    Loads :mod:`carboy._json_pydantic` (and so pydantic) on first use.
     """
-    models = _model_refs(adapter.core_schema, {})
-    schema, changed = _retimed(adapter.core_schema, models)
-    if not changed:
-        return adapter.serializer
-    _stand_ins(schema, models)
-    return SchemaSerializer(schema)
+    from carboy._json_pydantic import pydantic_serializer
+
+    return pydantic_serializer(adapter)
 
 
-@functools.cache
-def _model_serializer(model: type) -> SchemaSerializer:
-    return pydantic_serializer(TypeAdapter(model))
+def _model_json(value: Any) -> Any:
+    """A pydantic model instance as JSON types, by the model's own schema."""
+    from carboy._json_pydantic import model_serializer
 
-
-def _plain_temporal(value: Any) -> Any:
-    """``value`` for pydantic to infer, its datetimes and times already written as text."""
-    if isinstance(value, datetime.datetime):
-        return format_datetime(value)
-    if isinstance(value, datetime.time):
-        return format_time(value)
-    if isinstance(value, dict):
-        return {_plain_temporal(k): _plain_temporal(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_plain_temporal(item) for item in value]
-    if isinstance(value, BaseModel) or (
-        dataclasses.is_dataclass(value) and not isinstance(value, type)
-    ):
-        return _model_serializer(type(value)).to_python(value, mode="json", by_alias=True)
-    if isinstance(value, msgspec.Struct):
-        return jsonable(value)
-    return value
+    model: type = type(value)
+    return model_serializer(model).to_python(value, mode="json", by_alias=True)
 
 
 # -- msgspec -------------------------------------------------------------------------
 
 
 def _enc_hook(obj: Any) -> Any:
-    if isinstance(obj, BaseModel):
-        return _model_serializer(type(obj)).to_python(obj, mode="json", by_alias=True)
+    if is_pydantic_model(obj):
+        return _model_json(obj)
     if isinstance(obj, set | frozenset):
         return list(obj)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):

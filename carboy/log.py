@@ -21,7 +21,7 @@ import sys
 import time
 from typing import IO, TYPE_CHECKING, Any
 
-from carboy import _json
+from carboy import _temporal
 
 if TYPE_CHECKING:
     from carboy.settings import Settings
@@ -69,9 +69,9 @@ class JSONFormatter(logging.Formatter):
 def _extra_value(value: Any) -> Any:
     """An ``extra`` value JSON has no type for: datetimes as in responses, the rest as text."""
     if isinstance(value, datetime.datetime):
-        return _json.format_datetime(value)
+        return _temporal.format_datetime(value)
     if isinstance(value, datetime.time):
-        return _json.format_time(value)
+        return _temporal.format_time(value)
     return str(value)
 
 

@@ -105,6 +105,32 @@ def test_import_carboy_leaves_settings_and_templates_until_first_use() -> None:
     ]
 
 
+def test_import_carboy_leaves_pydantic_until_first_use() -> None:
+    # pydantic costs about a third of `import carboy`: the JSON encoder and the
+    # parameter validators load it when they first meet a model or build an adapter.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, carboy\n"
+        "heavy = ('pydantic', 'pydantic_core', 'carboy._json_pydantic')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "import datetime, pydantic\n"
+        "class M(pydantic.BaseModel):\n"
+        "    at: datetime.datetime\n"
+        "print(carboy.encode_json(M(at=datetime.datetime(2024, 1, 1))).decode())\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out == [
+        "[]",
+        '{"at":"2024-01-01T00:00:00.000000Z"}',
+        str(sorted(["pydantic", "pydantic_core", "carboy._json_pydantic"])),
+    ]
+
+
 def test_an_unknown_name_of_carboy_is_an_attribute_error() -> None:
     import carboy
 

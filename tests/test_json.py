@@ -31,7 +31,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from carboy import Carboy, JSONResponse, WebSocket, _json
+from carboy import Carboy, JSONResponse, WebSocket, _json, _temporal
 from carboy.htmx import hx_trigger
 from carboy.log import JSONFormatter
 from carboy.responses import EventSourceResponse, Response, ServerSentEvent
@@ -138,7 +138,7 @@ def test_unserializable_values_still_fail_loudly() -> None:
 
 def test_a_value_out_of_range_after_conversion_fails_loudly() -> None:
     with pytest.raises(OverflowError):
-        _json.format_datetime(dt.datetime.min.replace(tzinfo=LMT))
+        _temporal.format_datetime(dt.datetime.min.replace(tzinfo=LMT))
 
 
 # -- pydantic -----------------------------------------------------------------------
@@ -275,6 +275,34 @@ def test_a_model_with_no_datetime_keeps_pydantic_serializer() -> None:
 
     adapter = TypeAdapter(Flat)
     assert _json.pydantic_serializer(adapter) is adapter.serializer
+
+
+class Carried(msgspec.Struct):
+    at: dt.datetime
+    model: Inner
+    tags: set[str]
+
+
+@dataclasses.dataclass
+class Noted:
+    at: dt.datetime
+
+
+def test_structs_and_dataclasses_in_a_model_field_typed_any() -> None:
+    class Holder(BaseModel):
+        anything: Any
+
+    struct = Carried(at=NAIVE, model=Inner(at=NAIVE), tags={"a"})
+    assert json.loads(_json.dumps(Holder(anything=[struct, Noted(at=NAIVE)]))) == {
+        "anything": [{"at": Z, "model": {"at": Z}, "tags": ["a"]}, {"at": Z}]
+    }
+
+
+def test_is_pydantic_model_knows_instances_without_importing_pydantic_itself() -> None:
+    assert _json.is_pydantic_model(everything())
+    assert not _json.is_pydantic_model(Everything)  # the class is no instance
+    assert not _json.is_pydantic_model({"a": 1})
+    assert not _json.is_pydantic_model(msgspec.Struct())
 
 
 # -- which return annotations skip the check ------------------------------------------

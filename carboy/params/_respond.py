@@ -22,14 +22,16 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, NamedTuple, get_args, get_origin
+from typing import TYPE_CHECKING, Any, NamedTuple, get_args, get_origin
 
 import msgspec
-from pydantic import TypeAdapter
 
 from carboy import _json
 from carboy.responses import DEFAULT_HEADERS_KEY, JSONResponse, Response
 from carboy.types import Message, RawHeaders, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 _JSON_TYPE = (b"content-type", b"application/json")
 
@@ -91,6 +93,8 @@ def make_shaper(output: Any, *, convert: bool, exclude_none: bool = False) -> Sh
             return dumps(rv)
 
         return shape_struct
+    from pydantic import TypeAdapter
+
     adapter: TypeAdapter[Any] = TypeAdapter(list[model] if many else model)  # type: ignore[valid-type]
     serializer = _json.pydantic_serializer(adapter)
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import sys
 import types
 import typing
 from collections.abc import Callable
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
 import msgspec
-import pydantic
-from pydantic import BaseModel, Field, TypeAdapter
 
 from carboy.exceptions import FieldError
+
+if TYPE_CHECKING:
+    import pydantic
 
 Validator = Callable[[Any, list[str | int], list[FieldError]], Any]
 
@@ -51,8 +54,16 @@ def is_model(annotation: Any) -> bool:
     if get_origin(annotation) is Annotated:
         annotation = get_args(annotation)[0]
     return isinstance(annotation, type) and (
-        issubclass(annotation, BaseModel | msgspec.Struct) or dataclasses.is_dataclass(annotation)
+        issubclass(annotation, msgspec.Struct)
+        or dataclasses.is_dataclass(annotation)
+        or _is_pydantic_model_class(annotation)
     )
+
+
+def _is_pydantic_model_class(annotation: type) -> bool:
+    # A class cannot be a pydantic model before pydantic is imported.
+    main = sys.modules.get("pydantic.main")
+    return main is not None and issubclass(annotation, main.BaseModel)
 
 
 def _pydantic_errors(
@@ -95,9 +106,18 @@ def _struct_validator(annotation: type[msgspec.Struct]) -> Validator:
 #: The range of a plain ``int`` from the request: what a 64-bit database column holds.
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
-_Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
-_Int64Below = Annotated[int, Field(le=INT64_MAX)]  # the parameter declares its lower bound
-_Int64Above = Annotated[int, Field(ge=INT64_MIN)]  # ... or its upper one
+
+
+@functools.cache
+def _int64(upper: bool, lower: bool) -> Any:
+    """``int`` bounded on each side the parameter does not bound itself."""
+    from pydantic import Field
+
+    if upper:  # the parameter declares its upper bound
+        return Annotated[int, Field(ge=INT64_MIN)]
+    if lower:  # ... or its lower one
+        return Annotated[int, Field(le=INT64_MAX)]
+    return Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 
 
 def bounded_ints(annotation: Any, constraints: dict[str, Any] | None = None) -> Any:
@@ -112,7 +132,7 @@ def bounded_ints(annotation: Any, constraints: dict[str, Any] | None = None) -> 
     if annotation is int:
         if upper and lower:
             return int
-        return _Int64Above if upper else _Int64Below if lower else _Int64
+        return _int64(upper, lower)
     origin = get_origin(annotation)
     if origin in (Union, types.UnionType):
         args = tuple(bounded_ints(arg, constraints) for arg in get_args(annotation))
@@ -135,9 +155,13 @@ def make_validator(annotation: Any, constraints: dict[str, Any] | None = None) -
         return None
     if is_struct(annotation) and not constraints:
         return _struct_validator(annotation)
+    import pydantic
+
     annotation = bounded_ints(annotation, constraints)
-    target: Any = Annotated[annotation, Field(**constraints)] if constraints else annotation
-    adapter: TypeAdapter[Any] = TypeAdapter(target)
+    target: Any = (
+        Annotated[annotation, pydantic.Field(**constraints)] if constraints else annotation
+    )
+    adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(target)
 
     def validate(value: Any, loc: list[str | int], errors: list[FieldError]) -> Any:
         try:
