@@ -39,7 +39,8 @@ def plain_temporal(value: Any) -> Any:
     ):
         return _as_json(value)
     if isinstance(value, msgspec.Struct):
-        # Struct fields as builtins, datetimes kept for the line above; models inside by hook.
+        # The Struct as builtins with its datetimes left as values, so the recursion
+        # writes them in carboy's format; a model inside it comes through the hook.
         return plain_temporal(
             msgspec.to_builtins(value, builtin_types=_TEMPORAL, enc_hook=_as_json)
         )
