@@ -82,38 +82,35 @@ def test_internals_are_off_the_public_surface(package: str, name: str) -> None:
     assert not hasattr(module, name)
 
 
-def test_import_carboy_leaves_settings_and_templates_until_first_use() -> None:
-    # pydantic-settings and Jinja2 cost about 60 ms of `import carboy`: they load
-    # when carboy.Settings or the templates are first used, not before.
+def _fresh_python(code: str) -> list[str]:
+    """The lines ``code`` prints in a new interpreter: nothing imported yet."""
     import subprocess
     import sys
 
-    code = (
-        "import sys, carboy\n"
-        "heavy = ('jinja2', 'pydantic_settings', 'carboy.settings', 'carboy.templating')\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return done.stdout.splitlines()
+
+
+def test_import_carboy_leaves_settings_and_templates_until_first_use() -> None:
+    # pydantic-settings and Jinja2 cost about 60 ms of `import carboy`: they load
+    # when carboy.Settings or the templates are first used, not before.
+    heavy = ["jinja2", "pydantic_settings", "carboy.settings", "carboy.templating"]
+    out = _fresh_python(
+        f"import sys, carboy\nheavy = {heavy!r}\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
         "from carboy import Settings, render\n"
         "assert Settings.__module__ == 'carboy.settings' and carboy.render is render\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.splitlines()
-    assert out == [
-        "[]",
-        str(sorted(["jinja2", "pydantic_settings", "carboy.settings", "carboy.templating"])),
-    ]
+    assert out == ["[]", str(sorted(heavy))]
 
 
 def test_import_carboy_leaves_pydantic_until_first_use() -> None:
     # pydantic costs about a third of `import carboy`: the JSON encoder and the
     # parameter validators load it when they first meet a model or build an adapter.
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, carboy\n"
-        "heavy = ('pydantic', 'pydantic_core', 'carboy._json_pydantic')\n"
+    heavy = ["pydantic", "pydantic_core", "carboy._json_pydantic"]
+    out = _fresh_python(
+        f"import sys, carboy\nheavy = {heavy!r}\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
         "import datetime, pydantic\n"
         "class M(pydantic.BaseModel):\n"
@@ -121,14 +118,7 @@ def test_import_carboy_leaves_pydantic_until_first_use() -> None:
         "print(carboy.encode_json(M(at=datetime.datetime(2024, 1, 1))).decode())\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.splitlines()
-    assert out == [
-        "[]",
-        '{"at":"2024-01-01T00:00:00.000000Z"}',
-        str(sorted(["pydantic", "pydantic_core", "carboy._json_pydantic"])),
-    ]
+    assert out == ["[]", '{"at":"2024-01-01T00:00:00.000000Z"}', str(sorted(heavy))]
 
 
 def test_an_unknown_name_of_carboy_is_an_attribute_error() -> None:
