@@ -38,14 +38,20 @@ if TYPE_CHECKING:
 _TEMPORAL = (datetime.datetime, datetime.time)
 
 
-def is_pydantic_model(value: Any) -> bool:
-    """True for an instance of a pydantic model, without importing pydantic.
+def pydantic_base_model() -> type | None:
+    """pydantic's ``BaseModel`` once pydantic is imported, else None, never importing it.
 
-    No value can be a model before pydantic is imported, so while it is not,
-    the answer is False at the cost of one dict lookup.
+    No value or class can be a model before pydantic is imported, so while it
+    is not, a check costs one dict lookup.
     """
     main = sys.modules.get("pydantic.main")
-    return main is not None and isinstance(value, main.BaseModel)
+    return None if main is None else main.BaseModel
+
+
+def is_pydantic_model(value: Any) -> bool:
+    """True for an instance of a pydantic model, without importing pydantic."""
+    base = pydantic_base_model()
+    return base is not None and isinstance(value, base)
 
 
 def pydantic_serializer(adapter: TypeAdapter[Any]) -> SchemaSerializer:

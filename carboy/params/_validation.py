@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import sys
 import types
 import typing
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
 import msgspec
 
+from carboy import _json
 from carboy.exceptions import FieldError
 
 if TYPE_CHECKING:
@@ -61,9 +61,8 @@ def is_model(annotation: Any) -> bool:
 
 
 def _is_pydantic_model_class(annotation: type) -> bool:
-    # A class cannot be a pydantic model before pydantic is imported.
-    main = sys.modules.get("pydantic.main")
-    return main is not None and issubclass(annotation, main.BaseModel)
+    base = _json.pydantic_base_model()
+    return base is not None and issubclass(annotation, base)
 
 
 def _pydantic_errors(
