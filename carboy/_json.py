@@ -65,20 +65,14 @@ def pydantic_serializer(adapter: TypeAdapter[Any]) -> SchemaSerializer:
     return pydantic_serializer(adapter)
 
 
-def _model_json(value: Any) -> Any:
-    """A pydantic model instance as JSON types, by the model's own schema."""
-    from carboy._json_pydantic import model_serializer
-
-    model: type = type(value)
-    return model_serializer(model).to_python(value, mode="json", by_alias=True)
-
-
 # -- msgspec -------------------------------------------------------------------------
 
 
 def _enc_hook(obj: Any) -> Any:
     if is_pydantic_model(obj):
-        return _model_json(obj)
+        from carboy._json_pydantic import model_json
+
+        return model_json(obj)
     if isinstance(obj, set | frozenset):
         return list(obj)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):

@@ -37,22 +37,26 @@ def plain_temporal(value: Any) -> Any:
     if isinstance(value, BaseModel) or (
         dataclasses.is_dataclass(value) and not isinstance(value, type)
     ):
-        return _as_json(value)
+        return model_json(value)
     if isinstance(value, msgspec.Struct):
         # The Struct as builtins with its datetimes left as values, so the recursion
         # writes them in carboy's format; a model inside it comes through the hook.
         return plain_temporal(
-            msgspec.to_builtins(value, builtin_types=_TEMPORAL, enc_hook=_as_json)
+            msgspec.to_builtins(value, builtin_types=_TEMPORAL, enc_hook=model_json)
         )
     return value
 
 
-def _as_json(value: Any) -> Any:
-    """A model or dataclass instance as JSON types, by the model's own (retimed) schema."""
+def model_json(value: Any) -> Any:
+    """A model or dataclass instance as JSON types, by the model's own (retimed) schema.
+
+    The JSON encoder's hook for pydantic models, and the hook here for what a
+    Struct holds: anything else is not JSON serializable.
+    """
     if not isinstance(value, BaseModel) and not dataclasses.is_dataclass(value):
         raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
     model: type = type(value)
-    return model_serializer(model).to_python(value, mode="json", by_alias=True)
+    return _model_serializer(model).to_python(value, mode="json", by_alias=True)
 
 
 _TEMPORAL = (datetime.datetime, datetime.time)
@@ -225,5 +229,5 @@ def pydantic_serializer(adapter: TypeAdapter[Any]) -> SchemaSerializer:
 
 
 @functools.cache
-def model_serializer(model: type) -> SchemaSerializer:
+def _model_serializer(model: type) -> SchemaSerializer:
     return pydantic_serializer(TypeAdapter(model))
