@@ -2,6 +2,7 @@
 
     python -m bench.inprocess [--only NAMES] [--tests plaintext,json,/users/42] [-n N]
     python -m bench.inprocess --callgrind [--run] --only carboy --tests plaintext
+    python -m bench.inprocess --interface rsgi [--callgrind --run] ...
 
 A figure that does not move with machine noise the way wrk's does: nanoseconds
 per request for the plaintext and JSON tests (or any path), each app driven in
@@ -13,6 +14,11 @@ Each framework runs in its own interpreter (``--one NAME``), pinned to one CPU,
 so that imports of one framework cannot slow another. Flask is driven through
 WSGI (a fake environ and ``start_response``), which is not the same path but
 shows its cost on the same scale.
+
+``--interface rsgi`` drives granian's RSGI interface instead: a fake RSGI scope
+and protocol (``response_bytes`` and the rest record or discard), the bare RSGI
+callables as the baselines, and carboy through ``app.__rsgi__`` after its
+``__rsgi_init__`` (the lifespan's start-up, as granian runs it).
 
 ``--callgrind`` prints the ``valgrind --tool=callgrind`` commands that count
 *instructions* per request: two runs that differ only in the number of
@@ -41,7 +47,7 @@ from typing import Any
 
 from bench.common import MESSAGE, PLAINTEXT
 from bench.process import ROOT, last_error, subprocess_env
-from bench.suite import FRAMEWORKS, FRAMEWORKS_BY_NAME, Framework
+from bench.suite import FRAMEWORKS, FRAMEWORKS_BY_NAME, RSGI_BASELINE, Framework
 
 Message = MutableMapping[str, Any]
 ASGIApp = Callable[
@@ -139,6 +145,85 @@ async def lifespan_startup(app: ASGIApp, limit_s: float = 30.0) -> tuple[str, di
     return "failed: timed out", state
 
 
+# --- the fake RSGI server ---------------------------------------------------------------
+
+
+class RSGIHeaders:
+    """Request headers as granian gives them: lower-case names, text values."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, raw: tuple[tuple[bytes, bytes], ...]) -> None:
+        self._values: dict[str, list[str]] = {}
+        for name, value in raw:
+            self._values.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._values
+
+    def get(self, key: str, default: Any = None) -> Any:
+        values = self._values.get(key)
+        return values[0] if values else default
+
+    def get_all(self, key: str) -> list[str]:
+        return list(self._values.get(key, ()))
+
+    def items(self) -> list[tuple[str, str]]:
+        return [(name, value) for name, values in self._values.items() for value in values]
+
+
+class RSGIScope:
+    """One request's RSGI scope (granian makes a new one per request, so does this)."""
+
+    __slots__ = ("headers", "path", "query_string")
+    proto = "http"
+    http_version = "1.1"
+    rsgi_version = "1.5"
+    server = "127.0.0.1:8000"
+    client = "127.0.0.1:50000"
+    scheme = "http"
+    method = "GET"
+    authority = None
+
+    def __init__(self, path: str, query: str, headers: RSGIHeaders) -> None:
+        self.path = path
+        self.query_string = query
+        self.headers = headers
+
+
+class RSGIProtocol:
+    """An HTTP protocol object: the request has no body; the response is kept or dropped."""
+
+    __slots__ = ("body", "keep", "status")
+
+    def __init__(self, keep: bool) -> None:
+        self.keep = keep
+        self.status = 0
+        self.body = b""
+
+    async def __call__(self) -> bytes:
+        return b""
+
+    async def client_disconnect(self) -> None:
+        await asyncio.get_running_loop().create_future()
+
+    def response_empty(self, status: int, headers: Any) -> None:
+        self.response_bytes(status, headers, b"")
+
+    def response_str(self, status: int, headers: Any, body: str) -> None:
+        self.response_bytes(status, headers, body.encode())
+
+    def response_bytes(self, status: int, headers: Any, body: bytes) -> None:
+        if self.keep:
+            self.status, self.body = status, body
+
+    def response_file(self, status: int, headers: Any, file: str) -> None:
+        raise NotImplementedError("bench.inprocess serves no files")
+
+    def response_stream(self, status: int, headers: Any) -> Any:
+        raise NotImplementedError("bench.inprocess streams nothing")
+
+
 # --- one framework, in this process -----------------------------------------------------
 
 
@@ -190,6 +275,39 @@ async def time_asgi(
             started = time.perf_counter_ns()
             for _ in range(n):
                 await app(make_scope(path, query, state), Receive(), _discard)
+            samples.append((time.perf_counter_ns() - started) / n)
+        out["tests"][test] = _stats(samples)
+    return out
+
+
+RSGIApp = Callable[[Any, Any], Awaitable[None]]
+
+
+async def time_rsgi(
+    app: RSGIApp, tests: list[str], n: int, repeat: int, warmup: int, lifespan: str
+) -> dict[str, Any]:
+    """Like :func:`time_asgi`, over RSGI: a new scope per request (granian makes one too; its
+    headers are a view of the parsed request, built once here so as not to time the fake)."""
+    out: dict[str, Any] = {"lifespan": lifespan, "tests": {}}
+    for test in tests:
+        path, query = _split(test)
+        text = query.decode()
+        headers = RSGIHeaders(_HEADERS)
+        check = RSGIProtocol(keep=True)
+        await app(RSGIScope(path, text, headers), check)
+        problem = _check(test, check.status, check.body)
+        if problem:
+            out["tests"][test] = {"status": _status(problem), "detail": problem}
+            continue
+        drop = RSGIProtocol(keep=False)
+        for _ in range(warmup):
+            await app(RSGIScope(path, text, headers), drop)
+        samples = []
+        for _ in range(repeat):
+            gc.collect()
+            started = time.perf_counter_ns()
+            for _ in range(n):
+                await app(RSGIScope(path, text, headers), drop)
             samples.append((time.perf_counter_ns() - started) / n)
         out["tests"][test] = _stats(samples)
     return out
@@ -280,6 +398,9 @@ def run_one(args: argparse.Namespace) -> int:
     tests = args.tests.split(",")
     if framework.interface == "wsgi":
         result.update(time_wsgi(app, tests, args.n, args.repeat, args.warmup))
+    elif args.interface == "rsgi":
+        result["interface"] = "rsgi"
+        result.update(_run_rsgi(app, tests, args))
     else:
         if args.loop == "uvloop":
             import uvloop
@@ -296,6 +417,27 @@ def run_one(args: argparse.Namespace) -> int:
     os._exit(0)
 
 
+def _run_rsgi(app: Any, tests: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    """Time an RSGI callable, or an ASGI app's ``__rsgi__``, on a loop of its own."""
+    if args.loop == "uvloop":
+        import uvloop
+
+        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    lifespan = "n/a (RSGI callable)"
+    serve = app
+    if hasattr(app, "__rsgi__"):
+        lifespan = "skipped"
+        if not args.no_lifespan and hasattr(app, "__rsgi_init__"):
+            app.__rsgi_init__(loop)  # as granian calls it: the loop is not running yet
+            lifespan = "ok"
+        serve = app.__rsgi__
+    timed = time_rsgi(serve, tests, args.n, args.repeat, args.warmup, lifespan)
+    return loop.run_until_complete(timed)
+
+
 # --- the driver: one subprocess per framework -------------------------------------------
 
 
@@ -303,7 +445,7 @@ def _worker_command(framework: Framework, args: argparse.Namespace, n: int) -> l
     command = [
         sys.executable, "-m", "bench.inprocess", "--one", framework.name,
         "--tests", args.tests, "-n", str(n), "--repeat", str(args.repeat),
-        "--warmup", str(args.warmup), "--loop", args.loop,
+        "--warmup", str(args.warmup), "--loop", args.loop, "--interface", args.interface,
     ]  # fmt: skip
     if args.no_lifespan:
         command.append("--no-lifespan")
@@ -323,8 +465,8 @@ def _run_worker(command: list[str], cpu: int | None) -> dict[str, Any]:
     return result
 
 
-def _table(results: dict[str, dict[str, Any]], tests: list[str]) -> str:
-    bare = results.get("bare", {}).get("tests", {})
+def _table(results: dict[str, dict[str, Any]], tests: list[str], baseline: str = "bare") -> str:
+    bare = results.get(baseline, {}).get("tests", {})
     width = 28
     lines = [
         f"{'':<11}" + "".join(f"{test:>{width}}" for test in tests),
@@ -416,6 +558,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     parser.add_argument("--cpu", type=int, default=0, help="pin each run to this CPU (-1: no)")
     parser.add_argument("--no-lifespan", action="store_true", help="skip the lifespan start-up")
+    parser.add_argument(
+        "--interface",
+        choices=("asgi", "rsgi"),
+        default="asgi",
+        help="asgi (bare ASGI baseline), or rsgi: the bare RSGI callables and carboy's __rsgi__",
+    )
     parser.add_argument("--json", type=Path, default=RESULTS_PATH, help="where to save results")
     parser.add_argument("--callgrind", action="store_true", help="print the callgrind commands")
     parser.add_argument("--run", action="store_true", help="with --callgrind: run them")
@@ -423,19 +571,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _serves(framework: Framework, interface: str) -> bool:
+    """Whether ``framework`` runs under ``interface`` here (Flask: through WSGI, under asgi)."""
+    if interface == "rsgi":
+        return framework.interface == "rsgi" or framework.rsgi
+    return framework.interface == "asgi" or framework.name == "flask"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.one:
         return run_one(args)
     names = [x.strip() for x in args.only.split(",")] if args.only else None
+    baseline = RSGI_BASELINE if args.interface == "rsgi" else "bare"
     frameworks = [
         f for f in FRAMEWORKS
-        if (names is None or f.name in names or f.name == "bare")
-        and (f.interface == "asgi" or f.name == "flask")
+        if (names is None or f.name in names or f.name == baseline)
+        and _serves(f, args.interface)
     ]  # fmt: skip
     if args.callgrind:
-        if names is not None and "bare" not in names:
-            frameworks = [f for f in frameworks if f.name != "bare"]
+        if names is not None and baseline not in names:
+            frameworks = [f for f in frameworks if f.name != baseline]
         return callgrind(args, frameworks)
     tests = args.tests.split(",")
     cpu = None if args.cpu < 0 else args.cpu
@@ -449,9 +605,15 @@ def main(argv: list[str] | None = None) -> int:
         status = results[framework.name].get("lifespan", "")
         print(f"  {framework.name}: done (lifespan: {status})", flush=True)
     print()
-    print(_table(results, tests))
+    print(_table(results, tests, baseline))
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    settings = {"n": args.n, "repeat": args.repeat, "warmup": args.warmup, "loop": args.loop}
+    settings = {
+        "n": args.n,
+        "repeat": args.repeat,
+        "warmup": args.warmup,
+        "loop": args.loop,
+        "interface": args.interface,
+    }
     args.json.write_text(json.dumps({"settings": settings, "results": results}, indent=1) + "\n")
     print(f"\nsaved: {args.json}")
     return 0
