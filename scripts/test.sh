@@ -18,8 +18,9 @@ echo "== mypy (strict, carboy/)"
 $BIN/mypy || exit 1
 echo "== import-linter (the layers: core never imports a battery, no cycles, privates stay private)"
 $BIN/lint-imports --no-cache || exit 1
-echo "== pytest"
-$BIN/python -m pytest --cov --cov-report=term "$@"
+echo "== pytest (a worker per logical CPU; each test file runs whole on one of them)"
+# `bash scripts/test.sh -n 0` runs it in one process (the last -n given wins).
+$BIN/python -m pytest -n logical --dist loadfile --cov --cov-report=term "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
   echo "pytest collected no tests: that is a failure" >&2

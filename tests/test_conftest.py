@@ -1,4 +1,5 @@
-"""tests/conftest.py: under CI=true a skip fails the run, except a platform-legit one."""
+"""tests/conftest.py: under CI=true a skip fails the run, except a platform-legit one; files
+that share a resource (``SHARED_RESOURCES``) never run at once, on any worker."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CI_ALLOWED_SKIPS
+from tests.conftest import CI_ALLOWED_SKIPS, SHARED_RESOURCES, shared_resource_of
 
 CONFTEST = Path(__file__).with_name("conftest.py")
 
@@ -100,3 +101,84 @@ def test_every_allowed_skip_is_a_reason_the_suite_gives() -> None:
     )
     for reason in CI_ALLOWED_SKIPS:
         assert f'reason="{reason}"' in sources, reason
+
+
+# Each test records its file, its worker and when it ran.
+RECORDING_TESTS = """
+import os
+import time
+import pytest
+
+@pytest.mark.parametrize("n", range(3))
+def test_records(n, request):
+    start = time.monotonic()
+    time.sleep(0.3)
+    with open(os.environ["RUNS_LOG"], "a") as log:
+        name, worker = request.node.path.name, os.environ["PYTEST_XDIST_WORKER"]
+        log.write(f"{name} {worker} {start} {time.monotonic()}\\n")
+"""
+
+
+def _runs_by_file(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, conftest: str
+) -> dict[str, list[tuple[str, float, float]]]:
+    """Run two recording files on two workers as ``make test`` does: file -> its runs."""
+    log = pytester.path / "runs.log"
+    pytester.makeconftest(conftest)
+    pytester.makepyfile(**dict.fromkeys(("test_shared_a", "test_shared_b"), RECORDING_TESTS))
+    monkeypatch.setenv("RUNS_LOG", str(log))
+    result = pytester.runpytest_subprocess("-n", "2", "--dist", "loadfile")
+    result.assert_outcomes(passed=6)
+    runs: dict[str, list[tuple[str, float, float]]] = {}
+    for line in log.read_text().splitlines():
+        name, worker, start, end = line.split()
+        runs.setdefault(name, []).append((worker, float(start), float(end)))
+    return runs
+
+
+def _span(runs: list[tuple[str, float, float]]) -> tuple[float, float]:
+    return min(start for _, start, _ in runs), max(end for _, _, end in runs)
+
+
+def test_files_sharing_a_resource_run_one_after_the_other(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resource = f"together-{pytester.path.name}"
+    conftest = CONFTEST.read_text() + f'\nSHARED_RESOURCES["test_shared_"] = "{resource}"\n'
+    runs = _runs_by_file(pytester, monkeypatch, conftest)
+    assert all(len({worker for worker, _, _ in r}) == 1 for r in runs.values()), runs
+    (a_start, a_end), (b_start, b_end) = (
+        _span(runs["test_shared_a.py"]),
+        _span(runs["test_shared_b.py"]),
+    )
+    assert a_end <= b_start or b_end <= a_start, runs
+
+
+def test_without_a_shared_resource_two_files_run_at_once(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The control for the test above: the same files, no resource, overlap in time."""
+    runs = _runs_by_file(pytester, monkeypatch, CONFTEST.read_text())
+    (a_start, a_end), (b_start, b_end) = (
+        _span(runs["test_shared_a.py"]),
+        _span(runs["test_shared_b.py"]),
+    )
+    assert a_start < b_end and b_start < a_end, runs
+
+
+def test_under_ci_a_skip_fails_on_an_xdist_worker_too(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    result = suite.runpytest_subprocess("-n", "2", "--dist", "loadfile")
+    result.assert_outcomes(passed=1, failed=1, errors=3, skipped=1, xfailed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_every_shared_resource_names_files_that_exist() -> None:
+    root = CONFTEST.parents[1]
+    for prefix, resource in SHARED_RESOURCES.items():
+        assert (root / prefix).exists(), prefix
+        path = prefix + "test_x.py" if prefix.endswith("/") else prefix
+        assert shared_resource_of(path) == resource
+    assert shared_resource_of("tests/test_app.py") is None
