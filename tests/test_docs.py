@@ -39,15 +39,48 @@ def test_docs_have_examples() -> None:
 def test_doc_example_runs(
     page: str, line: int, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _run_example(page, line, code, tmp_path, monkeypatch)
+
+
+LEAKY_EXAMPLE = """
+from carboy.db import Model
+
+class DocsMember(Model):
+    pass
+"""
+
+
+def test_an_example_takes_its_models_off_the_shared_base(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: docs/db.md's ``Member`` stayed on ``Model`` for the rest of the process,
+    and tests/auth's own ``Member`` then failed ("Table 'member' is already defined")."""
+    from carboy.db import Model
+
+    for _ in range(2):  # the second definition of the same table works as the first
+        _run_example("leaky.md", 1, LEAKY_EXAMPLE, tmp_path, monkeypatch)
+        assert "docs_member" not in Model.metadata.tables
+        assert all(m.class_.__name__ != "DocsMember" for m in Model.registry.mappers)
+
+
+def _run_example(
+    page: str, line: int, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     for name in ("CARBOY_DEBUG", "CARBOY_SECRET_KEY", "CARBOY_ALLOWED_HOSTS"):
         monkeypatch.delenv(name, raising=False)
     name = f"docs_{page.replace('.', '_').replace('-', '_').replace('/', '_')}_{line}"
     module = types.ModuleType(name)
     monkeypatch.setitem(sys.modules, name, module)
-    # dont_inherit: the example must not pick up this file's __future__ imports.
-    exec(compile(code, f"{DOCS / page}:{line}", "exec", dont_inherit=True), module.__dict__)
-    _validate_api_documents(module)
+    try:
+        # dont_inherit: the example must not pick up this file's __future__ imports.
+        exec(compile(code, f"{DOCS / page}:{line}", "exec", dont_inherit=True), module.__dict__)
+        _validate_api_documents(module)
+    finally:
+        if "carboy.db" in sys.modules:  # the example's models leave the shared Model with it
+            from tests.db.forget import forget_models
+
+            forget_models(name)
 
 
 def _validate_api_documents(module: types.ModuleType) -> None:

@@ -120,22 +120,6 @@ def drop_auth_tables(db: Database) -> None:
     db.engine.dispose()
 
 
-def forget_models(module: str) -> None:
-    """Take the models of ``module`` off the shared ``Model`` (tables and mappers)."""
-    for mapper in list(Model.registry.mappers):
-        if mapper.class_.__module__ == module:
-            for table in [
-                t
-                for t in Model.metadata.sorted_tables
-                if t.name.startswith(
-                    str(mapper.local_table.name)  # type: ignore[attr-defined]
-                )
-            ]:
-                Model.metadata.remove(table)
-            Model.registry._dispose_manager_and_mapper(mapper.class_manager)
-            del Model.registry._managers[mapper.class_manager]
-
-
 # -- sessions --------------------------------------------------------------------
 SECRET_KEY = "auth-tests-k3J9xQ2mV7pL0aZr8TtY5uWc1bN4sD6fG"
 STORES = ["cookie", "memory", "sqlite", "postgresql", "redis"]

@@ -17,8 +17,9 @@ from sqlalchemy import inspect, select
 from carboy import Carboy
 from carboy.auth import Auth, Permission
 from carboy.cli import cli
-from carboy.db import Database, Model
+from carboy.db import Database
 from tests.db.conftest import new_app
+from tests.db.forget import forget_models
 
 _counter = itertools.count()
 AUTH_DIR = Path(__file__).resolve().parents[2] / "carboy" / "auth" / "migrations"
@@ -74,11 +75,7 @@ class Project:
                 db._engine.dispose()
         for name in self.modules:
             sys.modules.pop(name, None)
-            for mapper in list(Model.registry.mappers):
-                if mapper.class_.__module__ == name:
-                    Model.metadata.remove(mapper.local_table)  # type: ignore[arg-type]
-                    Model.registry._dispose_manager_and_mapper(mapper.class_manager)
-                    del Model.registry._managers[mapper.class_manager]
+            forget_models(name)
 
 
 @pytest.fixture

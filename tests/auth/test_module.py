@@ -21,8 +21,9 @@ from carboy.auth import (
     User,
 )
 from carboy.db import Database, Model
-from tests.auth.conftest import drop_auth_tables, fast_hasher, forget_models, make_auth_database
+from tests.auth.conftest import drop_auth_tables, fast_hasher, make_auth_database
 from tests.db.conftest import new_app
+from tests.db.forget import forget_models
 
 pytestmark = pytest.mark.anyio
 

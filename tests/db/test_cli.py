@@ -18,6 +18,7 @@ from carboy.cli import CliError, cli
 from carboy.db import Database
 from carboy.db.cli import shell_command
 from tests.db.conftest import new_app
+from tests.db.forget import forget_models
 from tests.db.test_migrations import V1, V2, Project
 
 
@@ -293,10 +294,7 @@ def test_a_broken_models_module_aborts_makemigrations_and_writes_nothing(
             Model.metadata.remove(Model.metadata.tables["broken_note"])
         # Only this test's class: the other models on the shared base (the auth
         # battery's, the demo's) stay mapped for the tests that follow.
-        for mapper in list(Model.registry.mappers):
-            if mapper.class_.__module__.startswith("notes_pkg_broken"):
-                Model.registry._dispose_manager_and_mapper(mapper.class_manager)
-                del Model.registry._managers[mapper.class_manager]
+        forget_models("notes_pkg_broken")
 
     forget()
     try:
