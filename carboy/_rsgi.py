@@ -234,8 +234,8 @@ class RSGIAdapter:
                         await self._after_direct(scope, protocol, params, general, rv)
                         return
                     ctype, body = rendered
-                    heads = self._heads[scope.scheme == "https"]
-                    headers = heads.get(ctype) or self._make_head(ctype, scope.scheme == "https")
+                    https = scope.scheme == "https"  # one read: each is a call into granian
+                    headers = self._heads[https].get(ctype) or self._make_head(ctype, https)
                     protocol.response_bytes(status, headers, body)
                     return
             await self._through_asgi(scope, protocol)

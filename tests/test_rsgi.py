@@ -976,3 +976,29 @@ async def test_the_websocket_bridge() -> None:
     before = WebSocketBridge(refused, _Scope("ws"))  # type: ignore[arg-type]
     await before.send({"type": "websocket.close", "code": 1008})
     assert refused.closed == [403]  # before the handshake: the HTTP status
+
+
+@pytest.mark.anyio
+async def test_the_native_path_sends_each_schemes_own_default_headers() -> None:
+    """HSTS goes out over HTTPS only, on the native RSGI path too (its header lists are
+    cached per scheme and content type: one request of each, twice, reads both caches)."""
+    from carboy import Carboy
+    from carboy.middleware import SecurityHeaders
+
+    native = Carboy(debug=True, security=SecurityHeaders(hsts_seconds=60))
+
+    @native.get("/x")
+    async def text() -> str:
+        return "hi"
+
+    native.build()
+    for scheme in ("https", "http", "https", "http"):
+        scope = _Scope(host="testserver")
+        scope.scheme, scope.method = scheme, "GET"
+        protocol = _HTTP()
+        await native.__rsgi__(scope, protocol)  # type: ignore[arg-type]
+        [(kind, status, headers, body)] = protocol.sent
+        assert (kind, status, body) == ("bytes", 200, b"hi")
+        assert ("content-type", "text/html; charset=utf-8") in headers  # a str is HTML by default
+        hsts = ("strict-transport-security", "max-age=60; includeSubDomains")
+        assert (hsts in headers) == (scheme == "https"), (scheme, headers)
