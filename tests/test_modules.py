@@ -349,3 +349,79 @@ def test_sync_factory_must_be_sync_and_come_with_a_factory() -> None:
         app.provide(Handle, factory=_handle_async, sync_factory=_handle_async)
     with pytest.raises(ConfigurationError, match="sync_factory"):
         app.provide(Handle, Handle("value"), sync_factory=_handle_sync)
+
+
+# -- one module object on several apps (a factory such as the demo's create_app) ------------
+def _api_battery() -> Module:
+    from carboy.api import API, CORS
+
+    api = API(prefix="/api", throttle="5/minute", cors=CORS.first_party(["https://a.example"]))
+
+    @api.get("/ping")
+    async def ping() -> dict[str, str]:
+        return {"ping": "pong"}
+
+    return api
+
+
+def _auth_battery() -> Module:
+    from carboy.auth import Auth, MemoryUserStore, PagesConfig
+
+    return Auth(users=MemoryUserStore(), pages=PagesConfig(signup=True))
+
+
+def _auth_on_redis_battery() -> Module:
+    from carboy.auth import Auth, MemoryUserStore, RedisStore, SessionConfig
+
+    store = RedisStore(url="redis://127.0.0.1:6379/15")  # not reached: the app only builds
+    return Auth(users=MemoryUserStore(), pages=None, sessions=SessionConfig(store=store))
+
+
+def _wiring(app: Carboy) -> tuple[int, int, list[str]]:
+    """What modules wired into an app: its middleware, route middleware and modules."""
+    return (
+        len(app.user_middleware),
+        len(app.route_middleware),
+        sorted(type(module).__name__ for module in app.walk()),
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "needs_cache"),
+    [(_api_battery, True), (_auth_battery, False), (_auth_on_redis_battery, False)],
+    ids=["api", "auth", "auth-on-redis"],
+)
+def test_one_battery_object_wires_every_app_it_is_installed_on(
+    make: Any, needs_cache: bool
+) -> None:
+    """A module's setup runs once per app: what it adds to the app, it adds to each."""
+    from carboy.cache import Caching
+
+    battery = make()
+    apps = []
+    for _ in range(3):
+        app = Carboy(debug=True, secret_key="s" * 40)
+        if needs_cache:
+            app.install(Caching())
+        app.install(battery)
+        app.build()
+        apps.append(app)
+    first = _wiring(apps[0])
+    assert first[0] + first[1] > 0  # the battery wires something into the app
+    assert [_wiring(app) for app in apps[1:]] == [first, first]
+    apps[1].get_module(type(battery)).setup(apps[1])  # setup run again on one app: no twice
+    assert _wiring(apps[1]) == first
+
+
+def test_a_second_app_of_one_api_is_throttled_and_cors_wrapped_too() -> None:
+    api = _api_battery()
+    from carboy.cache import Caching
+
+    for _ in range(2):
+        app = Carboy(debug=True)
+        app.install(Caching())
+        app.install(api)
+        with TestClient(app, base_url="http://localhost") as client:
+            answer = client.get("/api/ping", headers={"Origin": "https://a.example"})
+            assert answer.headers["ratelimit-policy"] == '"api";q=5;w=60'
+            assert answer.headers["access-control-allow-origin"] == "https://a.example"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from carboy.api._resource import Resource
 from carboy.api._security import Security
 from carboy.api._throttling import APIThrottles, ThrottleSpec, make_throttle
 from carboy.api._versioning import Versioning
-from carboy.exceptions import ConfigurationError
+from carboy.exceptions import ConfigurationError, HTTPException
 from carboy.middleware import CORSMiddleware, Middleware
 from carboy.modules import Module
 from carboy.params import Depends
@@ -157,7 +158,6 @@ class API(Module):
             else make_throttle(throttle, name),
             self._owns_route,
         )
-        self._throttles_added = False
         super().__init__(
             name,
             prefix=prefix,
@@ -171,20 +171,25 @@ class API(Module):
         self.versioning = versioning
         self.cors = cors
         self.throttle = throttle
-        self._cors_added = False
+        #: The apps the middleware went on: setup runs once per app (more if called
+        #: again), and one API object may be installed on several (an app factory's).
+        self._wired: weakref.WeakSet[Carboy] = weakref.WeakSet()
         self.title = title
         self.version = version
         self.description = description
         self.docs = docs
         self.openapi_config = openapi if openapi is not None else OpenAPIConfig()
         self._app: Carboy | None = None
-        self._document: dict[str, Any] | None = None
-        self._document_bytes: bytes | None = None
+        #: Each app's document, and its JSON (an app's settings shape its document).
+        self._documents: weakref.WeakKeyDictionary[Carboy, dict[str, Any]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._document_bytes: weakref.WeakKeyDictionary[Carboy, bytes] = weakref.WeakKeyDictionary()
         #: ``(handler id, methods)`` of the API's routes, and their handler ids: found
         #: once the app compiles its routes (after every setup), see :meth:`_own_routes`.
         self._own: set[tuple[int, tuple[str, ...]]] | None = None
         self._own_handlers: set[int] = set()
-        self._docs_added = False
+        self._docs_added = False  # the routes: on this module, so once for every app
         self.resources: list[Resource] = []
         self.on_startup(self._build_document)
         # Imported when the CLI lists commands: serving never loads click groups.
@@ -242,21 +247,21 @@ class API(Module):
     def setup(self, app: Carboy) -> None:
         """Add the resources' routes, and the document and docs when on (runs at build)."""
         self._app = app
-        self._document = None
-        self._document_bytes = None
+        self._documents.pop(app, None)
+        self._document_bytes.pop(app, None)
         self._own = None
         if self.versioning is not None:
             self.versioning.setup(app, self.name or "api")
-        if self.cors is not None and not self._cors_added:
-            self._cors_added = True
-            app.add_middleware(CORSMiddleware, **self.cors.options())
+        if app not in self._wired:  # what goes on the app: on each app, once
+            self._wired.add(app)
+            if self.cors is not None:
+                app.add_middleware(CORSMiddleware, **self.cors.options())
+            app.add_route_middleware(self.throttles)
         for resource in self.resources:
             resource.build(self, app)
-        if not self._throttles_added:
-            self._throttles_added = True
-            app.add_route_middleware(self.throttles)
         self.throttles.check_cache(app)
-        if self.docs_enabled(app) and not self._docs_added:
+        if not self._docs_added:
+            # Always routed; each app that serves them decides (docs_enabled): a 404 where off.
             self._docs_added = True
             config = self.openapi_config
             hidden = {"include_in_schema": False}
@@ -276,17 +281,14 @@ class API(Module):
             >>> sorted(document["paths"])
             ['/api/ping']
         """
-        if app is not None and app is not self._app:
-            self._app = app
-            self._document = None
-            self._document_bytes = None
-        if self._document is None:
-            target = self._app
-            if target is None:
-                raise ConfigurationError(
-                    "API.openapi(): the API is not installed on an app; app.install(api), "
-                    "or pass the app: api.openapi(app)"
-                )
+        target = app if app is not None else self._app
+        if target is None:
+            raise ConfigurationError(
+                "API.openapi(): the API is not installed on an app; app.install(api), "
+                "or pass the app: api.openapi(app)"
+            )
+        document = self._documents.get(target)
+        if document is None:
             target.build()
             config = self.openapi_config
             options = DocumentOptions(
@@ -305,8 +307,8 @@ class API(Module):
             )
             document = OpenAPIBuilder(target, options).build()
             check_document(document)
-            self._document = document
-        return self._document
+            self._documents[target] = document
+        return document
 
     def _own_routes(self) -> set[tuple[int, tuple[str, ...]]]:
         if self._own is None:  # first asked while the app compiles its routes
@@ -326,15 +328,28 @@ class API(Module):
         return id(info.handler) in self._own_handlers
 
     def _build_document(self) -> None:
-        document = self.openapi()
-        self._document_bytes = json.dumps(document, ensure_ascii=False).encode("utf-8")
+        """At start-up: the document of the app set up last (a route it cannot describe
+        stops the start, not the first request for the document)."""
+        if self._app is not None:
+            self._json_document(self._app)
 
-    async def _serve_document(self) -> Response:
-        if self._document_bytes is None:
-            self._build_document()
-        return Response(self._document_bytes, media_type="application/json")
+    def _json_document(self, app: Carboy) -> bytes:
+        found = self._document_bytes.get(app)
+        if found is None:
+            found = json.dumps(self.openapi(app), ensure_ascii=False).encode("utf-8")
+            self._document_bytes[app] = found
+        return found
+
+    def _check_docs(self, request: Request) -> None:
+        if not self.docs_enabled(request.app):
+            raise HTTPException(404)
+
+    async def _serve_document(self, request: Request) -> Response:
+        self._check_docs(request)
+        return Response(self._json_document(request.app), media_type="application/json")
 
     async def _serve_docs(self, request: Request) -> TemplateResponse:
+        self._check_docs(request)
         config = self.openapi_config
         context = {
             "title": self.title,

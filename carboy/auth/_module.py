@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -113,7 +114,11 @@ class Auth(Module):
         self.session_config = sessions if sessions is not None else SessionConfig()
         self._session_store: SessionStore | None = self.session_config.store
         self._session_backend = SessionBackend()
-        self._wired: Carboy | None = None
+        #: The apps whose middleware is in place: setup runs once per app (more if called
+        #: again), and one Auth may be installed on several apps (an app factory's).
+        self._wired: weakref.WeakSet[Carboy] = weakref.WeakSet()
+        self._csrf_wired: weakref.WeakSet[Carboy] = weakref.WeakSet()
+        self._store_hooked = False
         #: How requests prove who they are, asked in order: the session first;
         #: token backends are appended after it.
         self.backends: list[AuthBackend] = [self._session_backend]
@@ -131,7 +136,6 @@ class Auth(Module):
         # -- csrf --
         #: How unsafe requests are checked (:class:`~carboy.auth.CSRFConfig`); None: off.
         self.csrf = csrf
-        self._csrf_wired: Carboy | None = None
         if csrf is not None:
             self.context_processor(_csrf_context(csrf))
         # -- tokens --
@@ -183,13 +187,14 @@ class Auth(Module):
             from carboy.auth.sessions import models  # noqa: F401  # registers SessionRecord
 
             database.add_migrations("auth", Path(__file__).parent / "migrations", ["carboy.auth"])
-        if self._wired is app:
+        if app in self._wired:
             return  # setup ran already for this app: its middleware is in place
-        self._wired = app
+        self._wired.add(app)
         if self._session_store is None:
             self._session_store = store_from_settings(app.settings, database)
         store = self._session_store
-        if isinstance(store, RedisStore):
+        if isinstance(store, RedisStore) and not self._store_hooked:  # on this module: once
+            self._store_hooked = True
             self.on_shutdown(store.aclose)
             # /readyz (carboy.health): a process that cannot reach its sessions is not ready.
             self.add_readiness_check("sessions", store.ping)
@@ -266,12 +271,15 @@ class Auth(Module):
         # -- tokens --
         self._setup_tokens(app)
         # -- pages --
-        if self.pages is not None and not self._pages_added:  # setup may run again
-            self._pages_added = True
+        if self.pages is not None:
+            # What the pages need goes on each app this module is installed on ...
             if self.pages.mail_needed and not any(isinstance(m, Mail) for m in app.walk()):
                 app.install(Mail())  # the console in debug mode, SMTP in production
             if self.pages.cache_needed and not any(isinstance(m, Caching) for m in app.walk()):
                 app.install(Caching())  # the throttles' counts, on settings.cache_url
+        if self.pages is not None and not self._pages_added:
+            # ... and the pages themselves on this module, once (setup may run again).
+            self._pages_added = True
             # The pages sit above this module, as a user's module would (they sign users
             # in with login(), which looks this module up): imported when an app that
             # has them builds, so an API-only app (pages=None) never loads them.
@@ -311,9 +319,9 @@ class Auth(Module):
     # -- csrf --
     def _setup_csrf(self, app: Carboy) -> None:
         """Wrap every route that takes an unsafe method in the CSRF check (at build)."""
-        if self.csrf is None or self._csrf_wired is app:
+        if self.csrf is None or app in self._csrf_wired:
             return
-        self._csrf_wired = app
+        self._csrf_wired.add(app)
         from carboy.auth.csrf import route_middleware
         from carboy.middleware import TrustedOrigins
 

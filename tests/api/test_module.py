@@ -109,3 +109,22 @@ def test_vendored_swagger_ui_matches_its_version_note() -> None:
             name, digest = line.removeprefix("sha256 ").split(": ")
             assert hashlib.sha256((STATIC / name).read_bytes()).hexdigest() == digest, name
     assert "Apache License" in (STATIC / "swagger-ui.LICENSE").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("debug_first", [True, False])
+def test_one_api_on_two_apps_serves_its_docs_as_each_app_decides(debug_first: bool) -> None:
+    """The docs routes live on the API; whether they answer is each app's (its settings)."""
+    api = API(prefix="/api")
+    debug = Carboy(Settings(debug=True))
+    production = Carboy(Settings(debug=False, secret_key=KEY, allowed_hosts=["localhost"]))
+
+    @api.get("/ping")
+    async def ping() -> dict[str, str]:
+        return {"ping": "pong"}
+
+    apps = [debug, production] if debug_first else [production, debug]
+    for app in apps:
+        app.install(api)
+    assert _served(debug, api) == (200, 200)
+    assert _served(production, api) == (404, 404)
+    assert api.openapi(debug)["paths"].keys() == api.openapi(production)["paths"].keys()
