@@ -25,6 +25,7 @@ from carboy.auth import Auth
 from carboy.db import Database
 from carboy.db.testing import temporary_database
 from carboy.testing import TestClient
+from tests.cache.test_throttle import START, Clock, from_peer
 from tests.db.conftest import POSTGRES_URL, require_postgres
 from tests.examples.conftest import fresh_demo
 
@@ -117,6 +118,35 @@ def test_the_blog_posts_resource(demo: Demo) -> None:
         hostile = client.get("/api/posts?ordering=id;drop table post")
         assert hostile.status_code == 400
         assert client.get("/blog/").status_code == 200  # the table is still there
+
+
+def test_every_client_has_a_quota_and_notes_have_their_own(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from demo.api import NOTE_WRITES, NOTES
+
+    monkeypatch.setattr(NOTE_WRITES, "clock", Clock(START + 10))  # one window, 50 s left
+    NOTES.clear()
+    with TestClient(from_peer(demo.app, "203.0.113.7"), base_url="http://localhost") as client:
+        listed = client.get("/api/posts")
+        assert listed.headers["ratelimit-policy"] == '"api";q=600;w=60'
+        created = [client.post("/api/notes", json={"title": f"n{i}"}) for i in range(60)]
+        assert {r.status_code for r in created} == {201}
+        assert created[0].headers["ratelimit-policy"] == '"notes";q=60;w=60'
+        assert created[-1].headers["ratelimit"] == '"notes";r=0;t=50'
+        refused = client.post("/api/notes", json={"title": "one too many"})
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"] == "50"
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert len(NOTES) == 60  # the refused one never reached the handler
+        assert client.get("/api/notes").status_code == 200  # reading is on the API's quota
+        # Another client (a token), and another address, each have quotas of their own.
+        assert (
+            client.post("/api/notes", json={"title": "t"}, headers=demo.editor).status_code == 201
+        )
+    with TestClient(from_peer(demo.app, "198.51.100.9"), base_url="http://localhost") as other:
+        assert other.post("/api/notes", json={"title": "o"}).status_code == 201
+    NOTES.clear()
 
 
 # -- schemathesis ----------------------------------------------------------------------

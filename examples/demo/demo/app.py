@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from carboy import Carboy
 from carboy.auth import Auth, PagesConfig, TokenBackend, TwoFactor
+from carboy.cache import Caching
 from carboy.channels import Channels
 from carboy.db import Database
 from carboy.forms import Forms
@@ -31,6 +32,9 @@ def create_app() -> Carboy:
     app = Carboy(
         name="demo", security=SecurityHeaders(content_security_policy=CONTENT_SECURITY_POLICY)
     )
+    # The cache: the API's quotas and the sign-in throttles count in it. In this process
+    # by default, shared by every process over Redis with CARBOY_CACHE_URL=redis://...
+    app.install(Caching())
     app.install(pages)
     app.install(api)
     app.install(chat)

@@ -6,6 +6,11 @@ posts is open (published ones only, unless you may change posts); writing
 needs the blog's permissions, with the session cookie or a personal access
 token. Every input has a bound (the model's and the query's ``max_length``),
 and so has the notes store: at most ``MAX_NOTES`` notes, the oldest let go first.
+
+Every client has a quota (``API_RATE`` over the whole API, ``NOTE_WRITES`` for
+new notes), counted in the app's cache: a client is its personal access token,
+else its signed-in user, else its address. Each answer says what is left
+(``RateLimit``); past the quota it is a 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -18,12 +23,19 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, select
 
 from carboy import HTTPException, Query, Request
-from carboy.api import API, OpenAPIConfig
+from carboy.api import API, OpenAPIConfig, api_client
 from carboy.auth import AuthUser
+from carboy.cache import Throttle
 from demo.blog.models import Post
+
+#: Requests a client may make per minute, over every route of the API.
+API_RATE = "600/minute"
+#: Notes a client may create per minute (each one is kept in this process's memory).
+NOTE_WRITES = Throttle("60/minute", key=api_client, scope="notes")
 
 api = API(
     prefix="/api",
+    throttle=API_RATE,
     title="carboy demo API",
     version="1.0.0",
     description="The blog's posts and a notepad. Sign in on the site to try the writes.",
@@ -96,7 +108,7 @@ async def list_notes(
     return notes[:limit]
 
 
-@api.post("/notes", status_code=201, tags=["notes"])
+@api.post("/notes", status_code=201, tags=["notes"], extra={"throttle": NOTE_WRITES})
 async def create_note(note: NoteIn) -> Note:
     """Create a note from a JSON body."""
     new = Note(id=next(_ids), created=datetime.now(UTC), **note.model_dump())
