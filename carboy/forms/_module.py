@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from carboy.exceptions import HTTPException
 from carboy.forms._form import BaseForm
 from carboy.forms._storage import FileSystemStorage, Storage
 from carboy.modules import Module
@@ -13,6 +14,7 @@ from carboy.staticfiles import StaticFiles
 
 if TYPE_CHECKING:
     from carboy.app import Carboy
+    from carboy.types import Receive, Scope, Send
 
 
 class Forms(Module):
@@ -41,6 +43,7 @@ class Forms(Module):
         self._storage = storage
         self.serve_media = serve_media
         self._dependencies: dict[type[BaseForm], Callable[..., Any]] = {}
+        self._set_up = False
 
     @property
     def storage(self) -> Storage:
@@ -50,6 +53,11 @@ class Forms(Module):
         return self._storage
 
     def setup(self, app: Carboy) -> None:
+        # The provider and the media route live on this module, so they are added once:
+        # by the first app's settings when this module goes on several apps.
+        if self._set_up:
+            return
+        self._set_up = True
         settings = app.settings
         if self._storage is None:
             self._storage = FileSystemStorage(
@@ -57,13 +65,9 @@ class Forms(Module):
             )
         self.provide(Storage, self._storage)  # type: ignore[type-abstract]
         self.provide_subclasses(BaseForm, self._dependency_for)
-        serve = self.serve_media if self.serve_media is not None else app.debug
-        if serve and isinstance(self._storage, FileSystemStorage):
-            self.mount(
-                settings.media_url,
-                StaticFiles(directory=self._storage.root, check_dir=False),
-                name="media",
-            )
+        if self.serve_media is not False and isinstance(self._storage, FileSystemStorage):
+            files = StaticFiles(directory=self._storage.root, check_dir=False)
+            self.mount(settings.media_url, _Media(self, files), name="media")
 
     def _dependency_for(self, cls: type[BaseForm]) -> Callable[..., Any]:
         # One dependency per class, so two parameters of one form class share the form.
@@ -77,3 +81,17 @@ class Forms(Module):
                 )
             self._dependencies[cls] = cls.dependency()
         return self._dependencies[cls]
+
+
+class _Media:
+    """The uploads folder, on each app that serves media: ``serve_media``, else in debug."""
+
+    def __init__(self, forms: Forms, files: StaticFiles) -> None:
+        self.forms = forms
+        self.files = files
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = scope.get("app")
+        if self.forms.serve_media is None and app is not None and not app.debug:
+            raise HTTPException(404)
+        await self.files(scope, receive, send)

@@ -65,6 +65,24 @@ def test_media_is_served_only_in_debug_unless_asked(tmp_path: Path) -> None:
         assert client.get("/media/../pyproject.toml").status_code == 404
 
 
+@pytest.mark.parametrize("debug_first", [True, False])
+def test_one_forms_on_two_apps_serves_media_as_each_app_decides(
+    tmp_path: Path, debug_first: bool
+) -> None:
+    (tmp_path / "media").mkdir()
+    (tmp_path / "media" / "a.txt").write_text("a")
+    forms = Forms()
+    debug = Carboy(Settings(debug=True), root=tmp_path)
+    production = Carboy(Settings(secret_key="k" * 40, allowed_hosts=["testserver"]), root=tmp_path)
+    for app in [debug, production] if debug_first else [production, debug]:
+        app.install(forms)
+        app.build()
+    with TestClient(debug) as client:
+        assert client.get("/media/a.txt").text == "a"
+    with TestClient(production) as client:
+        assert client.get("/media/a.txt").status_code == 404
+
+
 def test_a_storage_of_your_own_is_injected(tmp_path: Path) -> None:
     mine = FileSystemStorage(tmp_path / "elsewhere", base_url="https://cdn.example.com")
     app = Carboy(debug=True, root=tmp_path)
