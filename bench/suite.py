@@ -30,7 +30,8 @@ BASELINES = ("bare", "bare_secure")
 #: The bare RSGI callable, added with the others when a granian-rsgi run is asked for.
 RSGI_BASELINE = "bare_rsgi"
 #: The bare RSGI callables: the plain one, and one sending carboy's default response headers.
-RSGI_BASELINES = (RSGI_BASELINE, "bare_secure_rsgi")
+#: And one that also reads the scope as carboy's native path does (Host, method, scheme).
+RSGI_BASELINES = (RSGI_BASELINE, "bare_secure_rsgi", "bare_scope_rsgi")
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,14 @@ FRAMEWORKS: tuple[Framework, ...] = (
     Framework(
         "bare_secure_rsgi",
         "bare RSGI + carboy's headers",
+        "rsgi",
+        ("plaintext", "json", USERS_TEST),
+        ("orjson",),
+        peer=False,
+    ),
+    Framework(
+        "bare_scope_rsgi",
+        "bare RSGI + headers + carboy's scope reads",
         "rsgi",
         ("plaintext", "json", USERS_TEST),
         ("orjson",),

@@ -108,6 +108,26 @@ class _Headers:
     def __contains__(self, key: str) -> bool:
         return key == "host"
 
+    def items(self) -> list[tuple[str, str]]:
+        return [("host", self._host)]
+
+
+class _NoHost(_Headers):
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def get_all(self, key: str) -> list[str]:
+        return []
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return default
+
+    def __contains__(self, key: str) -> bool:
+        return False
+
+    def items(self) -> list[tuple[str, str]]:
+        return []
+
 
 class _Scope:
     proto = "http"
@@ -118,6 +138,8 @@ class _Scope:
     client = "127.0.0.1:5000"
     server = "127.0.0.1:8000"
     root_path = ""
+    authority = None
+    rsgi_version = "1.5"
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -128,6 +150,12 @@ class _Protocol:
     def __init__(self) -> None:
         self.sent: list[tuple[int, list[tuple[str, str]], bytes]] = []
 
+    async def __call__(self) -> bytes:  # no request body
+        return b""
+
+    async def client_disconnect(self) -> None:
+        await asyncio.get_running_loop().create_future()
+
     def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         self.sent.append((status, list(headers), body))
 
@@ -137,6 +165,12 @@ def call_rsgi(app: Any, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
     asyncio.run(app(_Scope(path), protocol))
     (sent,) = protocol.sent
     return sent
+
+
+def call_status(app: Any, scope: Any) -> int:
+    protocol = _Protocol()
+    asyncio.run(app(scope, protocol))
+    return protocol.sent[0][0]
 
 
 @pytest.mark.parametrize("path", ["/plaintext", "/json", "/users/42"])
@@ -150,6 +184,38 @@ def test_secure_rsgi_baseline_answers_exactly_like_carboy_over_rsgi(path: str) -
     status, headers, body = call_rsgi(bare_rsgi_app.app, path)
     assert (status, body) == (carboy[0], carboy[2])
     assert [name for name, _ in headers] == ["content-type"]
+
+
+@pytest.mark.parametrize("path", ["/plaintext", "/json", "/users/42", "/nowhere"])
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_scope_rsgi_baseline_answers_exactly_like_carboy_over_rsgi(path: str, scheme: str) -> None:
+    from bench.apps import bare_scope_rsgi_app, carboy_app
+
+    carboy_app.app.build()
+    scope = _Scope(path)
+    scope.scheme = scheme
+    carboy, bare = _Protocol(), _Protocol()
+    asyncio.run(carboy_app.app.__rsgi__(scope, carboy))
+    asyncio.run(bare_scope_rsgi_app.app(scope, bare))
+    if path == "/nowhere":  # carboy's 404 is its own error page (over ASGI): the status
+        assert [s[0] for s in bare.sent] == [s[0] for s in carboy.sent] == [404]
+    else:
+        assert bare.sent == carboy.sent
+    names = [name for name, _ in bare.sent[0][1]]
+    assert ("strict-transport-security" in names) is (scheme == "https")
+
+
+@pytest.mark.parametrize("host", ["evil.example", None])
+def test_scope_rsgi_baseline_checks_the_host_header_as_carboy_does(host: str | None) -> None:
+    from bench.apps import bare_scope_rsgi_app, carboy_app
+
+    carboy_app.app.build()
+    scope = _Scope("/plaintext")
+    scope.headers = _Headers(host) if host else _NoHost()
+    bare = _Protocol()
+    asyncio.run(bare_scope_rsgi_app.app(scope, bare))
+    assert bare.sent[0][0] == 400
+    assert call_status(carboy_app.app.__rsgi__, scope) == 400
 
 
 def test_secure_rsgi_baseline_sends_carboys_default_headers_as_text() -> None:

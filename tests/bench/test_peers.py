@@ -46,6 +46,7 @@ def serve(framework: Framework, server: Server, tmp_path: Path) -> Iterator[Clie
         ("blacksheep", "uvicorn"),
         ("bare_rsgi", "granian-rsgi"),
         ("bare_secure_rsgi", "granian-rsgi"),
+        ("bare_scope_rsgi", "granian-rsgi"),
     ],
 )
 def test_new_app_passes_every_check_of_its_tests(name: str, server: str, tmp_path: Path) -> None:
@@ -89,6 +90,6 @@ def test_carboy_runs_under_granian_rsgi_through_its_rsgi_entry(tmp_path: Path) -
 
 def test_granian_rsgi_serves_only_rsgi_capable_apps() -> None:
     served = {f.name for f in FRAMEWORKS if SERVERS["granian-rsgi"].serves(f)}
-    assert served == {"carboy", "bare_rsgi", "bare_secure_rsgi"}
+    assert served == {"carboy", "bare_rsgi", "bare_secure_rsgi", "bare_scope_rsgi"}
     assert not SERVERS["granian"].serves(FRAMEWORKS_BY_NAME["bare_rsgi"])
     assert not SERVERS["uvicorn"].serves(FRAMEWORKS_BY_NAME["bare_rsgi"])

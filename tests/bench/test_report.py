@@ -188,6 +188,7 @@ def test_only_adds_the_bare_rsgi_baseline_when_granian_rsgi_runs() -> None:
         "bare_rsgi",
         "bare_secure",
         "bare_secure_rsgi",
+        "bare_scope_rsgi",
         "carboy",
         "blacksheep",
     ]
