@@ -41,7 +41,7 @@ from bench.common import WSGI_THREADS, splice_section
 from bench.process import ROOT, ServerProcess, StartFailed, free_port
 from bench.run import machine_info, package_version
 from bench.suite import SERVERS, Framework
-from bench.wrk import MAX_ERROR_RATIO, WrkError, run_wrk
+from bench.wrk import MAX_ERROR_RATIO, WrkError, require_wrk, run_wrk
 
 RESULTS_DIR = ROOT / "bench" / "results"
 DOCS_PAGE = ROOT / "docs" / "benchmarks.md"
@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(names) - set(APPS))
     if unknown:
         parser.error(f"unknown app(s) {unknown}; the apps are {list(APPS)}")
+    require_wrk()
     settings = SMOKE if args.smoke else FULL
     mode = "smoke" if args.smoke else "full"
     seed()

@@ -51,7 +51,7 @@ from bench.suite import (
     Server,
     Test,
 )
-from bench.wrk import MAX_ERROR_RATIO, WrkError, run_wrk, wrk_version
+from bench.wrk import MAX_ERROR_RATIO, WrkError, require_wrk, run_wrk, wrk_version
 
 RESULTS_DIR = ROOT / "bench" / "results"
 DOCS_DIR = ROOT / "docs"
@@ -452,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         start_timeout=30.0,
         raw_dir=RESULTS_DIR / "raw" / stamp,
     )
+    require_wrk()
     publish = args.publish or not quick
     json_path = RESULTS_DIR / ("latest.json" if publish else "quick.json")
     md_path = DOCS_DIR / "benchmarks.md" if publish else RESULTS_DIR / "quick.md"
@@ -521,13 +522,27 @@ def main(argv: list[str] | None = None) -> int:
     meta["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results = {"meta": meta, "runs": runs, "cold_start": cold}
     results["summary"] = report.summarize(results)
+    measured = sum(1 for r in runs if r["status"] == "ok")
+    if runs and not measured:
+        # Nothing was measured: keep the published report, and say so.
+        json_path, md_path, png_path = (
+            RESULTS_DIR / f"failed.{ext}" for ext in ("json", "md", "png")
+        )
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     report.write(results, md_path, png_path)
-    print(f"results: {json_path.relative_to(ROOT)}")
-    print(f"report:  {md_path.relative_to(ROOT)} and {png_path.relative_to(ROOT)}")
-    print(f"raw wrk output and server logs: {settings.raw_dir.relative_to(ROOT)}")
+    print(f"results: {_shown(json_path)}")
+    print(f"report:  {_shown(md_path)} and {_shown(png_path)}")
+    print(f"raw wrk output and server logs: {_shown(settings.raw_dir)}")
+    if runs and not measured:
+        print(f"no run was measured ({len(runs)} failed): the published report is unchanged")
+        return 1
     return 0
+
+
+def _shown(path: Path) -> Path:
+    """``path`` from the repository's root when it is in the repository."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
 def _show_command(server: Server) -> str:

@@ -38,6 +38,14 @@ class WrkError(RuntimeError):
     pass
 
 
+def require_wrk() -> None:
+    """Stop a benchmark before it starts anything when wrk is not there to load it."""
+    if shutil.which("wrk") is None:
+        raise SystemExit(
+            "wrk is not installed (or not on PATH): apt-get install -y wrk (see bench/README.md)"
+        )
+
+
 def wrk_version() -> str:
     if shutil.which("wrk") is None:
         return "not installed"
