@@ -1,4 +1,4 @@
-"""The same app over ASGI and RSGI, against real granian processes (carboy/_rsgi.py).
+"""The same app over ASGI and RSGI, against real granian processes (carboy/_rsgi/).
 
 tests/rsgi_app.py is served five ways: ``granian --interface asgi``, ``granian
 --interface rsgi``, ``carboy run --server granian`` (RSGI by default), and

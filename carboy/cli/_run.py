@@ -270,7 +270,7 @@ def _serve_granian(
         found.import_string or "",
         address=host,
         port=port,
-        # RSGI: the app's __rsgi__ (carboy/_rsgi.py); ASGI: the app itself.
+        # RSGI: the app's __rsgi__ (carboy/_rsgi/); ASGI: the app itself.
         interface=Interfaces.RSGI if interface == "rsgi" else Interfaces.ASGI,
         workers=workers,
         reload=reload,

@@ -29,7 +29,7 @@ PASSWORD = "plum-tree-in-may-7"
 def demo(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Path]]:
-    """The demo under uvicorn (ASGI), and under granian over RSGI (carboy/_rsgi.py)."""
+    """The demo under uvicorn (ASGI), and under granian over RSGI (carboy/_rsgi/)."""
     folder = tmp_path_factory.mktemp("live-demo")
     shots = Path(os.environ.get("CARBOY_E2E_SCREENSHOTS") or folder / "shots")
     shots.mkdir(parents=True, exist_ok=True)
