@@ -245,7 +245,7 @@ class API(Module):
         return found
 
     def setup(self, app: Carboy) -> None:
-        """Add the resources' routes, and the document and docs when on (runs at build)."""
+        """Wire the app (CORS, throttles) and add the resources', document's and docs' routes."""
         self._app = app
         self._documents.pop(app, None)
         self._document_bytes.pop(app, None)
