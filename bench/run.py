@@ -522,9 +522,9 @@ def main(argv: list[str] | None = None) -> int:
     meta["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results = {"meta": meta, "runs": runs, "cold_start": cold}
     results["summary"] = report.summarize(results)
-    measured = sum(1 for r in runs if r["status"] == "ok")
-    if runs and not measured:
-        # Nothing was measured: keep the published report, and say so.
+    # Nothing measured (wrk failing, every server refusing): keep the published report.
+    nothing_measured = bool(runs) and not any(r["status"] == "ok" for r in runs)
+    if nothing_measured:
         json_path, md_path, png_path = (
             RESULTS_DIR / f"failed.{ext}" for ext in ("json", "md", "png")
         )
@@ -534,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"results: {_shown(json_path)}")
     print(f"report:  {_shown(md_path)} and {_shown(png_path)}")
     print(f"raw wrk output and server logs: {_shown(settings.raw_dir)}")
-    if runs and not measured:
+    if nothing_measured:
         print(f"no run was measured ({len(runs)} failed): the published report is unchanged")
         return 1
     return 0

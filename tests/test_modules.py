@@ -388,9 +388,9 @@ def _other_batteries() -> Module:
     from carboy.tasks import Tasks
 
     site = Module("site")
-    for battery in (Caching(), Channels(), Database("sqlite://"), Forms(), Health(), Mail()):
+    batteries = (Caching(), Channels(), Database("sqlite://"), Forms(), Health(), Mail(), Tasks())
+    for battery in batteries:
         site.install(battery)
-    site.install(Tasks())
     return site
 
 

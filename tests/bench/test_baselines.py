@@ -96,37 +96,22 @@ def test_report_gives_carboy_both_baseline_ratios() -> None:
 
 
 class _Headers:
-    def __init__(self, host: str) -> None:
-        self._host = host
+    """Request headers as granian gives them: a Host header, or none (``host=None``)."""
+
+    def __init__(self, host: str | None) -> None:
+        self._items = [] if host is None else [("host", host)]
 
     def get_all(self, key: str) -> list[str]:
-        return [self._host] if key == "host" else []
+        return [value for name, value in self._items if name == key]
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self._host if key == "host" else default
+        return next(iter(self.get_all(key)), default)
 
     def __contains__(self, key: str) -> bool:
-        return key == "host"
+        return bool(self.get_all(key))
 
     def items(self) -> list[tuple[str, str]]:
-        return [("host", self._host)]
-
-
-class _NoHost(_Headers):
-    def __init__(self) -> None:
-        super().__init__("")
-
-    def get_all(self, key: str) -> list[str]:
-        return []
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return default
-
-    def __contains__(self, key: str) -> bool:
-        return False
-
-    def items(self) -> list[tuple[str, str]]:
-        return []
+        return list(self._items)
 
 
 class _Scope:
@@ -211,7 +196,7 @@ def test_scope_rsgi_baseline_checks_the_host_header_as_carboy_does(host: str | N
 
     carboy_app.app.build()
     scope = _Scope("/plaintext")
-    scope.headers = _Headers(host) if host else _NoHost()
+    scope.headers = _Headers(host)
     bare = _Protocol()
     asyncio.run(bare_scope_rsgi_app.app(scope, bare))
     assert bare.sent[0][0] == 400
