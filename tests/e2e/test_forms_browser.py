@@ -40,6 +40,11 @@ def page(browser: Any) -> Any:
     assert errors == [], errors
 
 
+def htmx_settled(page: Any) -> None:
+    """Wait until no htmx request is in flight and no swap is settling."""
+    page.wait_for_selector(".htmx-request, .htmx-swapping, .htmx-settling", state="detached")
+
+
 def serious_violations(page: Any) -> list[dict[str, Any]]:
     """What axe-core finds on the page, serious and critical only."""
     # Evaluated by the browser's devtools, not added as an inline <script>: the demo's
@@ -99,8 +104,12 @@ def test_contact_form_errors_live_validation_and_upload(
     Image.new("RGB", (40, 20), (22, 50, 79)).save(buffer, "PNG")
     picture.write_bytes(buffer.getvalue())
     page.fill("#id_message", "Hello from the browser test, with a picture!")
+    # The live check clears the message's error 400 ms later and the button moves up:
+    # wait for it (as a user sees it) so the click cannot land where the button was.
+    page.wait_for_selector("#id_message_errors", state="detached")
     page.select_option("#id_topic", "bug")
     page.set_input_files("#id_screenshot", str(picture))
+    htmx_settled(page)
     page.click("#contact button[type=submit]")
     page.wait_for_selector("#thanks")
     assert page.locator("#thanks").inner_text() == "Thank you, Ann <b>!"
