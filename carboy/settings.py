@@ -161,6 +161,13 @@ class Settings(BaseSettings):
         description="Log one line per request on the carboy.request logger: method, path, "
         "status, time taken and the request id.",
     )
+    gc_freeze: bool = Field(
+        default=True,
+        description="Once the start-up hooks have run, collect garbage and freeze every object "
+        "alive (gc.freeze(), once per process): the collector's full passes then skip the "
+        "modules, the app and what start-up opened, which keeps their pauses out of the "
+        "response times.",
+    )
     server_header: str | None = Field(
         default=None,
         description="Value of the Server response header, e.g. 'carboy'; None (the default) "

@@ -13,6 +13,7 @@ append lines to, so a test can see they ran in the server process.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import tempfile
 from collections.abc import AsyncIterator
@@ -226,7 +227,11 @@ def make_app(*, middleware: bool = False) -> Carboy:
 
     @app.get("/lifespan")
     async def lifespan() -> dict[str, Any]:
-        return {"started": getattr(app.state, "started", False)}
+        # gc_freeze (on by default): the start-up froze the heap in the server's worker.
+        return {
+            "started": getattr(app.state, "started", False),
+            "frozen": gc.get_freeze_count() > 0,
+        }
 
     @app.post("/jobs")
     async def add_job(name: Annotated[str, Query()]) -> dict[str, str]:

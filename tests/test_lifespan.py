@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import weakref
+from collections.abc import Iterator
 
 import pytest
 
+import carboy._lifespan
 from carboy import Carboy, Module
+from carboy.settings import Settings
 from carboy.testing import TestClient
 
 
@@ -113,3 +118,78 @@ def test_shutdown_failure_is_reported_after_every_hook_ran() -> None:
     ):
         pass
     assert log == ["first"]
+
+
+# -- gc_freeze: the heap start-up leaves is frozen, once per process ---------------
+@pytest.fixture
+def unfrozen(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A process whose heap was never frozen (an earlier app's start-up may have)."""
+    monkeypatch.setattr(carboy._lifespan, "_heap_frozen", False)
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+def _tracked(obj: object) -> bool:
+    """True while the collector's generations hold ``obj`` (frozen objects are not there)."""
+    return any(o is obj for o in gc.get_objects())
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.me = self  # a cycle: only the collector frees it
+
+
+@pytest.mark.usefixtures("unfrozen")
+def test_startup_freezes_what_it_leaves_alive_after_the_hooks() -> None:
+    app = Carboy(debug=True)
+    kept: dict[str, list[object]] = {}
+
+    @app.on_startup
+    def open_pool() -> None:
+        kept["pool"] = [object()]
+
+    assert gc.get_freeze_count() == 0
+    with TestClient(app):
+        assert gc.get_freeze_count() > 0
+        assert not _tracked(kept["pool"])  # made by a hook, frozen after it
+        made_after = [object()]
+        assert _tracked(made_after)
+
+
+@pytest.mark.usefixtures("unfrozen")
+def test_startup_collects_garbage_before_it_freezes() -> None:
+    app = Carboy(debug=True)
+    enabled = gc.isenabled()
+    gc.disable()  # so that only the start-up's collection can free the cycle
+    try:
+        garbage = _Node()
+        ref = weakref.ref(garbage)
+        del garbage
+        assert ref() is not None
+        with TestClient(app):
+            assert ref() is None  # freed, not frozen
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@pytest.mark.usefixtures("unfrozen")
+def test_gc_freeze_off_leaves_the_heap_alone() -> None:
+    app = Carboy(settings=Settings(debug=True, gc_freeze=False))
+    with TestClient(app):
+        assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.usefixtures("unfrozen")
+def test_the_heap_is_frozen_once_per_process() -> None:
+    with TestClient(Carboy(debug=True)):
+        pass
+    frozen = gc.get_freeze_count()
+    assert frozen > 0
+    second = Carboy(debug=True)
+    assert _tracked(second)
+    with TestClient(second):
+        assert _tracked(second)  # a later app's start-up froze nothing
+    assert gc.get_freeze_count() == frozen
+    assert carboy._lifespan.freeze_heap() is False

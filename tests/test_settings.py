@@ -666,6 +666,7 @@ FIELD_TESTS: dict[str, Any] = {
     "api_docs": "tests.api.test_module:test_docs_on_in_debug_a_setting_in_production",
     "api_max_page_size": "tests.api.test_resources:test_the_page_size_is_capped_by_the_setting",
     "server_header": test_field_server_header,
+    "gc_freeze": "tests.test_lifespan:test_gc_freeze_off_leaves_the_heap_alone",
     "log_format": test_field_log_format,
     "access_log": test_field_access_log,
     "media_dir": "tests.forms.test_module:test_the_media_dir_setting_is_where_uploads_go",
