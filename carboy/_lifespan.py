@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("carboy.error")
 
+#: Lifespan scope key: True when an in-process client (``carboy.testing``) runs the
+#: lifespan, not a server; the start-up then leaves the heap alone (``gc_freeze``).
+IN_PROCESS_KEY = "carboy.in_process"
+
 
 class LifespanApp(Protocol):
     """What the lifespan needs of the app (the app module imports this one, not the reverse)."""
@@ -27,7 +31,9 @@ class LifespanApp(Protocol):
     def walk(self, *, children_first: bool = False) -> list[Module]: ...
 
 
-async def serve_lifespan(app: LifespanApp, receive: Receive, send: Send) -> None:
+async def serve_lifespan(
+    app: LifespanApp, receive: Receive, send: Send, *, in_process: bool = False
+) -> None:
     """Build ``app``, run every module's start-up hooks, wait, then the shutdown hooks.
 
     ``app.background`` accepts tasks from the start-up hooks on; at shutdown
@@ -38,8 +44,8 @@ async def serve_lifespan(app: LifespanApp, receive: Receive, send: Send) -> None
     failing start-up hook shuts down what started and reports the failure; a
     failing shutdown hook is logged and the others still run.
 
-    With the ``gc_freeze`` setting on (the default), the start-up ends with
-    :func:`freeze_heap`.
+    With the ``gc_freeze`` setting on (the default), a server's start-up ends
+    with :func:`freeze_heap`; ``in_process`` (a test client's) does not.
     """
     message = await receive()
     if message["type"] != "lifespan.startup":  # pragma: no cover - protocol guarantee
@@ -52,7 +58,7 @@ async def serve_lifespan(app: LifespanApp, receive: Receive, send: Send) -> None
             for hook in module.startup_hooks:
                 await run_hook(hook)
             started.append(module)
-        if app.settings.gc_freeze:
+        if app.settings.gc_freeze and not in_process:
             freeze_heap()
     except BaseException as exc:
         logger.error("Startup failed", exc_info=exc)
@@ -85,8 +91,10 @@ def freeze_heap() -> bool:
     of some response. Frozen, those objects are out of its reach (reference
     counting still frees them) and a full pass walks only what serving made.
 
-    Only the first call in a process freezes (later apps' start-ups, as in a
-    test suite, leave the heap alone); returns whether this call did.
+    Only the first call in a process freezes (a later app's start-up leaves
+    the heap alone); returns whether this call did. A test client's start-up
+    never calls it: a test process has nothing to gain, and a test may count
+    on the collector freeing what it made earlier.
     """
     global _heap_frozen
     if _heap_frozen:

@@ -24,7 +24,7 @@ from carboy._build import RouteCompiler, RouteMiddleware, build_stack, default_h
 from carboy._dispatch import dispatch_websocket, unmatched_http
 from carboy._error_handling import handle_error
 from carboy._forms import FormLimits
-from carboy._lifespan import serve_lifespan
+from carboy._lifespan import IN_PROCESS_KEY, serve_lifespan
 from carboy._table import Endpoints, RouteTable
 from carboy.background import Background
 from carboy.connections import CSP_NONCE_KEY, make_csp_nonce
@@ -478,7 +478,7 @@ class Carboy(Module):
                 return
             await dispatch_websocket(self._table, scope, receive, send)
         elif kind == "lifespan":
-            await serve_lifespan(self, receive, send)
+            await serve_lifespan(self, receive, send, in_process=bool(scope.get(IN_PROCESS_KEY)))
         else:
             raise RuntimeError(f"carboy does not handle ASGI scope type {kind!r}")
 
@@ -503,7 +503,7 @@ class Carboy(Module):
     async def _enter(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Build on first use, run lifespan, or pass through the middleware stack."""
         if scope["type"] == "lifespan":
-            await serve_lifespan(self, receive, send)
+            await serve_lifespan(self, receive, send, in_process=bool(scope.get(IN_PROCESS_KEY)))
             return
         self.build()
         if self._direct:

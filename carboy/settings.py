@@ -163,10 +163,10 @@ class Settings(BaseSettings):
     )
     gc_freeze: bool = Field(
         default=True,
-        description="Once the start-up hooks have run, collect garbage and freeze every object "
-        "alive (gc.freeze(), once per process): the collector's full passes then skip the "
-        "modules, the app and what start-up opened, which keeps their pauses out of the "
-        "response times.",
+        description="Once a server's start-up hooks have run, collect garbage and freeze "
+        "every object alive (gc.freeze(), once per process; not under the test clients): the "
+        "collector's full passes then skip the modules, the app and what start-up opened, "
+        "which keeps their pauses out of the response times.",
     )
     server_header: str | None = Field(
         default=None,

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 import carboy._lifespan
 from carboy import Carboy, Module
 from carboy.settings import Settings
-from carboy.testing import TestClient
+from carboy.testing import AsyncTestClient, TestClient
+from carboy.types import Message
 
 
 def test_startup_and_shutdown_hooks_in_order() -> None:
@@ -120,14 +122,32 @@ def test_shutdown_failure_is_reported_after_every_hook_ran() -> None:
     assert log == ["first"]
 
 
-# -- gc_freeze: the heap start-up leaves is frozen, once per process ---------------
+# -- gc_freeze: a server's start-up freezes what it leaves alive, once per process ------
 @pytest.fixture
 def unfrozen(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A process whose heap was never frozen (an earlier app's start-up may have)."""
+    """A process whose heap was never frozen."""
     monkeypatch.setattr(carboy._lifespan, "_heap_frozen", False)
     gc.unfreeze()
     yield
     gc.unfreeze()
+
+
+def _served(app: Carboy, check: Callable[[], None]) -> None:
+    """Run ``app``'s lifespan as an ASGI server does, with ``check()`` between start and stop."""
+
+    async def main() -> None:
+        inbox: asyncio.Queue[Message] = asyncio.Queue()
+        outbox: asyncio.Queue[Message] = asyncio.Queue()
+        scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+        inbox.put_nowait({"type": "lifespan.startup"})
+        task = asyncio.create_task(app(scope, inbox.get, outbox.put))
+        assert (await outbox.get())["type"] == "lifespan.startup.complete"
+        check()
+        inbox.put_nowait({"type": "lifespan.shutdown"})
+        assert (await outbox.get())["type"] == "lifespan.shutdown.complete"
+        await task
+
+    asyncio.run(main())
 
 
 def _tracked(obj: object) -> bool:
@@ -141,7 +161,7 @@ class _Node:
 
 
 @pytest.mark.usefixtures("unfrozen")
-def test_startup_freezes_what_it_leaves_alive_after_the_hooks() -> None:
+def test_a_servers_startup_freezes_what_it_leaves_alive_after_the_hooks() -> None:
     app = Carboy(debug=True)
     kept: dict[str, list[object]] = {}
 
@@ -149,17 +169,17 @@ def test_startup_freezes_what_it_leaves_alive_after_the_hooks() -> None:
     def open_pool() -> None:
         kept["pool"] = [object()]
 
-    assert gc.get_freeze_count() == 0
-    with TestClient(app):
+    def check() -> None:
         assert gc.get_freeze_count() > 0
         assert not _tracked(kept["pool"])  # made by a hook, frozen after it
-        made_after = [object()]
-        assert _tracked(made_after)
+        assert _tracked([object()])  # what serving makes is collected as ever
+
+    assert gc.get_freeze_count() == 0
+    _served(app, check)
 
 
 @pytest.mark.usefixtures("unfrozen")
-def test_startup_collects_garbage_before_it_freezes() -> None:
-    app = Carboy(debug=True)
+def test_the_startup_collects_garbage_before_it_freezes() -> None:
     enabled = gc.isenabled()
     gc.disable()  # so that only the start-up's collection can free the cycle
     try:
@@ -167,8 +187,11 @@ def test_startup_collects_garbage_before_it_freezes() -> None:
         ref = weakref.ref(garbage)
         del garbage
         assert ref() is not None
-        with TestClient(app):
+
+        def check() -> None:
             assert ref() is None  # freed, not frozen
+
+        _served(Carboy(debug=True), check)
     finally:
         if enabled:
             gc.enable()
@@ -176,20 +199,36 @@ def test_startup_collects_garbage_before_it_freezes() -> None:
 
 @pytest.mark.usefixtures("unfrozen")
 def test_gc_freeze_off_leaves_the_heap_alone() -> None:
-    app = Carboy(settings=Settings(debug=True, gc_freeze=False))
-    with TestClient(app):
+    def check() -> None:
         assert gc.get_freeze_count() == 0
+
+    _served(Carboy(settings=Settings(debug=True, gc_freeze=False)), check)
 
 
 @pytest.mark.usefixtures("unfrozen")
 def test_the_heap_is_frozen_once_per_process() -> None:
-    with TestClient(Carboy(debug=True)):
-        pass
+    _served(Carboy(debug=True), lambda: None)
     frozen = gc.get_freeze_count()
     assert frozen > 0
     second = Carboy(debug=True)
     assert _tracked(second)
-    with TestClient(second):
+
+    def check() -> None:
         assert _tracked(second)  # a later app's start-up froze nothing
+
+    _served(second, check)
     assert gc.get_freeze_count() == frozen
     assert carboy._lifespan.freeze_heap() is False
+
+
+@pytest.mark.usefixtures("unfrozen")
+def test_a_test_clients_startup_leaves_the_heap_alone() -> None:
+    with TestClient(Carboy(debug=True)):
+        assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("unfrozen")
+async def test_an_async_test_clients_startup_leaves_the_heap_alone() -> None:
+    async with AsyncTestClient(Carboy(debug=True)):
+        assert gc.get_freeze_count() == 0

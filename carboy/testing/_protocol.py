@@ -18,6 +18,7 @@ from urllib.parse import unquote
 import httpx
 
 from carboy import _json
+from carboy._lifespan import IN_PROCESS_KEY
 from carboy.exceptions import WebSocketDisconnect
 from carboy.types import ASGIApp, Message, RawHeaders, Scope
 
@@ -309,6 +310,7 @@ class LifespanProtocol:
             "type": "lifespan",
             "asgi": {"version": "3.0", "spec_version": "2.0"},
             "state": self.state,
+            IN_PROCESS_KEY: True,  # no gc.freeze() in a test process (gc_freeze)
         }
         self.supported = True
         self.finished = False
